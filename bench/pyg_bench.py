@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""PyTorch Geometric reference for gnn-bench: the same model, data and hyperparameters,
+timed the same way, printed as one JSON line in gnn-bench's worker format.
+
+    python bench/pyg_bench.py --model gcn --dataset cora --root ../shared/data \
+        --threads 1 --warmup 10 --steps 100
+
+Measures, after `--warmup` untimed steps: the training step (forward + backward + Adam step,
+dropout active, loss read back as a float) and eval-mode inference (forward under no_grad),
+each `--steps` times; and the process's peak resident memory (ru_maxrss).
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+
+PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="gcn", choices=["gcn"])
+    p.add_argument("--dataset", default="cora", choices=sorted(PLANETOID))
+    p.add_argument("--root", required=True, help="data root holding planetoid/ind.<name>.*")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=int, default=16)
+    args = p.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    import torch.nn.functional as F
+    import torch_geometric
+    import torch_geometric.transforms as T
+    from torch_geometric.datasets import Planetoid
+    from torch_geometric.nn import GCNConv
+
+    # PyG's Planetoid reads <root>/<Name>/raw/ind.<name>.*; copy the raw files there.
+    name = PLANETOID[args.dataset]
+    work = tempfile.mkdtemp(prefix="pyg-bench-")
+    try:
+        raw = os.path.join(work, name, "raw")
+        os.makedirs(raw)
+        for suffix in ["x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"]:
+            f = f"ind.{args.dataset}.{suffix}"
+            shutil.copy(os.path.join(args.root, "planetoid", f), os.path.join(raw, f))
+        data = Planetoid(work, name, transform=T.NormalizeFeatures())[0]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    class GCN(torch.nn.Module):
+        # examples/gcn.py of PyG: cached normalisation, dropout 0.5 on input and hidden.
+        def __init__(self, fin, hidden, fout):
+            super().__init__()
+            self.conv1 = GCNConv(fin, hidden, cached=True)
+            self.conv2 = GCNConv(hidden, fout, cached=True)
+
+        def forward(self, x, edge_index):
+            x = F.dropout(x, p=0.5, training=self.training)
+            x = self.conv1(x, edge_index).relu()
+            x = F.dropout(x, p=0.5, training=self.training)
+            return self.conv2(x, edge_index)
+
+    num_classes = int(data.y.max()) + 1
+    model = GCN(data.num_features, args.hidden, num_classes)
+    optimizer = torch.optim.Adam(
+        [dict(params=model.conv1.parameters(), weight_decay=5e-4),
+         dict(params=model.conv2.parameters(), weight_decay=0)],
+        lr=0.01,
+    )
+
+    def train_step():
+        model.train()
+        optimizer.zero_grad()
+        out = model(data.x, data.edge_index)
+        loss = F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
+        loss.backward()
+        optimizer.step()
+        return float(loss)
+
+    @torch.no_grad()
+    def inference():
+        model.eval()
+        out = model(data.x, data.edge_index)
+        return float(out[0, 0])
+
+    for _ in range(args.warmup):
+        train_step()
+        inference()
+    train_ms, infer_ms = [], []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        train_step()
+        train_ms.append((time.perf_counter() - t0) * 1e3)
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        inference()
+        infer_ms.append((time.perf_counter() - t0) * 1e3)
+
+    print(json.dumps({
+        "implementation": "pyg",
+        "model": args.model,
+        "dataset": args.dataset,
+        "backend": "torch-cpu",
+        "threads": torch.get_num_threads(),
+        "train_ms": train_ms,
+        "infer_ms": infer_ms,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "versions": {
+            "torch": torch.__version__,
+            "torch_geometric": torch_geometric.__version__,
+            "python": sys.version.split()[0],
+        },
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+//! One measurement in its own process: a model on a dataset on a backend.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use gnn_datasets::transforms::row_normalize;
+use gnn_datasets::{DataRoot, planetoid};
+use gnn_models::models::{Gcn, GcnConfig};
+use gnn_train::Backend;
+use gnn_train::data::{NodeClassification, TrainData};
+use gnn_train::fit::{FitConfig, Trainer};
+use serde::{Deserialize, Serialize};
+
+/// What a worker (ours or the PyG script) prints: one JSON line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurement {
+    /// `gnn-rs` or `pyg`.
+    pub implementation: String,
+    /// Model name.
+    pub model: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Backend (`flex`, `ndarray`, `wgpu`, `torch-cpu`, ...).
+    pub backend: String,
+    /// Compute threads.
+    pub threads: usize,
+    /// Each timed training step (forward + backward + optimiser), milliseconds.
+    pub train_ms: Vec<f64>,
+    /// Each timed eval-mode forward pass, milliseconds.
+    pub infer_ms: Vec<f64>,
+    /// Peak resident set size of the process, MiB.
+    pub peak_rss_mb: f64,
+    /// Library versions.
+    #[serde(default)]
+    pub versions: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Peak resident set size of this process in MiB (`VmHWM`), 0 if unknown.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Settings of one worker run.
+pub struct WorkerArgs {
+    pub model: String,
+    pub dataset: String,
+    pub backend: Backend,
+    pub threads: usize,
+    pub warmup: usize,
+    pub steps: usize,
+    pub root: Option<std::path::PathBuf>,
+}
+
+/// Loads the data, builds the model, and times training steps and inference.
+pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
+    let root = DataRoot::resolve(args.root.as_deref());
+    let mut ds = planetoid::load(&args.dataset, &root).map_err(|e| e.to_string())?;
+    row_normalize(&mut ds.features);
+    let device = args.backend.device().map_err(|e| e.to_string())?;
+    let data = NodeClassification::new(&ds, &device).map_err(|e| e.to_string())?;
+    let train_device = device.clone().autodiff();
+    train_device.seed(0);
+    let model = match args.model.as_str() {
+        "gcn" => GcnConfig::new(ds.num_features(), ds.num_classes).init(&train_device),
+        other => return Err(format!("unknown model '{other}'")),
+    };
+    let mut trainer = Trainer::new(model, &FitConfig::default());
+    let train = data.train_batches(0);
+    let eval = data.eval_batches();
+    let read = |t: burn::tensor::Tensor<1>| t.into_data().try_into_vec_as::<f32>().map(|v| v[0]);
+    let infer = |trainer: &Trainer<Gcn>| {
+        let model = trainer.model().valid();
+        let out = model.forward(eval[0].x.clone(), &eval[0].graph);
+        let first: burn::tensor::Tensor<1> = out.slice([0..1, 0..1]).reshape([1]);
+        read(first)
+    };
+    for _ in 0..args.warmup {
+        read(trainer.step(&train[0])).map_err(|e| format!("{e:?}"))?;
+        infer(&trainer).map_err(|e| format!("{e:?}"))?;
+    }
+    let mut train_ms = Vec::with_capacity(args.steps);
+    for _ in 0..args.steps {
+        let t0 = Instant::now();
+        // Reading the loss back waits for the device, as PyG's float(loss) does.
+        read(trainer.step(&train[0])).map_err(|e| format!("{e:?}"))?;
+        train_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut infer_ms = Vec::with_capacity(args.steps);
+    for _ in 0..args.steps {
+        let t0 = Instant::now();
+        infer(&trainer).map_err(|e| format!("{e:?}"))?;
+        infer_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut versions = serde_json::Map::new();
+    versions.insert("burn".into(), "0.22.1".into());
+    versions.insert("gnn-rs".into(), env!("CARGO_PKG_VERSION").into());
+    Ok(Measurement {
+        implementation: "gnn-rs".into(),
+        model: args.model.clone(),
+        dataset: args.dataset.clone(),
+        backend: args.backend.name().into(),
+        threads: args.threads,
+        train_ms,
+        infer_ms,
+        peak_rss_mb: peak_rss_mb(),
+        versions,
+    })
+}

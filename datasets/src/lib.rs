@@ -1,0 +1,25 @@
+//! Loaders for standard graph benchmarks in their real on-disk formats.
+//!
+//! Plain Rust data, no tensor library: a [`NodeDataset`] holds an [`EdgeList`], a dense feature
+//! [`Matrix`], labels and a [`Split`]. Files are found under a [`DataRoot`] (`--root`,
+//! `$GNN_DATA_DIR`, or the per-user cache) and downloaded from their canonical location when
+//! missing, sha256-checked and written atomically.
+//!
+//! ```no_run
+//! use gnn_datasets::{planetoid, DataRoot};
+//! let cora = planetoid::load("cora", &DataRoot::resolve(None))?;
+//! assert_eq!(cora.num_nodes(), 2708);
+//! # Ok::<(), gnn_datasets::DatasetError>(())
+//! ```
+
+pub mod download;
+mod error;
+pub mod graph;
+pub mod pickle;
+pub mod planetoid;
+pub mod root;
+pub mod transforms;
+
+pub use error::DatasetError;
+pub use graph::{EdgeList, Matrix, NodeDataset, Split};
+pub use root::DataRoot;

@@ -1,0 +1,308 @@
+//! [`Graph`]: the device-side graph value that flows into every layer.
+
+use std::sync::{Arc, Mutex};
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+/// Why a [`Graph`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// Source and target lists (or an edge tensor) have different lengths.
+    #[error("edge {what} has length {got}, expected {expected} (one per edge)")]
+    LengthMismatch {
+        /// Which input.
+        what: &'static str,
+        /// Its length.
+        got: usize,
+        /// The number of edges.
+        expected: usize,
+    },
+    /// An edge refers to a node `>= num_nodes`.
+    #[error("edge {edge} ({src} -> {dst}) refers to a node outside 0..{num_nodes}")]
+    IndexOutOfRange {
+        /// Position of the edge.
+        edge: usize,
+        /// Its source.
+        src: i64,
+        /// Its target.
+        dst: i64,
+        /// The number of nodes.
+        num_nodes: usize,
+    },
+    /// More nodes or edges than the 32-bit index space holds.
+    #[error("graph too large: {0}")]
+    TooLarge(String),
+    /// A value that must be finite is not.
+    #[error("{0} holds a NaN or infinite value")]
+    NotFinite(&'static str),
+}
+
+/// A directed graph on a device: `E` edges `src[e] → dst[e]` over `N` nodes, with optional
+/// per-edge weights. Messages flow from source `j` to target `i` and are aggregated at `i`
+/// (PyG's `edge_index[0]` = source, `edge_index[1]` = target).
+///
+/// A `Graph` is immutable and cheap to clone (tensor handles and `Arc`s). It keeps a host copy
+/// of the indices so that structural transforms (self-loops, validation) need no device
+/// read-back, and a memo used by layers' cached normalisation.
+///
+/// # Shapes
+/// - `src`, `dst`: `[E]` (`Int`)
+/// - `edge_weight`: `[E]` (optional)
+#[derive(Clone, Debug)]
+pub struct Graph {
+    num_nodes: usize,
+    src: Tensor<1, Int>,
+    dst: Tensor<1, Int>,
+    edge_weight: Option<Tensor<1>>,
+    host_src: Arc<[u32]>,
+    host_dst: Arc<[u32]>,
+    memo: Arc<Mutex<Vec<(String, Graph)>>>,
+}
+
+impl Graph {
+    /// Builds a graph from host edge lists, checking that both have the same length and that
+    /// every index is `< num_nodes`.
+    pub fn new(
+        src: &[usize],
+        dst: &[usize],
+        num_nodes: usize,
+        device: &Device,
+    ) -> Result<Self, GraphError> {
+        if src.len() != dst.len() {
+            return Err(GraphError::LengthMismatch {
+                what: "targets",
+                got: dst.len(),
+                expected: src.len(),
+            });
+        }
+        if num_nodes > u32::MAX as usize || src.len() > i32::MAX as usize {
+            return Err(GraphError::TooLarge(format!(
+                "{num_nodes} nodes, {} edges",
+                src.len()
+            )));
+        }
+        if let Some(e) = src
+            .iter()
+            .zip(dst)
+            .position(|(&s, &d)| s >= num_nodes || d >= num_nodes)
+        {
+            return Err(GraphError::IndexOutOfRange {
+                edge: e,
+                src: src[e] as i64,
+                dst: dst[e] as i64,
+                num_nodes,
+            });
+        }
+        let host_src: Arc<[u32]> = src.iter().map(|&v| v as u32).collect();
+        let host_dst: Arc<[u32]> = dst.iter().map(|&v| v as u32).collect();
+        Ok(Self::from_host(num_nodes, host_src, host_dst, None, device))
+    }
+
+    /// Builds a graph from `i64` index lists (PyG's `edge_index` rows), rejecting negative or
+    /// out-of-range indices.
+    pub fn from_i64(
+        src: &[i64],
+        dst: &[i64],
+        num_nodes: usize,
+        device: &Device,
+    ) -> Result<Self, GraphError> {
+        if src.len() != dst.len() {
+            return Err(GraphError::LengthMismatch {
+                what: "targets",
+                got: dst.len(),
+                expected: src.len(),
+            });
+        }
+        let ok = |v: i64| v >= 0 && (v as u64) < num_nodes as u64;
+        if let Some(e) = src.iter().zip(dst).position(|(&s, &d)| !ok(s) || !ok(d)) {
+            return Err(GraphError::IndexOutOfRange {
+                edge: e,
+                src: src[e],
+                dst: dst[e],
+                num_nodes,
+            });
+        }
+        let s: Vec<usize> = src.iter().map(|&v| v as usize).collect();
+        let d: Vec<usize> = dst.iter().map(|&v| v as usize).collect();
+        Self::new(&s, &d, num_nodes, device)
+    }
+
+    /// Internal constructor from already validated host indices.
+    pub(crate) fn from_host(
+        num_nodes: usize,
+        host_src: Arc<[u32]>,
+        host_dst: Arc<[u32]>,
+        edge_weight: Option<Tensor<1>>,
+        device: &Device,
+    ) -> Self {
+        let to_tensor = |v: &[u32]| {
+            let data: Vec<i64> = v.iter().map(|&x| x as i64).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(data, [v.len()]), device)
+        };
+        Graph {
+            num_nodes,
+            src: to_tensor(&host_src),
+            dst: to_tensor(&host_dst),
+            edge_weight,
+            host_src,
+            host_dst,
+            memo: Arc::default(),
+        }
+    }
+
+    /// The same graph with per-edge weights `[E]` (a tensor, so gradients can flow into it).
+    pub fn with_edge_weight(mut self, weight: Tensor<1>) -> Result<Self, GraphError> {
+        let [len] = weight.dims();
+        if len != self.num_edges() {
+            return Err(GraphError::LengthMismatch {
+                what: "weights",
+                got: len,
+                expected: self.num_edges(),
+            });
+        }
+        self.edge_weight = Some(weight);
+        self.memo = Arc::default();
+        Ok(self)
+    }
+
+    /// The same graph with per-edge weights from a host slice; they must be finite.
+    pub fn with_edge_weights(self, weight: &[f32]) -> Result<Self, GraphError> {
+        if weight.iter().any(|w| !w.is_finite()) {
+            return Err(GraphError::NotFinite("edge weights"));
+        }
+        let device = self.src.device();
+        let t = Tensor::<1>::from_data(TensorData::new(weight.to_vec(), [weight.len()]), &device);
+        self.with_edge_weight(t)
+    }
+
+    /// The same graph without edge weights.
+    pub fn without_edge_weight(mut self) -> Self {
+        self.edge_weight = None;
+        self.memo = Arc::default();
+        self
+    }
+
+    /// Number of nodes `N`.
+    pub fn num_nodes(&self) -> usize {
+        self.num_nodes
+    }
+
+    /// Number of edges `E`.
+    pub fn num_edges(&self) -> usize {
+        self.host_src.len()
+    }
+
+    /// Source node of each edge, `[E]`.
+    pub fn src(&self) -> &Tensor<1, Int> {
+        &self.src
+    }
+
+    /// Target node of each edge, `[E]`.
+    pub fn dst(&self) -> &Tensor<1, Int> {
+        &self.dst
+    }
+
+    /// Per-edge weights `[E]`, if any.
+    pub fn edge_weight(&self) -> Option<&Tensor<1>> {
+        self.edge_weight.as_ref()
+    }
+
+    /// Source indices on the host.
+    pub fn host_src(&self) -> &[u32] {
+        &self.host_src
+    }
+
+    /// Target indices on the host.
+    pub fn host_dst(&self) -> &[u32] {
+        &self.host_dst
+    }
+
+    /// The device the index tensors live on.
+    pub fn device(&self) -> Device {
+        self.src.device()
+    }
+
+    /// The same graph on another device.
+    pub fn to_device(&self, device: &Device) -> Self {
+        Graph {
+            num_nodes: self.num_nodes,
+            src: self.src.clone().to_device(device),
+            dst: self.dst.clone().to_device(device),
+            edge_weight: self.edge_weight.clone().map(|w| w.to_device(device)),
+            host_src: self.host_src.clone(),
+            host_dst: self.host_dst.clone(),
+            memo: Arc::default(),
+        }
+    }
+
+    /// Returns the graph derived from this one under `key`, computing it with `make` the first
+    /// time. Used for cached normalisation (`GcnConv { cached: true }`): the derived graph is
+    /// stored with its edge weights detached from autodiff, so it is a constant.
+    pub fn memoized(&self, key: &str, make: impl FnOnce(&Graph) -> Graph) -> Graph {
+        if let Ok(memo) = self.memo.lock()
+            && let Some((_, g)) = memo.iter().find(|(k, _)| k == key)
+        {
+            return g.clone();
+        }
+        let mut g = make(self);
+        g.edge_weight = g.edge_weight.map(|w| w.detach());
+        if let Ok(mut memo) = self.memo.lock() {
+            memo.push((key.to_string(), g.clone()));
+        }
+        g
+    }
+
+    /// A graph with the same nodes and new host edges and weights (for structural transforms).
+    pub(crate) fn with_edges(
+        &self,
+        src: Vec<u32>,
+        dst: Vec<u32>,
+        edge_weight: Option<Tensor<1>>,
+    ) -> Self {
+        Self::from_host(
+            self.num_nodes,
+            src.into(),
+            dst.into(),
+            edge_weight,
+            &self.device(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn construction_validates() {
+        let d = Device::flex();
+        assert!(matches!(
+            Graph::new(&[0, 1], &[1], 2, &d),
+            Err(GraphError::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            Graph::new(&[0, 2], &[1, 0], 2, &d),
+            Err(GraphError::IndexOutOfRange { edge: 1, .. })
+        ));
+        assert!(matches!(
+            Graph::from_i64(&[0, -1], &[1, 0], 2, &d),
+            Err(GraphError::IndexOutOfRange { edge: 1, .. })
+        ));
+        let g = Graph::new(&[0, 1], &[1, 0], 2, &d).unwrap();
+        assert_eq!((g.num_nodes(), g.num_edges()), (2, 2));
+        assert!(g.clone().with_edge_weights(&[1.0]).is_err());
+        assert!(g.clone().with_edge_weights(&[1.0, f32::NAN]).is_err());
+        assert!(
+            g.with_edge_weights(&[1.0, 2.0])
+                .unwrap()
+                .edge_weight()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn empty_graph_is_fine() {
+        let g = Graph::new(&[], &[], 0, &Device::flex()).unwrap();
+        assert_eq!((g.num_nodes(), g.num_edges()), (0, 0));
+    }
+}

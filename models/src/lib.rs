@@ -1,0 +1,42 @@
+//! Graph neural network layers for Burn, on a small set of differentiable message-passing
+//! primitives.
+//!
+//! - [`Graph`]: the device-side graph value passed to every layer.
+//! - [`Features`]: node input features, dense or sparse.
+//! - [`message_passing`]: gather, segment reductions (sum/mean/max/min/softmax), degrees,
+//!   self-loops, GCN normalisation.
+//! - [`layers`]: [`GcnConv`](layers::GcnConv), ...
+//! - [`models`]: complete models ([`Gcn`](models::Gcn), ...).
+//!
+//! Modules follow Burn's house style (`XxxConfig` → `init(&device)` → `Xxx::forward`) and run
+//! on every Burn device: the backend is the [`Device`](burn::tensor::Device) the tensors live on.
+
+pub mod features;
+mod graph;
+pub mod layers;
+pub mod message_passing;
+pub mod models;
+#[cfg(test)]
+mod testing;
+
+pub use features::{Features, SparseFeatures};
+pub use graph::{Graph, GraphError};
+
+use burn::module::{Module, ParamGroup};
+use burn::tensor::Tensor;
+
+/// A model that maps node features and a graph to one output row per node (node tasks) or per
+/// graph (graph tasks). The training loop in `gnn-train` is written against this trait.
+pub trait GraphModel: Module + Clone + std::fmt::Debug + Send + 'static {
+    /// Output logits or predictions.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, F]` (dense or sparse); output: `[N, C]` (node tasks) or `[B, C]` (graph tasks)
+    fn forward(&self, x: Features, graph: &Graph) -> Tensor<2>;
+
+    /// The parameters that weight decay applies to under the model's paper protocol (GCN and
+    /// GAT: the first layer only), or `None` for all of them.
+    fn weight_decay_group(&self) -> Option<ParamGroup> {
+        None
+    }
+}

@@ -1,0 +1,5 @@
+//! Complete models built from the layers.
+
+mod gcn;
+
+pub use gcn::{Gcn, GcnConfig};

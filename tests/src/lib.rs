@@ -1,0 +1,276 @@
+//! Shared helpers for the integration tests: where the shared data and the PyG fixtures are, and
+//! a reader for the fixture files (`pyg-parity-fixture/1`, see `shared/fixtures/pyg/README.md`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use safetensors::{Dtype, SafeTensors};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// The data root for tests: `$GNN_DATA_DIR`, else `../shared/data` beside the workspace.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("GNN_DATA_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/data"))
+}
+
+/// A [`gnn_datasets::DataRoot`] on [`data_dir`] that never downloads: a missing file fails
+/// the test loudly.
+pub fn data_root() -> gnn_datasets::DataRoot {
+    let dir = data_dir();
+    assert!(
+        dir.is_dir(),
+        "test data directory {} is missing: set GNN_DATA_DIR to the shared data",
+        dir.display()
+    );
+    gnn_datasets::DataRoot::new(dir).with_download(false)
+}
+
+/// The fixture directory: `$GNN_PYG_FIXTURES`, else `../shared/fixtures/pyg`.
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("GNN_PYG_FIXTURES")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/fixtures/pyg"))
+}
+
+/// One tensor of a fixture: shape and values (floats widened to `f64`, ints kept as `i64`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FixtureTensor {
+    /// `F32` or `F64` values.
+    Float(Vec<usize>, Vec<f64>),
+    /// `I64` values.
+    Int(Vec<usize>, Vec<i64>),
+}
+
+impl FixtureTensor {
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            FixtureTensor::Float(s, _) | FixtureTensor::Int(s, _) => s,
+        }
+    }
+}
+
+/// A parsed fixture file.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// File stem.
+    pub case: String,
+    /// `layer` metadata (e.g. `GCNConv`).
+    pub layer: String,
+    /// Constructor options.
+    pub options: serde_json::Value,
+    /// Graph description.
+    pub graph: serde_json::Value,
+    /// Input tensor names in call order.
+    pub inputs: Vec<String>,
+    /// Parameter names (state_dict order).
+    pub params: Vec<String>,
+    /// Every tensor by name.
+    pub tensors: BTreeMap<String, FixtureTensor>,
+}
+
+impl Fixture {
+    /// Reads a fixture file.
+    pub fn read(path: &Path) -> Result<Fixture, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (_, meta) =
+            SafeTensors::read_metadata(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        let md = meta.metadata().clone().unwrap_or_default();
+        let get = |k: &str| {
+            md.get(k)
+                .cloned()
+                .ok_or_else(|| format!("{}: metadata has no '{k}'", path.display()))
+        };
+        let json = |k: &str| -> Result<serde_json::Value, String> {
+            serde_json::from_str(&get(k)?)
+                .map_err(|e| format!("{}: metadata '{k}': {e}", path.display()))
+        };
+        if get("format")? != "pyg-parity-fixture/1" {
+            return Err(format!(
+                "{}: not a pyg-parity-fixture/1 file",
+                path.display()
+            ));
+        }
+        let names = |k: &str| -> Result<Vec<String>, String> {
+            serde_json::from_value(json(k)?).map_err(|e| format!("{}: '{k}': {e}", path.display()))
+        };
+        let st =
+            SafeTensors::deserialize(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.tensors() {
+            let shape = view.shape().to_vec();
+            let data = view.data();
+            let t = match view.dtype() {
+                Dtype::F32 => FixtureTensor::Float(
+                    shape,
+                    data.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+                        .collect(),
+                ),
+                Dtype::F64 => FixtureTensor::Float(
+                    shape,
+                    data.chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                        .collect(),
+                ),
+                Dtype::I64 => FixtureTensor::Int(
+                    shape,
+                    data.chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                        .collect(),
+                ),
+                other => {
+                    return Err(format!(
+                        "{}: tensor {name} has unsupported dtype {other:?}",
+                        path.display()
+                    ));
+                }
+            };
+            tensors.insert(name, t);
+        }
+        Ok(Fixture {
+            case: get("case")?,
+            layer: get("layer")?,
+            options: json("options")?,
+            graph: json("graph")?,
+            inputs: names("inputs")?,
+            params: names("params")?,
+            tensors,
+        })
+    }
+
+    /// Every fixture (`*.safetensors`) in `dir`, sorted by case name.
+    pub fn read_dir(dir: &Path) -> Result<Vec<Fixture>, String> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+            .collect();
+        paths.sort();
+        paths.iter().map(|p| Fixture::read(p)).collect()
+    }
+
+    /// A float tensor's shape and values.
+    pub fn float(&self, name: &str) -> Result<(&[usize], &[f64]), String> {
+        match self.tensors.get(name) {
+            Some(FixtureTensor::Float(s, v)) => Ok((s, v)),
+            Some(_) => Err(format!("{}: tensor {name} is not float", self.case)),
+            None => Err(format!("{}: no tensor {name}", self.case)),
+        }
+    }
+
+    /// An int tensor's shape and values.
+    pub fn int(&self, name: &str) -> Result<(&[usize], &[i64]), String> {
+        match self.tensors.get(name) {
+            Some(FixtureTensor::Int(s, v)) => Ok((s, v)),
+            Some(_) => Err(format!("{}: tensor {name} is not int", self.case)),
+            None => Err(format!("{}: no tensor {name}", self.case)),
+        }
+    }
+
+    /// Whether the fixture has a tensor of that name.
+    pub fn has(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// A float tensor on `device` as `Tensor<D>` (values stored in f32).
+    pub fn tensor<const D: usize>(&self, name: &str, device: &Device) -> Result<Tensor<D>, String> {
+        let (shape, v) = self.float(name)?;
+        let dims: [usize; D] = shape.try_into().map_err(|_| {
+            format!(
+                "{}: {name} has rank {}, expected {D}",
+                self.case,
+                shape.len()
+            )
+        })?;
+        let data: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+        Ok(Tensor::from_data(TensorData::new(data, dims), device))
+    }
+
+    /// An int tensor on `device` (1-D).
+    pub fn int_tensor(&self, name: &str, device: &Device) -> Result<Tensor<1, Int>, String> {
+        let (shape, v) = self.int(name)?;
+        Ok(Tensor::from_data(
+            TensorData::new(v.to_vec(), [shape.iter().product::<usize>()]),
+            device,
+        ))
+    }
+
+    /// `options[key]` as a bool, with a default.
+    pub fn opt_bool(&self, key: &str, default: bool) -> bool {
+        self.options
+            .get(key)
+            .and_then(|v| v.as_bool())
+            .unwrap_or(default)
+    }
+
+    /// `options[key]` as an integer.
+    pub fn opt_usize(&self, key: &str) -> Result<usize, String> {
+        self.options
+            .get(key)
+            .and_then(|v| v.as_u64())
+            .map(|v| v as usize)
+            .ok_or_else(|| format!("{}: option {key} missing", self.case))
+    }
+
+    /// The number of nodes (`x.shape[0]`, never inferred from the edges).
+    pub fn num_nodes(&self) -> Result<usize, String> {
+        Ok(self.float("x")?.0[0])
+    }
+
+    /// The `edge_index` rows as `(src, dst)`.
+    pub fn edge_index(&self) -> Result<(Vec<i64>, Vec<i64>), String> {
+        let (shape, v) = self.int("edge_index")?;
+        if shape.len() != 2 || shape[0] != 2 {
+            return Err(format!("{}: edge_index shape {shape:?}", self.case));
+        }
+        let e = shape[1];
+        Ok((v[..e].to_vec(), v[e..].to_vec()))
+    }
+}
+
+/// Relative error of `ours` against `reference`: `max |ours - ref| / max(max |ref|, tiny)`.
+pub fn relative_error(ours: &[f64], reference: &[f64]) -> f64 {
+    if ours.len() != reference.len() {
+        return f64::INFINITY;
+    }
+    let scale = reference
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(1e-12);
+    let diff = ours.iter().zip(reference).fold(0.0f64, |m, (a, b)| {
+        if (a - b).is_nan() {
+            f64::INFINITY
+        } else {
+            m.max((a - b).abs())
+        }
+    });
+    diff / scale
+}
+
+/// A tensor's values as `f64`.
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    t.into_data().try_into_vec_as::<f64>().expect("float data")
+}
+
+/// Transposes a row-major `[r, c]` matrix.
+pub fn transpose(v: &[f64], r: usize, c: usize) -> Vec<f64> {
+    let mut out = vec![0.0; v.len()];
+    for i in 0..r {
+        for j in 0..c {
+            out[j * r + i] = v[i * c + j];
+        }
+    }
+    out
+}

@@ -1,0 +1,113 @@
+//! The Planetoid loader on the real files: statistics equal PyG's `Planetoid(split="public")`.
+
+use gnn_datasets::{DatasetError, NodeDataset, planetoid};
+use gnn_tests::{data_dir, data_root};
+
+/// Share of edges (both ends labelled) that join nodes of the same class. The reference values
+/// were computed independently with Python's `pickle` + numpy on the same files, with the
+/// `test.index` file order; the sorted order would give ~0.45, so this checks the node order.
+fn homophily(d: &NodeDataset) -> f64 {
+    let (mut same, mut both) = (0usize, 0usize);
+    for (s, t) in d.edges.iter() {
+        if let (Some(a), Some(b)) = (d.labels[s], d.labels[t]) {
+            both += 1;
+            same += (a == b) as usize;
+        }
+    }
+    same as f64 / both as f64
+}
+
+#[test]
+fn cora_matches_pyg_statistics() {
+    let d = planetoid::load("cora", &data_root()).expect("Cora loads");
+    assert_eq!(d.num_nodes(), 2708);
+    assert_eq!(d.edges.num_edges(), 10556);
+    assert_eq!(d.num_features(), 1433);
+    assert_eq!(d.num_classes, 7);
+    assert_eq!(d.features.nnz(), 49216);
+    assert_eq!(d.class_counts(), vec![351, 217, 418, 818, 426, 298, 180]);
+    assert_eq!(
+        (d.split.train.len(), d.split.val.len(), d.split.test.len()),
+        (140, 500, 1000)
+    );
+    assert_eq!(d.split.train, (0..140).collect::<Vec<_>>());
+    assert_eq!(d.split.val, (140..640).collect::<Vec<_>>());
+    assert!(d.split.test.iter().all(|&t| (1708..2708).contains(&t)));
+    assert_eq!(d.edges.num_self_loops(), 0);
+    assert!(d.edges.is_undirected());
+    assert!(
+        (homophily(&d) - 0.80997).abs() < 1e-4,
+        "homophily {}",
+        homophily(&d)
+    );
+}
+
+#[test]
+fn citeseer_matches_pyg_statistics_with_padded_isolated_nodes() {
+    let d = planetoid::load("CiteSeer", &data_root()).expect("CiteSeer loads");
+    assert_eq!(d.num_nodes(), 3327);
+    assert_eq!(d.edges.num_edges(), 9104);
+    assert_eq!(d.num_features(), 3703);
+    assert_eq!(d.num_classes, 6);
+    assert_eq!(d.features.nnz(), 105165);
+    assert_eq!(d.class_counts(), vec![249, 590, 668, 701, 596, 508]);
+    assert_eq!(
+        (d.split.train.len(), d.split.val.len(), d.split.test.len()),
+        (120, 500, 1000)
+    );
+    // The 15 ids of the test range without a tx row: no label, all-zero features.
+    let unlabelled: Vec<usize> = (0..d.num_nodes())
+        .filter(|&i| d.labels[i].is_none())
+        .collect();
+    assert_eq!(unlabelled.len(), 15);
+    assert!(
+        unlabelled
+            .iter()
+            .all(|&i| i >= 2312 && d.features.row(i).iter().all(|&v| v == 0.0))
+    );
+    assert!(unlabelled.iter().all(|i| !d.split.test.contains(i)));
+    assert!(d.edges.is_undirected());
+    assert!(
+        (homophily(&d) - 0.73765).abs() < 1e-4,
+        "homophily {}",
+        homophily(&d)
+    );
+}
+
+#[test]
+fn pubmed_offline_error_names_the_missing_allx() {
+    // The shared data has every PubMed file except ind.pubmed.allx.
+    assert!(
+        data_dir().join("planetoid/ind.pubmed.graph").is_file(),
+        "shared PubMed files are missing"
+    );
+    let err = planetoid::load("pubmed", &data_root()).expect_err("allx is missing");
+    assert!(matches!(err, DatasetError::Missing { .. }), "{err}");
+    assert!(err.to_string().contains("ind.pubmed.allx"), "{err}");
+}
+
+#[test]
+fn unknown_name_is_an_error() {
+    let err = planetoid::load("corra", &data_root()).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown Planetoid dataset"),
+        "{err}"
+    );
+}
+
+#[test]
+fn corrupt_file_error_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = data_dir().join("planetoid");
+    for suffix in ["x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"] {
+        let name = format!("ind.cora.{suffix}");
+        std::fs::copy(src.join(&name), dir.path().join(&name)).unwrap();
+    }
+    // Truncate tx in the middle of its data.
+    let tx = dir.path().join("ind.cora.tx");
+    let bytes = std::fs::read(&tx).unwrap();
+    std::fs::write(&tx, &bytes[..bytes.len() / 2]).unwrap();
+    let err = planetoid::load_dir("cora", dir.path()).unwrap_err();
+    assert!(matches!(err, DatasetError::Format { .. }), "{err}");
+    assert!(err.to_string().contains("ind.cora.tx"), "{err}");
+}

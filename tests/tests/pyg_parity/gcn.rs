@@ -1,0 +1,135 @@
+//! GCNConv and TwoLayerGCN cases.
+
+use burn::module::Param;
+use burn::tensor::{Device, Tensor};
+use gnn_models::Graph;
+use gnn_models::layers::{GcnConv, GcnConvConfig};
+use gnn_models::models::GcnConfig;
+use gnn_tests::{Fixture, transpose, values};
+
+use crate::Computed;
+
+/// The fixture's graph on `device`, with its `edge_weight` (tracked) when present.
+fn graph(fx: &Fixture, device: &Device) -> Result<(Graph, Option<Tensor<1>>), String> {
+    let (src, dst) = fx.edge_index()?;
+    let g = Graph::from_i64(&src, &dst, fx.num_nodes()?, device).map_err(|e| e.to_string())?;
+    if fx.has("edge_weight") {
+        let w = fx.tensor::<1>("edge_weight", device)?.require_grad();
+        Ok((
+            g.with_edge_weight(w.clone()).map_err(|e| e.to_string())?,
+            Some(w),
+        ))
+    } else {
+        Ok((g, None))
+    }
+}
+
+/// Sets a layer's `lin.weight` (PyG `[out, in]`) and `bias` from the fixture.
+fn load(layer: &mut GcnConv, fx: &Fixture, prefix: &str, device: &Device) -> Result<(), String> {
+    layer.lin.weight = Param::from_tensor(
+        fx.tensor::<2>(&format!("{prefix}lin.weight"), device)?
+            .transpose(),
+    );
+    let bias = format!("{prefix}bias");
+    layer.bias = if fx.has(&bias) {
+        Some(Param::from_tensor(fx.tensor::<1>(&bias, device)?))
+    } else {
+        None
+    };
+    Ok(())
+}
+
+/// Records a layer's parameter gradients in PyG's layout.
+fn param_grads(
+    out: &mut Computed,
+    layer: &GcnConv,
+    grads: &burn::tensor::Gradients,
+    prefix: &str,
+) -> Result<(), String> {
+    let w = layer.lin.weight.val();
+    let [fin, fout] = w.dims();
+    let g = w.grad(grads).ok_or("no gradient for lin.weight")?;
+    out.insert(
+        format!("grad.{prefix}lin.weight"),
+        transpose(&values(g), fin, fout),
+    );
+    if let Some(b) = &layer.bias {
+        let g = b.val().grad(grads).ok_or("no gradient for bias")?;
+        out.insert(format!("grad.{prefix}bias"), values(g));
+    }
+    Ok(())
+}
+
+pub fn conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let (graph, weight) = graph(fx, &ad)?;
+    let mut layer = GcnConvConfig::new(fx.opt_usize("in_channels")?, fx.opt_usize("out_channels")?)
+        .with_improved(fx.opt_bool("improved", false))
+        .with_add_self_loops(fx.opt_bool("add_self_loops", true))
+        .with_normalize(fx.opt_bool("normalize", true))
+        .with_bias(fx.opt_bool("bias", true))
+        .init(&ad);
+    load(&mut layer, fx, "", &ad)?;
+    let x = fx.tensor::<2>("x", &ad)?.require_grad();
+    let out = layer.forward(x.clone(), &graph);
+    let grads = (out.clone() * fx.tensor::<2>("loss_weight", &ad)?)
+        .sum()
+        .backward();
+
+    let mut c = Computed::new();
+    c.insert("out".into(), values(out));
+    c.insert(
+        "grad.x".into(),
+        values(x.grad(&grads).ok_or("no gradient for x")?),
+    );
+    param_grads(&mut c, &layer, &grads, "")?;
+    if let Some(w) = weight {
+        c.insert(
+            "grad.edge_weight".into(),
+            values(w.grad(&grads).ok_or("no gradient for edge_weight")?),
+        );
+    }
+    let norm = layer.normalized_graph(&graph);
+    if fx.opt_bool("normalize", true) {
+        let index: Vec<f64> = norm
+            .host_src()
+            .iter()
+            .chain(norm.host_dst())
+            .map(|&v| v as f64)
+            .collect();
+        c.insert("aux.norm_edge_index".into(), index);
+        let w = norm
+            .edge_weight()
+            .ok_or("normalised graph has no weights")?
+            .clone();
+        c.insert("aux.norm_edge_weight".into(), values(w));
+    }
+    Ok(c)
+}
+
+pub fn two_layer(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let (graph, _) = graph(fx, &ad)?;
+    let mut model = GcnConfig::new(fx.opt_usize("in_channels")?, fx.opt_usize("out_channels")?)
+        .with_d_hidden(fx.opt_usize("hidden_channels")?)
+        .with_dropout(0.0)
+        .with_cached(false)
+        .init(&ad);
+    load(&mut model.conv1, fx, "conv1.", &ad)?;
+    load(&mut model.conv2, fx, "conv2.", &ad)?;
+    let x = fx.tensor::<2>("x", &ad)?.require_grad();
+    let out = model.forward(x.clone(), &graph);
+    let grads = (out.clone() * fx.tensor::<2>("loss_weight", &ad)?)
+        .sum()
+        .backward();
+
+    let mut c = Computed::new();
+    c.insert("out".into(), values(out));
+    c.insert(
+        "grad.x".into(),
+        values(x.grad(&grads).ok_or("no gradient for x")?),
+    );
+    param_grads(&mut c, &model.conv1, &grads, "conv1.")?;
+    param_grads(&mut c, &model.conv2, &grads, "conv2.")?;
+    Ok(c)
+}

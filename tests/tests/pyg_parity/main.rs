@@ -1,0 +1,118 @@
+//! PyG parity: every fixture in `$GNN_PYG_FIXTURES` (default `../shared/fixtures/pyg`) whose
+//! layer is implemented is recomputed on every CPU backend and compared with the fixture's
+//! float64 reference (`f64.*`): the output, every gradient and the `aux.*` intermediates.
+//!
+//! Prints one line per fixture: `pass <case>`, `FAIL <case>: <tensor> <error>` or
+//! `unimplemented <case> (<layer>)`. Fails if a fixture of an implemented layer fails, or if the
+//! directory holds no fixture. Run with `-- --nocapture` to see the lines.
+
+mod gcn;
+
+use std::collections::BTreeMap;
+
+use burn::tensor::Device;
+use gnn_tests::{Fixture, FixtureTensor, fixtures_dir, relative_error};
+
+/// What a case computed, by fixture tensor name without the `f64.` prefix (`out`, `grad.x`,
+/// `grad.lin.weight` in PyG's layout, `aux.*`).
+pub type Computed = BTreeMap<String, Vec<f64>>;
+
+/// Largest accepted relative error (of each tensor's max magnitude).
+const TOLERANCE: f64 = 1e-5;
+
+/// Runs a fixture's layer, or `None` if that layer is not implemented.
+fn run_case(fx: &Fixture, device: &Device) -> Option<Result<Computed, String>> {
+    match fx.layer.as_str() {
+        "GCNConv" => Some(gcn::conv(fx, device)),
+        "TwoLayerGCN" => Some(gcn::two_layer(fx, device)),
+        _ => None,
+    }
+}
+
+/// Compares every `f64.*` tensor of the fixture with what was computed; the worst relative
+/// error, or the first failing tensor.
+fn compare(fx: &Fixture, computed: &Computed) -> Result<f64, (String, String)> {
+    let mut worst = 0.0f64;
+    for (name, reference) in fx.tensors.iter().filter(|(n, _)| n.starts_with("f64.")) {
+        let key = &name["f64.".len()..];
+        let Some(ours) = computed.get(key) else {
+            return Err((key.to_string(), "not computed".into()));
+        };
+        let err = match reference {
+            FixtureTensor::Float(_, r) => relative_error(ours, r),
+            FixtureTensor::Int(_, r) => {
+                let r: Vec<f64> = r.iter().map(|&v| v as f64).collect();
+                if ours == &r { 0.0 } else { f64::INFINITY }
+            }
+        };
+        if err.is_nan() || err > TOLERANCE {
+            return Err((
+                key.to_string(),
+                format!("relative error {err:.3e} > {TOLERANCE:e}"),
+            ));
+        }
+        worst = worst.max(err);
+    }
+    Ok(worst)
+}
+
+#[test]
+fn pyg_parity() {
+    let dir = fixtures_dir();
+    let fixtures = Fixture::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read fixtures: {e}"));
+    assert!(!fixtures.is_empty(), "no fixtures in {}", dir.display());
+    let devices = [
+        ("flex", Device::flex()),
+        (
+            "ndarray",
+            gnn_train::Backend::Ndarray.device().expect("ndarray"),
+        ),
+    ];
+    let (mut passed, mut failed, mut unimplemented) = (0, Vec::new(), 0);
+    for fx in &fixtures {
+        let mut outcome = Ok(0.0f64);
+        for (backend, device) in &devices {
+            let Some(result) = run_case(fx, device) else {
+                outcome = Err(None);
+                break;
+            };
+            let checked = result
+                .map_err(|e| ("setup".to_string(), e))
+                .and_then(|computed| compare(fx, &computed));
+            match checked {
+                Ok(err) => outcome = outcome.map(|w: f64| w.max(err)),
+                Err((tensor, why)) => {
+                    outcome = Err(Some(format!("{tensor} {why} [{backend}]")));
+                    break;
+                }
+            }
+        }
+        match outcome {
+            Ok(worst) => {
+                passed += 1;
+                println!(
+                    "pass {} (flex, ndarray; max relative error {worst:.1e})",
+                    fx.case
+                );
+            }
+            Err(None) => {
+                unimplemented += 1;
+                println!("unimplemented {} ({})", fx.case, fx.layer);
+            }
+            Err(Some(why)) => {
+                println!("FAIL {}: {why}", fx.case);
+                failed.push(fx.case.clone());
+            }
+        }
+    }
+    println!(
+        "{passed} passed, {} failed, {unimplemented} unimplemented",
+        failed.len()
+    );
+    assert!(failed.is_empty(), "fixtures failed: {failed:?}");
+    assert!(
+        passed > 0,
+        "no fixture of an implemented layer in {}",
+        dir.display()
+    );
+}

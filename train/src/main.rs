@@ -1,0 +1,272 @@
+//! `gnn`: train graph neural networks on benchmark datasets, on any backend.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use gnn_datasets::{DataRoot, NodeDataset, planetoid};
+use gnn_train::experiment::{ExperimentReport, ModelKind, NodeSpec, run_node_classification};
+use gnn_train::fit::Selection;
+use gnn_train::{Backend, TrainError, output, plot};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gnn",
+    version,
+    about = "Graph neural networks on Burn: train, evaluate, export"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model on a dataset, possibly several times with consecutive seeds.
+    Train(TrainArgs),
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Model: gcn.
+    #[arg(long)]
+    model: ModelKind,
+    /// Dataset: cora, citeseer, pubmed.
+    #[arg(long)]
+    dataset: String,
+    /// Backend: flex (default, CPU), ndarray (CPU), wgpu (GPU; needs the `wgpu` build feature).
+    #[arg(long, default_value = "flex")]
+    backend: Backend,
+    /// Number of runs; run r uses seed `seed + r`.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Seed of the first run.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Maximum epochs [default: the model's paper protocol, GCN 200].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Adam learning rate [default: GCN 0.01].
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f64>,
+    /// Hidden features [default: GCN 16].
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// Dropout probability [default: GCN 0.5].
+    #[arg(long, allow_negative_numbers = true)]
+    dropout: Option<f64>,
+    /// L2 weight decay on the first layer [default: GCN 5e-4].
+    #[arg(long, allow_negative_numbers = true)]
+    weight_decay: Option<f64>,
+    /// Stop after this many epochs without improvement of the selection criterion.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Pick the best epoch by validation loss instead of validation accuracy.
+    #[arg(long)]
+    select_by_loss: bool,
+    /// Use the features as stored instead of row-normalising them.
+    #[arg(long)]
+    raw_features: bool,
+    /// Data root [default: $GNN_DATA_DIR, else the per-user cache directory].
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Never download; fail if a file is missing.
+    #[arg(long)]
+    offline: bool,
+    /// Write the results as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Draw the loss and accuracy curves of the first run as SVG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// No progress bar or per-run lines; only the final summary.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn load_dataset(name: &str, root: &DataRoot) -> Result<NodeDataset, TrainError> {
+    let lower = name.to_ascii_lowercase();
+    if planetoid::NAMES.contains(&lower.as_str()) {
+        return Ok(planetoid::load(&lower, root)?);
+    }
+    Err(TrainError::Config(format!(
+        "unknown dataset '{name}' (cora, citeseer, pubmed)"
+    )))
+}
+
+fn train(args: TrainArgs) -> Result<(), TrainError> {
+    let mut spec = NodeSpec::new(args.model, args.backend);
+    spec.runs = args.runs;
+    spec.seed = args.seed;
+    if let Some(v) = args.epochs {
+        spec.fit.epochs = v;
+    }
+    if let Some(v) = args.lr {
+        spec.fit.lr = v;
+    }
+    if let Some(v) = args.hidden {
+        spec.hidden = v;
+    }
+    if let Some(v) = args.dropout {
+        spec.dropout = v;
+    }
+    if let Some(v) = args.weight_decay {
+        spec.fit.weight_decay = v;
+    }
+    spec.fit.patience = args.patience.or(spec.fit.patience);
+    spec.normalize_features = !args.raw_features;
+    if args.select_by_loss {
+        spec.fit.selection = Selection::ValLoss;
+    }
+    spec.validate()?;
+    // Check output locations before spending minutes training.
+    for path in [&args.json, &args.plot].into_iter().flatten() {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir
+            && !dir.is_dir()
+        {
+            return Err(TrainError::Output {
+                path: path.clone(),
+                reason: format!("directory {} does not exist", dir.display()),
+            });
+        }
+    }
+
+    let mut root = DataRoot::resolve(args.root.as_deref());
+    if args.offline {
+        root.download = false;
+    }
+    let dataset = load_dataset(&args.dataset, &root)?;
+
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let bar = if show {
+        let bar = indicatif::ProgressBar::new((spec.runs * spec.fit.epochs) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(format!("{} {}", spec.model, dataset.name));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let epochs = spec.fit.epochs;
+    let report = run_node_classification(&spec, &dataset, |run, rec| {
+        bar.set_position((run * epochs + rec.epoch) as u64);
+        if let Some(v) = rec.scores.get(&gnn_train::data::SplitKind::Val) {
+            bar.set_message(format!(
+                "run {} epoch {} loss {:.4} val acc {:.3}",
+                run + 1,
+                rec.epoch,
+                rec.step_loss,
+                v.metric
+            ));
+        }
+    })?;
+    bar.finish_and_clear();
+
+    if !args.quiet {
+        for (i, r) in report.runs.iter().enumerate() {
+            eprintln!(
+                "run {}/{} seed {}: test acc {:.4}, val acc {:.4}, best epoch {}/{}, {:.2} ms/epoch",
+                i + 1,
+                report.runs.len(),
+                r.seed,
+                r.test_acc,
+                r.val_acc,
+                r.best_epoch,
+                r.epochs,
+                r.epoch_ms_median
+            );
+        }
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| TrainError::Output {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        output::write_atomic(path, json.as_bytes())?;
+    }
+    if let Some(path) = &args.plot
+        && let Some(first) = report.runs.first()
+    {
+        let title = format!(
+            "{} on {} ({}), seed {}",
+            report.model, report.dataset, report.backend, first.seed
+        );
+        plot::write_curves(path, &title, "accuracy", &first.history, first.best_epoch)?;
+    }
+    println!("{}", summary(&report));
+    Ok(())
+}
+
+fn summary(r: &ExperimentReport) -> String {
+    format!(
+        "{} on {} ({}): test accuracy {:.2} ± {:.2} % over {} run{}, median epoch {:.2} ms",
+        r.model,
+        r.dataset,
+        r.backend,
+        100.0 * r.test_acc_mean,
+        100.0 * r.test_acc_std,
+        r.runs.len(),
+        if r.runs.len() == 1 { "" } else { "s" },
+        r.epoch_ms_median
+    )
+}
+
+fn main() -> ExitCode {
+    // A panic is a bug, but the user still gets one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown error".into());
+        let first = msg.lines().next().unwrap_or("").to_string();
+        eprintln!("gnn: internal error: {first} (please report this)");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            // Clap's message, without its usage block, folded onto one line.
+            let text = e.render().to_string();
+            let line = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let line = line.trim_start_matches("error: ");
+            eprintln!("gnn: error: {line} (see gnn --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let result = std::panic::catch_unwind(|| match cli.command {
+        Command::Train(args) => train(args),
+    });
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("gnn: error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => ExitCode::from(101),
+    }
+}

@@ -1,0 +1,218 @@
+//! The `gnn` program end to end: a short training run with every output, and bad invocations
+//! that must give one line on stderr and a non-zero exit, never a panic.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("GNN_DATA_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+}
+
+fn gnn(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gnn"))
+        .args(args)
+        .env_remove("GNN_DATA_DIR")
+        .output()
+        .expect("run gnn");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn train_writes_json_and_plot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("gcn.json");
+    let svg = tmp.path().join("curves.svg");
+    let root = data_dir();
+    let (code, stdout, stderr) = gnn(&[
+        "train",
+        "--model",
+        "gcn",
+        "--dataset",
+        "cora",
+        "--epochs",
+        "30",
+        "--runs",
+        "2",
+        "--root",
+        root.to_str().unwrap(),
+        "--offline",
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert!(
+        stdout.contains("gcn on cora (flex): test accuracy"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    for key in [
+        "model",
+        "dataset",
+        "backend",
+        "runs",
+        "test_acc_mean",
+        "test_acc_std",
+    ] {
+        assert!(report.get(key).is_some(), "json lacks {key}");
+    }
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["seed"], 1);
+    for key in ["seed", "test_acc", "val_acc", "epochs", "epoch_ms_median"] {
+        assert!(runs[0].get(key).is_some(), "run lacks {key}");
+    }
+    let acc = report["test_acc_mean"].as_f64().unwrap();
+    assert!(
+        (0.5..=1.0).contains(&acc),
+        "accuracy {acc} is not a fraction from a trained model"
+    );
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg_text.starts_with("<svg") && svg_text.contains("polyline"),
+        "not an SVG chart"
+    );
+}
+
+#[test]
+fn bad_invocations_give_one_line_and_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().to_str().unwrap().to_string();
+    let root = data_dir();
+    let root = root.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["train", "--model", "gnc", "--dataset", "cora"],
+            "unknown model",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "gcn",
+                "--dataset",
+                "cora",
+                "--backend",
+                "tpu",
+            ],
+            "unknown backend",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "gcn",
+                "--dataset",
+                "imdb",
+                "--root",
+                root,
+            ],
+            "unknown dataset",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "gcn",
+                "--dataset",
+                "cora",
+                "--dropout",
+                "1.5",
+                "--root",
+                root,
+            ],
+            "--dropout",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "gcn",
+                "--dataset",
+                "cora",
+                "--lr",
+                "-1",
+                "--root",
+                root,
+            ],
+            "--lr",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "gcn",
+                "--dataset",
+                "cora",
+                "--epochs",
+                "0",
+                "--root",
+                root,
+            ],
+            "--epochs",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "gcn",
+                "--dataset",
+                "cora",
+                "--runs",
+                "x",
+            ],
+            "invalid value",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "gcn",
+                "--dataset",
+                "cora",
+                "--root",
+                &empty,
+                "--offline",
+            ],
+            "ind.cora.x",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "gcn",
+                "--dataset",
+                "cora",
+                "--root",
+                root,
+                "--json",
+                "/no/such/dir/x.json",
+            ],
+            "does not exist",
+        ),
+        (vec!["train", "--dataset", "cora"], "--model"),
+        (vec!["fly"], "unrecognized subcommand"),
+    ];
+    for (args, expect) in cases {
+        let (code, _, stderr) = gnn(&args);
+        assert_ne!(code, 0, "{args:?} succeeded");
+        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {stderr}"
+        );
+        assert!(
+            stderr.contains(expect),
+            "{args:?}: expected '{expect}' in: {stderr}"
+        );
+    }
+}
