@@ -15,7 +15,8 @@ pub fn command(python: &Path, args: &[String]) -> Command {
     c
 }
 
-/// Creates (once) a virtual environment with the PyG version the fixtures were made with and
+/// Creates (once) a virtual environment with the PyG version the fixtures were made with (and
+/// scipy, which PyG's Planetoid reader needs) and
 /// returns its interpreter. Location: `$GNN_PYG_VENV`, else `~/.cache/gnn/pyg-venv`.
 pub fn setup_venv() -> Result<PathBuf, String> {
     let dir = std::env::var_os("GNN_PYG_VENV")
@@ -50,6 +51,8 @@ pub fn setup_venv() -> Result<PathBuf, String> {
         "-q",
         "torch==2.15.0",
         "torch_geometric==2.8.1",
+        // PyG's Planetoid reader unpickles scipy sparse matrices.
+        "scipy",
     ]))?;
     Ok(python)
 }

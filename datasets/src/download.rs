@@ -62,8 +62,12 @@ pub fn download(url: &str, dest: &Path, file: &RemoteFile) -> Result<(), Dataset
         indicatif::ProgressBar::hidden()
     };
 
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".download-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".download-");
+    // Temporary files are created private; a dataset file is meant to be read (rw-r--r--).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder
         .tempfile_in(dir)
         .map_err(|e| DatasetError::io(dir, e))?;
     let mut hasher = Sha256::new();

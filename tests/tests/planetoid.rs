@@ -1,6 +1,6 @@
 //! The Planetoid loader on the real files: statistics equal PyG's `Planetoid(split="public")`.
 
-use gnn_datasets::{DatasetError, NodeDataset, planetoid};
+use gnn_datasets::{DatasetError, NodeDataset, pickle, planetoid};
 use gnn_tests::{data_dir, data_root};
 
 /// Share of edges (both ends labelled) that join nodes of the same class. The reference values
@@ -110,4 +110,24 @@ fn corrupt_file_error_names_the_file() {
     let err = planetoid::load_dir("cora", dir.path()).unwrap_err();
     assert!(matches!(err, DatasetError::Format { .. }), "{err}");
     assert!(err.to_string().contains("ind.cora.tx"), "{err}");
+}
+
+#[test]
+fn pubmed_files_that_exist_parse_with_the_same_reader() {
+    // PubMed stores TF-IDF floats (and one array short enough for SHORT_BINSTRING): the reader
+    // handles every file that is present; only allx is absent from the shared data.
+    let dir = data_dir().join("planetoid");
+    let read = |s: &str| {
+        pickle::unpickle(&std::fs::read(dir.join(format!("ind.pubmed.{s}"))).unwrap()).unwrap()
+    };
+    let x = pickle::csr_matrix(&read("x")).unwrap();
+    assert_eq!((x.rows, x.cols, x.data.len()), (60, 500, 2819));
+    assert!(x.data.iter().all(|v| v.is_finite() && *v > 0.0 && *v < 2.0));
+    let tx = pickle::csr_matrix(&read("tx")).unwrap();
+    assert_eq!((tx.rows, tx.cols, tx.data.len()), (1000, 500, 50140));
+    let (rows, cols, _) = pickle::int_matrix(&read("ally")).unwrap();
+    assert_eq!((rows, cols), (18717, 3));
+    let graph = pickle::adjacency(&read("graph")).unwrap();
+    assert_eq!(graph.len(), 19717);
+    assert_eq!(graph.iter().map(|(_, n)| n.len()).sum::<usize>(), 88676);
 }

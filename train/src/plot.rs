@@ -91,7 +91,12 @@ fn draw_panel<DB: DrawingBackend>(
         .x_label_area_size(36)
         .y_label_area_size(52)
         .build_cartesian_2d(0.0..x_max, (lo - pad)..(hi + pad))?;
-    chart.configure_mesh().x_desc("epoch").y_desc(name).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(name)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()?;
     chart
         .draw_series(LineSeries::new(train.iter().copied(), BLUE.stroke_width(2)))?
         .label(format!("train {name}"))

@@ -141,4 +141,45 @@ mod tests {
         let lin = to_vec(layer.lin.forward(x));
         assert_close(&out[4..6], &lin[4..6], 1e-6, "isolated node");
     }
+
+    #[test]
+    fn shuffling_edges_keeps_and_relabelling_nodes_permutes_the_output() {
+        let d = Device::flex();
+        let (src, dst) = ([0usize, 1, 2, 3, 3, 4, 1], [1usize, 2, 0, 1, 4, 0, 3]);
+        let w = [0.5f32, 1.0, 1.5, 2.0, 0.7, 1.2, 0.9];
+        let layer = GcnConvConfig::new(3, 2).with_improved(true).init(&d);
+        let x = seeded_values(15, 4);
+        let run = |s: &[usize], t: &[usize], w: &[f32], x: &[f32]| {
+            let g = Graph::new(s, t, 5, &d)
+                .unwrap()
+                .with_edge_weights(w)
+                .unwrap();
+            to_vec(layer.forward(tensor2(x, [5, 3], &d), &g))
+        };
+        let base = run(&src, &dst, &w, &x);
+
+        let order = [4usize, 0, 6, 2, 5, 1, 3];
+        let shuffled = run(
+            &order.map(|e| src[e]),
+            &order.map(|e| dst[e]),
+            &order.map(|e| w[e]),
+            &x,
+        );
+        assert_close(&shuffled, &base, 1e-6, "shuffled edges");
+
+        let perm = [3usize, 0, 4, 1, 2]; // node i becomes perm[i]
+        let mut px = vec![0.0; 15];
+        for i in 0..5 {
+            px[perm[i] * 3..perm[i] * 3 + 3].copy_from_slice(&x[i * 3..i * 3 + 3]);
+        }
+        let relabelled = run(&src.map(|v| perm[v]), &dst.map(|v| perm[v]), &w, &px);
+        for i in 0..5 {
+            assert_close(
+                &relabelled[perm[i] * 2..perm[i] * 2 + 2],
+                &base[i * 2..i * 2 + 2],
+                1e-6,
+                "relabelled",
+            );
+        }
+    }
 }

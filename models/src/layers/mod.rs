@@ -1,5 +1,9 @@
 //! Graph layers: each one a composition of the [message-passing primitives](crate::message_passing).
 
+mod gat_conv;
+mod gatv2_conv;
 mod gcn_conv;
 
+pub use gat_conv::{Attention, GatConv, GatConvConfig};
+pub use gatv2_conv::{GatV2Conv, GatV2ConvConfig};
 pub use gcn_conv::{GcnConv, GcnConvConfig};

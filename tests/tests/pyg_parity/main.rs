@@ -6,6 +6,7 @@
 //! `unimplemented <case> (<layer>)`. Fails if a fixture of an implemented layer fails, or if the
 //! directory holds no fixture. Run with `-- --nocapture` to see the lines.
 
+mod gat;
 mod gcn;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,9 @@ fn run_case(fx: &Fixture, device: &Device) -> Option<Result<Computed, String>> {
     match fx.layer.as_str() {
         "GCNConv" => Some(gcn::conv(fx, device)),
         "TwoLayerGCN" => Some(gcn::two_layer(fx, device)),
+        "GATConv" => Some(gat::conv(fx, device)),
+        "GATv2Conv" => Some(gat::conv_v2(fx, device)),
+        "TwoLayerGAT" => Some(gat::two_layer(fx, device)),
         _ => None,
     }
 }

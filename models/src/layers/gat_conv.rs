@@ -1,0 +1,198 @@
+//! [`GatConv`]: graph attention (Veličković et al. 2018), with PyG's `GATConv` semantics.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::tensor::activation::leaky_relu;
+use burn::tensor::{Device, Tensor};
+
+use crate::message_passing::{
+    add_self_loops, gather_dst, gather_src, segment_softmax, segment_sum,
+};
+use crate::{Features, Graph};
+
+/// Configuration of a [`GatConv`] layer.
+#[derive(Config, Debug)]
+pub struct GatConvConfig {
+    /// Input features per node `F`.
+    pub d_input: usize,
+    /// Output features per head `C`.
+    pub d_output: usize,
+    /// Attention heads `H`.
+    #[config(default = 1)]
+    pub heads: usize,
+    /// Concatenate the heads (`[N, H·C]`) or average them (`[N, C]`).
+    #[config(default = true)]
+    pub concat: bool,
+    /// Slope of the LeakyReLU on attention logits.
+    #[config(default = 0.2)]
+    pub negative_slope: f64,
+    /// Dropout on the attention coefficients (training only).
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Replace existing self-loops by one loop per node.
+    #[config(default = true)]
+    pub add_self_loops: bool,
+    /// Learn an additive bias.
+    #[config(default = true)]
+    pub bias: bool,
+}
+
+/// The attention a layer computed: one coefficient per edge and head, with the edge list it
+/// belongs to (the input graph with self-loops replaced, when the layer adds them).
+#[derive(Debug, Clone)]
+pub struct Attention {
+    /// The edges the coefficients belong to.
+    pub graph: Graph,
+    /// `α_ji` per edge and head; over each target's incoming edges they sum to 1.
+    ///
+    /// # Shapes
+    /// `[E', H]`
+    pub alpha: Tensor<2>,
+}
+
+/// Graph attention layer (GAT):
+///
+/// `h = x W` viewed `[N, H, C]`; for every edge `j → i` and head `k`
+/// `e_jik = LeakyReLU(⟨h_jk, a_src,k⟩ + ⟨h_ik, a_dst,k⟩)`,
+/// `α_jik = softmax_j(e_jik)` over the incoming edges of `i` (self-loop included),
+/// `x'_ik = Σ_j α_jik h_jk`; heads concatenated (or averaged), then `+ b`.
+///
+/// Parameters use PyG's names: `lin.weight` (stored `[F, H·C]`), `att_src`, `att_dst`
+/// (`[1, H, C]`), `bias` (`[H·C]`, or `[C]` when averaging).
+///
+/// # Shapes
+/// - input `x`: `[N, F]`; output: `[N, H·C]` (concat) or `[N, C]`
+#[derive(Module, Debug)]
+pub struct GatConv {
+    /// The shared linear map `W`, `[F, H·C]`, without bias.
+    pub lin: Linear,
+    /// Source attention vector `a_src`, `[1, H, C]`.
+    pub att_src: Param<Tensor<3>>,
+    /// Target attention vector `a_dst`, `[1, H, C]`.
+    pub att_dst: Param<Tensor<3>>,
+    /// The bias `b`.
+    pub bias: Option<Param<Tensor<1>>>,
+    /// Dropout on the attention coefficients.
+    pub attention_dropout: Dropout,
+    heads: usize,
+    channels: usize,
+    concat: bool,
+    negative_slope: f64,
+    add_self_loops: bool,
+}
+
+impl GatConvConfig {
+    /// Builds the layer: Glorot-uniform `W`, `a_src`, `a_dst`; zero `b` (PyG's initialisation).
+    pub fn init(&self, device: &Device) -> GatConv {
+        let (h, c) = (self.heads, self.d_output);
+        let lin = LinearConfig::new(self.d_input, h * c)
+            .with_bias(false)
+            .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+            .init(device);
+        // PyG's glorot on a [1, H, C] tensor uses fan_in = H, fan_out = C.
+        let att = || {
+            Initializer::XavierUniform { gain: 1.0 }.init_with([1, h, c], Some(h), Some(c), device)
+        };
+        let bias_len = if self.concat { h * c } else { c };
+        GatConv {
+            lin,
+            att_src: att(),
+            att_dst: att(),
+            bias: self
+                .bias
+                .then(|| Initializer::Zeros.init([bias_len], device)),
+            attention_dropout: DropoutConfig::new(self.dropout).init(),
+            heads: h,
+            channels: c,
+            concat: self.concat,
+            negative_slope: self.negative_slope,
+            add_self_loops: self.add_self_loops,
+        }
+    }
+}
+
+impl GatConv {
+    /// Applies the layer.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, F]`; output: `[N, H·C]` or `[N, C]`
+    pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Tensor<2> {
+        self.forward_with_attention(x, graph).0
+    }
+
+    /// Applies the layer and also returns the attention coefficients it used.
+    pub fn forward_with_attention(
+        &self,
+        x: impl Into<Features>,
+        graph: &Graph,
+    ) -> (Tensor<2>, Attention) {
+        let x: Features = x.into();
+        let [n, _] = x.dims();
+        let (hh, c) = (self.heads, self.channels);
+        let h = x.linear(&self.lin).reshape([n, hh, c]);
+        let a_src = (h.clone() * self.att_src.val()).sum_dim(2).reshape([n, hh]);
+        let a_dst = (h.clone() * self.att_dst.val()).sum_dim(2).reshape([n, hh]);
+        let graph = attention_graph(graph, self.add_self_loops);
+        let logits = leaky_relu(
+            gather_src(a_src, &graph) + gather_dst(a_dst, &graph),
+            self.negative_slope,
+        );
+        let alpha = segment_softmax(logits, graph.dst(), n);
+        let out = attend(h, &self.attention_dropout, alpha.clone(), &graph);
+        (self.finish(out), Attention { graph, alpha })
+    }
+
+    /// Heads concatenated or averaged, then the bias.
+    fn finish(&self, out: Tensor<3>) -> Tensor<2> {
+        finish_heads(out, self.concat, self.bias.as_ref())
+    }
+}
+
+/// The graph attention runs on: unweighted, with one self-loop per node when asked (memoized
+/// on the graph, so full-batch training builds it once).
+pub(crate) fn attention_graph(graph: &Graph, loops: bool) -> Graph {
+    if loops {
+        graph.memoized("attention(self_loops)", |g| {
+            add_self_loops(&g.clone().without_edge_weight(), 1.0)
+        })
+    } else if graph.edge_weight().is_some() {
+        graph.clone().without_edge_weight()
+    } else {
+        graph.clone()
+    }
+}
+
+/// `x'_ik = Σ_{j→i} dropout(α_jik) h_jk`.
+///
+/// # Shapes
+/// - `h`: `[N, H, C]` (the messages' source rows), `alpha`: `[E, H]`; output `[N, H, C]`
+pub(crate) fn attend(
+    h: Tensor<3>,
+    dropout: &Dropout,
+    alpha: Tensor<2>,
+    graph: &Graph,
+) -> Tensor<3> {
+    let n = graph.num_nodes();
+    let alpha = dropout.forward(alpha);
+    let messages = gather_src(h, graph) * alpha.unsqueeze_dim(2);
+    segment_sum(messages, graph.dst(), n)
+}
+
+/// `[N, H, C]` → `[N, H·C]` (concat) or the mean over heads `[N, C]`, then `+ b`.
+pub(crate) fn finish_heads(
+    out: Tensor<3>,
+    concat: bool,
+    bias: Option<&Param<Tensor<1>>>,
+) -> Tensor<2> {
+    let [n, h, c] = out.dims();
+    let out = if concat {
+        out.reshape([n, h * c])
+    } else {
+        out.mean_dim(1).reshape([n, c])
+    };
+    match bias {
+        Some(b) => out + b.val().unsqueeze_dim(0),
+        None => out,
+    }
+}
