@@ -23,14 +23,13 @@ PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", default="gcn", choices=["gcn"])
+    p.add_argument("--model", default="gcn", choices=["gcn", "gat"])
     p.add_argument("--dataset", default="cora", choices=sorted(PLANETOID))
     p.add_argument("--root", required=True, help="data root holding planetoid/ind.<name>.*")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--hidden", type=int, default=16)
     args = p.parse_args()
 
     import torch
@@ -41,7 +40,7 @@ def main():
     import torch_geometric
     import torch_geometric.transforms as T
     from torch_geometric.datasets import Planetoid
-    from torch_geometric.nn import GCNConv
+    from torch_geometric.nn import GATConv, GCNConv
 
     # PyG's Planetoid reads <root>/<Name>/raw/ind.<name>.*; copy the raw files there.
     name = PLANETOID[args.dataset]
@@ -58,10 +57,10 @@ def main():
 
     class GCN(torch.nn.Module):
         # examples/gcn.py of PyG: cached normalisation, dropout 0.5 on input and hidden.
-        def __init__(self, fin, hidden, fout):
+        def __init__(self, fin, fout):
             super().__init__()
-            self.conv1 = GCNConv(fin, hidden, cached=True)
-            self.conv2 = GCNConv(hidden, fout, cached=True)
+            self.conv1 = GCNConv(fin, 16, cached=True)
+            self.conv2 = GCNConv(16, fout, cached=True)
 
         def forward(self, x, edge_index):
             x = F.dropout(x, p=0.5, training=self.training)
@@ -69,13 +68,30 @@ def main():
             x = F.dropout(x, p=0.5, training=self.training)
             return self.conv2(x, edge_index)
 
+    class GAT(torch.nn.Module):
+        # examples/gat.py of PyG: 8 heads x 8 hidden, ELU, dropout 0.6 everywhere.
+        def __init__(self, fin, fout):
+            super().__init__()
+            self.conv1 = GATConv(fin, 8, heads=8, dropout=0.6)
+            self.conv2 = GATConv(64, fout, heads=1, concat=False, dropout=0.6)
+
+        def forward(self, x, edge_index):
+            x = F.dropout(x, p=0.6, training=self.training)
+            x = F.elu(self.conv1(x, edge_index))
+            x = F.dropout(x, p=0.6, training=self.training)
+            return self.conv2(x, edge_index)
+
     num_classes = int(data.y.max()) + 1
-    model = GCN(data.num_features, args.hidden, num_classes)
-    optimizer = torch.optim.Adam(
-        [dict(params=model.conv1.parameters(), weight_decay=5e-4),
-         dict(params=model.conv2.parameters(), weight_decay=0)],
-        lr=0.01,
-    )
+    if args.model == "gcn":
+        model = GCN(data.num_features, num_classes)
+        optimizer = torch.optim.Adam(
+            [dict(params=model.conv1.parameters(), weight_decay=5e-4),
+             dict(params=model.conv2.parameters(), weight_decay=0)],
+            lr=0.01,
+        )
+    else:
+        model = GAT(data.num_features, num_classes)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.005, weight_decay=5e-4)
 
     def train_step():
         model.train()

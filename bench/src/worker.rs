@@ -2,13 +2,15 @@
 
 use std::time::Instant;
 
-use burn::module::Module;
+use burn::tensor::Tensor;
 use gnn_datasets::transforms::row_normalize;
 use gnn_datasets::{DataRoot, planetoid};
-use gnn_models::models::{Gcn, GcnConfig};
+use gnn_models::GraphModel;
+use gnn_models::models::{GatConfig, GcnConfig};
 use gnn_train::Backend;
 use gnn_train::data::{NodeClassification, TrainData};
-use gnn_train::fit::{FitConfig, Trainer};
+use gnn_train::experiment::ModelKind;
+use gnn_train::fit::Trainer;
 use serde::{Deserialize, Serialize};
 
 /// What a worker (ours or the PyG script) prints: one JSON line.
@@ -69,37 +71,21 @@ pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
     let data = NodeClassification::new(&ds, &device).map_err(|e| e.to_string())?;
     let train_device = device.clone().autodiff();
     train_device.seed(0);
-    let model = match args.model.as_str() {
-        "gcn" => GcnConfig::new(ds.num_features(), ds.num_classes).init(&train_device),
-        other => return Err(format!("unknown model '{other}'")),
+    let kind: ModelKind = args.model.parse()?;
+    let fit = kind.default_fit();
+    let (f, c) = (ds.num_features(), ds.num_classes);
+    let (train_ms, infer_ms) = match kind {
+        ModelKind::Gcn => time(
+            Trainer::new(GcnConfig::new(f, c).init(&train_device), &fit),
+            &data,
+            args,
+        )?,
+        ModelKind::Gat => time(
+            Trainer::new(GatConfig::new(f, c).init(&train_device), &fit),
+            &data,
+            args,
+        )?,
     };
-    let mut trainer = Trainer::new(model, &FitConfig::default());
-    let train = data.train_batches(0);
-    let eval = data.eval_batches();
-    let read = |t: burn::tensor::Tensor<1>| t.into_data().try_into_vec_as::<f32>().map(|v| v[0]);
-    let infer = |trainer: &Trainer<Gcn>| {
-        let model = trainer.model().valid();
-        let out = model.forward(eval[0].x.clone(), &eval[0].graph);
-        let first: burn::tensor::Tensor<1> = out.slice([0..1, 0..1]).reshape([1]);
-        read(first)
-    };
-    for _ in 0..args.warmup {
-        read(trainer.step(&train[0])).map_err(|e| format!("{e:?}"))?;
-        infer(&trainer).map_err(|e| format!("{e:?}"))?;
-    }
-    let mut train_ms = Vec::with_capacity(args.steps);
-    for _ in 0..args.steps {
-        let t0 = Instant::now();
-        // Reading the loss back waits for the device, as PyG's float(loss) does.
-        read(trainer.step(&train[0])).map_err(|e| format!("{e:?}"))?;
-        train_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
-    let mut infer_ms = Vec::with_capacity(args.steps);
-    for _ in 0..args.steps {
-        let t0 = Instant::now();
-        infer(&trainer).map_err(|e| format!("{e:?}"))?;
-        infer_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
     let mut versions = serde_json::Map::new();
     versions.insert("burn".into(), "0.22.1".into());
     versions.insert("gnn-rs".into(), env!("CARGO_PKG_VERSION").into());
@@ -114,4 +100,46 @@ pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
         peak_rss_mb: peak_rss_mb(),
         versions,
     })
+}
+
+/// Times `args.steps` training steps and as many eval-mode forward passes, after warm-up.
+/// Each is followed by a read-back of one value, which waits for the device (as PyG's
+/// `float(loss)` does).
+fn time<M: GraphModel>(
+    mut trainer: Trainer<M>,
+    data: &NodeClassification,
+    args: &WorkerArgs,
+) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let train = data.train_batches(0);
+    let eval = data.eval_batches();
+    let read = |t: Tensor<1>| {
+        t.into_data()
+            .try_into_vec_as::<f32>()
+            .map(|v| v[0])
+            .map_err(|e| format!("{e:?}"))
+    };
+    let infer = |trainer: &Trainer<M>| {
+        let out = trainer
+            .model()
+            .valid()
+            .forward(eval[0].x.clone(), &eval[0].graph);
+        read(out.slice([0..1, 0..1]).reshape([1]))
+    };
+    for _ in 0..args.warmup {
+        read(trainer.step(&train[0]))?;
+        infer(&trainer)?;
+    }
+    let mut train_ms = Vec::with_capacity(args.steps);
+    for _ in 0..args.steps {
+        let t0 = Instant::now();
+        read(trainer.step(&train[0]))?;
+        train_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut infer_ms = Vec::with_capacity(args.steps);
+    for _ in 0..args.steps {
+        let t0 = Instant::now();
+        infer(&trainer)?;
+        infer_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok((train_ms, infer_ms))
 }

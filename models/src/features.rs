@@ -7,7 +7,7 @@
 use burn::nn::{Dropout, Linear};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::message_passing::segment_sum;
+use crate::message_passing::{gather_rows, segment_sum};
 
 /// Sparse node features in coordinate form: value `values[k]` at `(rows[k], cols[k])`.
 ///
@@ -132,7 +132,7 @@ impl Features {
             Features::Dense(x) => lin.forward(x),
             Features::Sparse(s) => {
                 let w = lin.weight.val();
-                let messages = w.select(0, s.cols) * s.values.unsqueeze_dim(1);
+                let messages = gather_rows(w, &s.cols) * s.values.unsqueeze_dim(1);
                 let out = segment_sum(messages, &s.rows, s.num_rows);
                 match &lin.bias {
                     Some(b) => out + b.val().unsqueeze_dim(0),

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Batch, Objective, SplitKind, Targets, TrainData};
 
-/// Which validation number picks the best epoch.
+/// Which validation numbers pick the best epoch and count as progress for early stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Selection {
@@ -23,6 +23,75 @@ pub enum Selection {
     ValMetric,
     /// Lowest validation loss.
     ValLoss,
+    /// The GAT authors' rule: progress when the validation metric or the loss is at least as
+    /// good as its best so far; the weights are kept when both are.
+    ValMetricAndLoss,
+}
+
+impl std::str::FromStr for Selection {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "acc" | "metric" => Ok(Selection::ValMetric),
+            "loss" => Ok(Selection::ValLoss),
+            "acc-and-loss" | "metric-and-loss" => Ok(Selection::ValMetricAndLoss),
+            _ => Err(format!("unknown selection '{s}' (acc, loss, acc-and-loss)")),
+        }
+    }
+}
+
+/// Tracks the best validation numbers seen: which epoch to keep, and when to stop.
+#[derive(Debug, Clone)]
+struct Selector {
+    selection: Selection,
+    /// +1 when a higher metric is better (accuracy), -1 when lower is (MAE).
+    sign: f64,
+    best_loss: f64,
+    best_metric: f64,
+    since_progress: usize,
+}
+
+impl Selector {
+    fn new(selection: Selection, objective: Objective) -> Self {
+        let sign = match objective {
+            Objective::Classification { .. } => 1.0,
+            Objective::Regression => -1.0,
+        };
+        Selector {
+            selection,
+            sign,
+            best_loss: f64::INFINITY,
+            best_metric: f64::NEG_INFINITY,
+            since_progress: 0,
+        }
+    }
+
+    /// Records an epoch's validation score; returns whether its weights are the new best.
+    fn observe(&mut self, val: &Score) -> bool {
+        let metric = self.sign * val.metric;
+        let (keep, progress) = match self.selection {
+            Selection::ValMetric => {
+                let b = metric > self.best_metric;
+                (b, b)
+            }
+            Selection::ValLoss => {
+                let b = val.loss < self.best_loss;
+                (b, b)
+            }
+            Selection::ValMetricAndLoss => {
+                let (m, l) = (metric >= self.best_metric, val.loss <= self.best_loss);
+                (m && l, m || l)
+            }
+        };
+        let both = self.selection == Selection::ValMetricAndLoss;
+        if keep || (both && progress) {
+            self.best_metric = self.best_metric.max(metric);
+            self.best_loss = self.best_loss.min(val.loss);
+        }
+        self.since_progress = if progress { 0 } else { self.since_progress + 1 };
+        keep
+    }
 }
 
 /// Optimiser and schedule settings of one training run.
@@ -109,6 +178,16 @@ pub struct FitResult<M> {
 }
 
 impl<M> FitResult<M> {
+    /// The same result without the model (scores and history only).
+    pub fn without_model(self) -> FitResult<()> {
+        FitResult {
+            model: (),
+            best_epoch: self.best_epoch,
+            best: self.best,
+            history: self.history,
+        }
+    }
+
     /// Median epoch time in milliseconds.
     pub fn epoch_ms_median(&self) -> f64 {
         crate::stats::median(&self.history.iter().map(|r| r.ms).collect::<Vec<_>>())
@@ -231,16 +310,6 @@ fn optimizer<M: GraphModel>(model: &M, cfg: &FitConfig) -> ModuleOptimizer {
     }
 }
 
-/// True when `new` beats `best` under `selection`.
-fn improves(selection: Selection, objective: Objective, new: &Score, best: Option<&Score>) -> bool {
-    let Some(best) = best else { return true };
-    match (selection, objective) {
-        (Selection::ValLoss, _) => new.loss < best.loss,
-        (Selection::ValMetric, Objective::Classification { .. }) => new.metric > best.metric,
-        (Selection::ValMetric, Objective::Regression) => new.metric < best.metric,
-    }
-}
-
 /// One model under optimisation: the model on the autodiff device, its Adam state and the
 /// learning rate. [`fit`] drives it; benchmarks time [`Trainer::step`] alone.
 pub struct Trainer<M> {
@@ -288,7 +357,7 @@ pub fn fit<M>(
 where
     M: GraphModel,
 {
-    let objective = data.objective();
+    let mut selector = Selector::new(cfg.selection, data.objective());
     let mut trainer = Trainer::new(model, cfg);
     let mut best: Option<(usize, M, Scores)> = None;
     let mut history = Vec::with_capacity(cfg.epochs);
@@ -314,23 +383,16 @@ where
         };
         on_epoch(&record);
 
-        let val = record.scores.get(&SplitKind::Val);
-        let better = match val {
-            Some(v) => improves(
-                cfg.selection,
-                objective,
-                v,
-                best.as_ref().and_then(|b| b.2.get(&SplitKind::Val)),
-            ),
-            None => true, // no validation split: the last epoch is the best
-        };
-        if better {
+        // Without a validation split the last epoch is the best.
+        let keep = record
+            .scores
+            .get(&SplitKind::Val)
+            .is_none_or(|v| selector.observe(v));
+        if keep {
             best = Some((epoch, trainer.model().clone(), record.scores.clone()));
         }
         history.push(record);
-        if let (Some(p), Some((best_epoch, _, _))) = (cfg.patience, &best)
-            && epoch - best_epoch >= p
-        {
+        if cfg.patience.is_some_and(|p| selector.since_progress >= p) {
             break;
         }
     }
@@ -344,5 +406,40 @@ where
         best_epoch,
         best: best_scores,
         history,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(loss: f64, metric: f64) -> Score {
+        Score {
+            loss,
+            metric,
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn gat_rule_keeps_when_both_improve_and_waits_while_either_does() {
+        let mut s = Selector::new(
+            Selection::ValMetricAndLoss,
+            Objective::Classification { num_classes: 2 },
+        );
+        assert!(s.observe(&score(1.0, 0.5)));
+        assert!(!s.observe(&score(0.9, 0.4))); // loss better, accuracy worse: progress only
+        assert_eq!(s.since_progress, 0);
+        assert!(!s.observe(&score(0.95, 0.45))); // neither
+        assert_eq!(s.since_progress, 1);
+        assert!(s.observe(&score(0.85, 0.5))); // both at least as good as the best seen
+    }
+
+    #[test]
+    fn regression_metric_is_lower_is_better() {
+        let mut s = Selector::new(Selection::ValMetric, Objective::Regression);
+        assert!(s.observe(&score(1.0, 0.5)));
+        assert!(!s.observe(&score(1.0, 0.6)));
+        assert!(s.observe(&score(1.0, 0.4)));
     }
 }

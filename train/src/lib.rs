@@ -22,6 +22,7 @@
 //! # Ok::<(), gnn_train::TrainError>(())
 //! ```
 
+pub mod attention;
 pub mod backend;
 pub mod data;
 mod error;

@@ -83,6 +83,37 @@ fn train_writes_json_and_plot() {
 }
 
 #[test]
+fn gat_dumps_its_attention() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("attention.csv");
+    let root = data_dir();
+    let (code, stdout, stderr) = gnn(&[
+        "train",
+        "--model",
+        "gat",
+        "--dataset",
+        "cora",
+        "--epochs",
+        "5",
+        "--root",
+        root.to_str().unwrap(),
+        "--offline",
+        "--dump-attention",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert!(
+        stdout.contains("the 5 nodes with the most concentrated attention"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("source,target,head,layer,coefficient"));
+    // Layer 1: (10556 edges + 2708 self-loops) x 8 heads; layer 2: the same edges x 1 head.
+    assert_eq!(lines.count(), 13264 * 8 + 13264);
+}
+
+#[test]
 fn bad_invocations_give_one_line_and_fail() {
     let tmp = tempfile::tempdir().unwrap();
     let empty = tmp.path().to_str().unwrap().to_string();
@@ -199,6 +230,46 @@ fn bad_invocations_give_one_line_and_fail() {
             "does not exist",
         ),
         (vec!["train", "--dataset", "cora"], "--model"),
+        (
+            vec![
+                "train",
+                "--model",
+                "gcn",
+                "--dataset",
+                "cora",
+                "--root",
+                root,
+                "--dump-attention",
+                "a.csv",
+            ],
+            "attention model",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "gat",
+                "--dataset",
+                "cora",
+                "--heads",
+                "0",
+                "--root",
+                root,
+            ],
+            "--heads",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "gat",
+                "--dataset",
+                "cora",
+                "--select-by",
+                "vibes",
+            ],
+            "unknown selection",
+        ),
         (vec!["fly"], "unrecognized subcommand"),
     ];
     for (args, expect) in cases {

@@ -196,3 +196,59 @@ pub(crate) fn finish_heads(
         None => out,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    #[test]
+    fn attention_sums_to_one_per_target_and_isolated_nodes_get_bias_only_messages() {
+        let d = Device::flex();
+        // Node 3 has no edges: with its self-loop it attends only to itself.
+        let g = Graph::new(&[0, 1, 2, 2], &[1, 2, 0, 1], 4, &d).unwrap();
+        let layer = GatConvConfig::new(3, 2).with_heads(2).init(&d);
+        let (out, att) =
+            layer.forward_with_attention(tensor2(&seeded_values(12, 1), [4, 3], &d), &g);
+        assert!(to_vec(out).iter().all(|v| v.is_finite()));
+        let alpha = to_vec(att.alpha);
+        let mut sums = vec![0.0f32; 8];
+        for (e, &t) in att.graph.host_dst().iter().enumerate() {
+            for h in 0..2 {
+                sums[t as usize * 2 + h] += alpha[e * 2 + h];
+            }
+        }
+        assert_close(&sums, &[1.0; 8], 1e-6, "attention sums");
+    }
+
+    #[test]
+    fn shuffling_edges_keeps_and_relabelling_nodes_permutes_the_output() {
+        let d = Device::flex();
+        let (src, dst) = ([0usize, 1, 2, 3, 3, 4, 1], [1usize, 2, 0, 1, 4, 0, 3]);
+        let layer = GatConvConfig::new(3, 2).with_heads(3).init(&d);
+        let x = seeded_values(15, 4);
+        let run = |s: &[usize], t: &[usize], x: &[f32]| {
+            let g = Graph::new(s, t, 5, &d).unwrap();
+            to_vec(layer.forward(tensor2(x, [5, 3], &d), &g))
+        };
+        let base = run(&src, &dst, &x);
+        let order = [4usize, 0, 6, 2, 5, 1, 3];
+        let shuffled = run(&order.map(|e| src[e]), &order.map(|e| dst[e]), &x);
+        assert_close(&shuffled, &base, 1e-6, "shuffled edges");
+
+        let perm = [3usize, 0, 4, 1, 2]; // node i becomes perm[i]
+        let mut px = vec![0.0; 15];
+        for i in 0..5 {
+            px[perm[i] * 3..perm[i] * 3 + 3].copy_from_slice(&x[i * 3..i * 3 + 3]);
+        }
+        let relabelled = run(&src.map(|v| perm[v]), &dst.map(|v| perm[v]), &px);
+        for i in 0..5 {
+            assert_close(
+                &relabelled[perm[i] * 6..perm[i] * 6 + 6],
+                &base[i * 6..i * 6 + 6],
+                1e-6,
+                "relabelled",
+            );
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use burn::tensor::Tensor;
 
+use super::segment::gather_rows;
 use crate::Graph;
 
 /// The source node's row for every edge (PyG's `x_j`).
@@ -11,7 +12,7 @@ use crate::Graph;
 /// # Shapes
 /// - `x`: `[N, ...]`; output: `[E, ...]`
 pub fn gather_src<const D: usize>(x: Tensor<D>, graph: &Graph) -> Tensor<D> {
-    x.select(0, graph.src().clone())
+    gather_rows(x, graph.src())
 }
 
 /// The target node's row for every edge (PyG's `x_i`).
@@ -21,7 +22,7 @@ pub fn gather_src<const D: usize>(x: Tensor<D>, graph: &Graph) -> Tensor<D> {
 /// # Shapes
 /// - `x`: `[N, ...]`; output: `[E, ...]`
 pub fn gather_dst<const D: usize>(x: Tensor<D>, graph: &Graph) -> Tensor<D> {
-    x.select(0, graph.dst().clone())
+    gather_rows(x, graph.dst())
 }
 
 #[cfg(test)]

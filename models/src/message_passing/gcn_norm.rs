@@ -3,6 +3,7 @@
 use burn::tensor::Tensor;
 
 use super::degree::weighted_in_degree;
+use super::segment::gather_rows;
 use super::self_loops::add_self_loops;
 use crate::Graph;
 
@@ -38,8 +39,7 @@ pub fn gcn_norm(graph: &Graph, improved: bool, add_loops: bool) -> Graph {
         .mask_fill(zero.clone(), 1.0)
         .powf_scalar(-0.5)
         .mask_fill(zero, 0.0);
-    let norm =
-        inv_sqrt.clone().select(0, g.src().clone()) * w * inv_sqrt.select(0, g.dst().clone());
+    let norm = gather_rows(inv_sqrt.clone(), g.src()) * w * gather_rows(inv_sqrt, g.dst());
     g.with_edge_weight(norm)
         .expect("normalised weights have one value per edge")
 }

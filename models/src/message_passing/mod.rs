@@ -21,6 +21,7 @@ pub use degree::{in_degree, out_degree, weighted_in_degree};
 pub use gather::{gather_dst, gather_src};
 pub use gcn_norm::gcn_norm;
 pub use segment::{
-    segment_count, segment_max, segment_mean, segment_min, segment_softmax, segment_sum,
+    gather_rows, segment_count, segment_max, segment_mean, segment_min, segment_softmax,
+    segment_sum,
 };
 pub use self_loops::{add_self_loops, remove_self_loops};

@@ -29,6 +29,24 @@ fn expand_ids<const D: usize>(ids: &Tensor<1, Int>, values: &Tensor<D>) -> Tenso
     ids.clone().reshape(shape).expand(dims)
 }
 
+/// `[E, d1, …]` viewed as `[E, d1·…]`: backends have a fast path for row gathers and scatters
+/// on 2-D tensors (flex's N-D path computes every element's offset).
+pub(crate) fn as_rows<const D: usize>(t: Tensor<D>) -> Tensor<2> {
+    let dims = t.dims();
+    let rest: usize = dims[1..].iter().product();
+    t.reshape([dims[0], rest])
+}
+
+/// Rows `x[ids[e]]` of a tensor of any rank, through the 2-D fast path.
+///
+/// # Shapes
+/// - `x`: `[N, ...]`, `ids`: `[E]`; output: `[E, ...]`
+pub fn gather_rows<const D: usize>(x: Tensor<D>, ids: &Tensor<1, Int>) -> Tensor<D> {
+    let mut dims = x.dims();
+    dims[0] = ids.dims()[0];
+    as_rows(x).select(0, ids.clone()).reshape(dims)
+}
+
 /// `base[ids[e]] op= values[e]` along dimension 0, with the backend's faster primitive.
 fn scatter_rows<const D: usize>(
     base: Tensor<D>,
@@ -36,12 +54,15 @@ fn scatter_rows<const D: usize>(
     values: Tensor<D>,
     op: IndexingUpdateOp,
 ) -> Tensor<D> {
-    if row_scatter_is_fast(&values.device()) {
+    let dims = base.dims();
+    let (base, values) = (as_rows(base), as_rows(values));
+    let out = if row_scatter_is_fast(&values.device()) {
         base.select_assign(0, ids.clone(), values, op)
     } else {
         let index = expand_ids(ids, &values);
         base.scatter(0, index, values, op)
-    }
+    };
+    out.reshape(dims)
 }
 
 /// Segment sum.
@@ -119,11 +140,7 @@ pub fn segment_max<const D: usize>(
     num_segments: usize,
 ) -> Tensor<D> {
     let max = detached_max(&values, ids, num_segments);
-    let winners = values
-        .clone()
-        .detach()
-        .equal(max.select(0, ids.clone()))
-        .float();
+    let winners = values.clone().detach().equal(gather_rows(max, ids)).float();
     let ties = segment_sum(winners.clone(), ids, num_segments).clamp_min(1.0);
     segment_sum(values * winners, ids, num_segments) / ties
 }
@@ -156,8 +173,8 @@ pub fn segment_softmax<const D: usize>(
     num_segments: usize,
 ) -> Tensor<D> {
     let max = detached_max(&scores, ids, num_segments);
-    let exp = (scores - max.select(0, ids.clone())).exp();
-    let denom = segment_sum(exp.clone(), ids, num_segments).select(0, ids.clone());
+    let exp = (scores - gather_rows(max, ids)).exp();
+    let denom = gather_rows(segment_sum(exp.clone(), ids, num_segments), ids);
     exp / denom
 }
 

@@ -1,4 +1,4 @@
-//! End-to-end training of GCN on the real Cora graph.
+//! End-to-end training of GCN and GAT on the real Cora graph.
 
 use gnn_datasets::planetoid;
 use gnn_models::models::GcnConfig;
@@ -12,7 +12,7 @@ use gnn_train::fit::FitConfig;
 fn gcn_learns_cora_on_flex() {
     let cora = planetoid::load("cora", &data_root()).unwrap();
     let spec = NodeSpec::new(ModelKind::Gcn, Backend::Flex);
-    let report = run_node_classification(&spec, &cora, |_, _| {}).unwrap();
+    let (report, _) = run_node_classification(&spec, &cora, |_, _| {}).unwrap();
     let run = &report.runs[0];
     // The paper reports 81.5 % on average; one seeded run lands within a few points of it.
     assert!(run.test_acc > 0.78, "test accuracy {}", run.test_acc);
@@ -62,8 +62,42 @@ fn early_stopping_stops() {
     let mut spec = NodeSpec::new(ModelKind::Gcn, Backend::Flex);
     spec.fit.patience = Some(5);
     spec.fit.lr = 0.2; // converges (and stalls) quickly
-    let report = run_node_classification(&spec, &cora, |_, _| {}).unwrap();
+    let (report, _) = run_node_classification(&spec, &cora, |_, _| {}).unwrap();
     let run = &report.runs[0];
     assert!(run.epochs < 200, "ran all {} epochs", run.epochs);
     assert_eq!(run.epochs, run.best_epoch + 5);
+}
+
+#[test]
+fn gat_learns_cora_and_its_attention_is_a_distribution() {
+    let cora = planetoid::load("cora", &data_root()).unwrap();
+    let mut spec = NodeSpec::new(ModelKind::Gat, Backend::Flex);
+    spec.fit.epochs = 150;
+    spec.fit.patience = None;
+    let (report, models) = run_node_classification(&spec, &cora, |_, _| {}).unwrap();
+    assert!(
+        report.runs[0].test_acc > 0.78,
+        "test accuracy {}",
+        report.runs[0].test_acc
+    );
+    let gnn_train::experiment::TrainedModel::Gat(model) = &models[0] else {
+        panic!("a GAT was trained")
+    };
+    let data =
+        gnn_train::experiment::node_data(&spec, &cora, &Backend::Flex.device().unwrap()).unwrap();
+    let (_, [a1, a2]) = model.forward_with_attention(data.features().clone(), data.graph());
+    assert_eq!(
+        a1.alpha.dims(),
+        [cora.edges.num_edges() + cora.num_nodes(), 8]
+    );
+    assert_eq!(a2.alpha.dims()[1], 1);
+    // Coefficients of each target's incoming edges sum to 1, per head.
+    let alpha = a1.alpha.into_data().try_into_vec_as::<f32>().unwrap();
+    let mut sums = vec![0.0f32; cora.num_nodes() * 8];
+    for (e, &t) in a1.graph.host_dst().iter().enumerate() {
+        for h in 0..8 {
+            sums[t as usize * 8 + h] += alpha[e * 8 + h];
+        }
+    }
+    assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-4));
 }
