@@ -34,6 +34,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Sub {
+    /// Write a dataset as processed here (nodes, edges, relation types, split, labels) to a
+    /// JSON file that other implementations can read.
+    ExportGraph {
+        #[arg(long)]
+        dataset: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
     /// Measure one configuration in this process and print one JSON line (used internally).
     Worker {
         #[arg(long)]
@@ -169,9 +179,20 @@ fn run(args: RunArgs) -> Result<(), String> {
         args.pyg_python.clone()
     };
     let root = gnn_datasets::DataRoot::resolve(args.root.as_deref()).dir;
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut all: Vec<Measurement> = Vec::new();
     for model in &args.models {
         for dataset in &args.datasets {
+            // Entity graphs go to PyG as the processed edge list, so both sides use the same data.
+            let mut pyg_args = args_for_pyg(&args, model, dataset, &root);
+            if gnn_datasets::entities::NAMES.contains(&dataset.as_str()) && python.is_some() {
+                let ds = worker::load_dataset(dataset, args.root.as_deref())?;
+                let path = scratch.path().join(format!("{dataset}.json"));
+                let text =
+                    serde_json::to_string(&worker::graph_json(&ds)).map_err(|e| e.to_string())?;
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                pyg_args.extend(["--graph-json".to_string(), path.display().to_string()]);
+            }
             for round in 0..args.repeats {
                 // Alternate implementations within each round, so drift hits all of them.
                 for &backend in &backends {
@@ -187,10 +208,7 @@ fn run(args: RunArgs) -> Result<(), String> {
                 }
                 if let Some(py) = &python {
                     eprintln!("[{}/{}] {model} {dataset} pyg", round + 1, args.repeats);
-                    all.push(measure(
-                        pyg::command(py, &args_for_pyg(&args, model, dataset, &root)),
-                        args.threads,
-                    )?);
+                    all.push(measure(pyg::command(py, &pyg_args), args.threads)?);
                 }
             }
         }
@@ -255,6 +273,13 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string(&m).map_err(|e| e.to_string())?);
             Ok(())
         }),
+        Some(Sub::ExportGraph { dataset, out, root }) => {
+            worker::load_dataset(&dataset, root.as_deref()).and_then(|ds| {
+                let text =
+                    serde_json::to_string(&worker::graph_json(&ds)).map_err(|e| e.to_string())?;
+                gnn_train::output::write_atomic(&out, text.as_bytes()).map_err(|e| e.to_string())
+            })
+        }
         None => run(cli.run),
     };
     match result {

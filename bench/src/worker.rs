@@ -4,12 +4,12 @@ use std::time::Instant;
 
 use burn::tensor::Tensor;
 use gnn_datasets::transforms::row_normalize;
-use gnn_datasets::{DataRoot, planetoid};
+use gnn_datasets::{DataRoot, NodeDataset, entities, planetoid};
 use gnn_models::GraphModel;
-use gnn_models::models::{GatConfig, GcnConfig};
+use gnn_models::models::{GatConfig, GcnConfig, RgcnConfig};
 use gnn_train::Backend;
 use gnn_train::data::{NodeClassification, TrainData};
-use gnn_train::experiment::ModelKind;
+use gnn_train::experiment::{ModelKind, rgcn_paper_settings};
 use gnn_train::fit::Trainer;
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,40 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// A dataset as the training program prepares it: Planetoid with row-normalised features, or
+/// an entities graph.
+pub fn load_dataset(name: &str, root: Option<&std::path::Path>) -> Result<NodeDataset, String> {
+    let root = DataRoot::resolve(root);
+    if entities::NAMES.contains(&name) {
+        return entities::load(name, &root).map_err(|e| e.to_string());
+    }
+    let mut ds = planetoid::load(name, &root).map_err(|e| e.to_string())?;
+    row_normalize(&mut ds.features);
+    Ok(ds)
+}
+
+/// The processed graph as JSON, so the PyG script runs on exactly the same data.
+pub fn graph_json(ds: &NodeDataset) -> serde_json::Value {
+    let ids = |v: &[usize]| v.to_vec();
+    let labels = |v: &[usize]| {
+        v.iter()
+            .map(|&i| ds.labels[i].unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
+    serde_json::json!({
+        "num_nodes": ds.num_nodes(),
+        "num_classes": ds.num_classes,
+        "src": ds.edges.src(),
+        "dst": ds.edges.dst(),
+        "edge_type": ds.relations.as_ref().map(|r| r.edge_type.clone()),
+        "num_relations": ds.relations.as_ref().map_or(0, |r| r.len()),
+        "train_idx": ids(&ds.split.train),
+        "train_y": labels(&ds.split.train),
+        "test_idx": ids(&ds.split.test),
+        "test_y": labels(&ds.split.test),
+    })
+}
+
 /// Settings of one worker run.
 pub struct WorkerArgs {
     pub model: String,
@@ -64,9 +98,7 @@ pub struct WorkerArgs {
 
 /// Loads the data, builds the model, and times training steps and inference.
 pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
-    let root = DataRoot::resolve(args.root.as_deref());
-    let mut ds = planetoid::load(&args.dataset, &root).map_err(|e| e.to_string())?;
-    row_normalize(&mut ds.features);
+    let ds = load_dataset(&args.dataset, args.root.as_deref())?;
     let device = args.backend.device().map_err(|e| e.to_string())?;
     let data = NodeClassification::new(&ds, &device).map_err(|e| e.to_string())?;
     let train_device = device.clone().autodiff();
@@ -75,16 +107,35 @@ pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
     let fit = kind.default_fit();
     let (f, c) = (ds.num_features(), ds.num_classes);
     let (train_ms, infer_ms) = match kind {
-        ModelKind::Gcn => time(
-            Trainer::new(GcnConfig::new(f, c).init(&train_device), &fit),
-            &data,
-            args,
-        )?,
-        ModelKind::Gat => time(
-            Trainer::new(GatConfig::new(f, c).init(&train_device), &fit),
-            &data,
-            args,
-        )?,
+        ModelKind::Gcn => {
+            let model = GcnConfig::new(f, c).init(&train_device);
+            time(Trainer::new(model, &fit), &data, args)?
+        }
+        ModelKind::Gat => {
+            let model = GatConfig::new(f, c).init(&train_device);
+            time(Trainer::new(model, &fit), &data, args)?
+        }
+        ModelKind::Rgcn => {
+            // PyG's RGCNConv semantics (per-relation mean), as bench/pyg_bench.py runs it; the
+            // normalisation does not change the cost.
+            let paper = rgcn_paper_settings(&args.dataset);
+            let (bases, weight_decay, hidden) = (paper.bases, paper.weight_decay, paper.hidden);
+            let r = ds
+                .relations
+                .as_ref()
+                .ok_or("R-GCN needs an entities dataset")?
+                .len();
+            let n = if f == 0 { ds.num_nodes() } else { f };
+            let model = RgcnConfig::new(n, c, r)
+                .with_num_bases(bases)
+                .with_d_hidden(hidden)
+                .init(&train_device);
+            let fit = gnn_train::fit::FitConfig {
+                weight_decay,
+                ..fit
+            };
+            time(Trainer::new(model, &fit), &data, args)?
+        }
     };
     let mut versions = serde_json::Map::new();
     versions.insert("burn".into(), "0.22.1".into());

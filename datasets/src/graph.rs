@@ -172,6 +172,27 @@ impl Split {
     }
 }
 
+/// The relation of every edge of a multi-relational graph, and the relation names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relations {
+    /// Relation of each edge, in `0..names.len()`.
+    pub edge_type: Vec<usize>,
+    /// Name of each relation (e.g. an RDF predicate IRI, `rev:` + IRI for its inverse).
+    pub names: Vec<String>,
+}
+
+impl Relations {
+    /// Number of relations.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when there is no relation.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
 /// A node-classification dataset: one graph, features and labels per node, and a split.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeDataset {
@@ -179,7 +200,8 @@ pub struct NodeDataset {
     pub name: String,
     /// The directed edges.
     pub edges: EdgeList,
-    /// Node features, `num_nodes × num_features`.
+    /// Node features, `num_nodes × num_features`; 0 columns for a featureless graph (models
+    /// then learn one embedding per node).
     pub features: Matrix,
     /// Class of each node; `None` for nodes without a label (CiteSeer's padded test slots).
     pub labels: Vec<Option<usize>>,
@@ -187,6 +209,8 @@ pub struct NodeDataset {
     pub num_classes: usize,
     /// Node ids of each split; every id in it has a label.
     pub split: Split,
+    /// Edge relation types, for multi-relational graphs.
+    pub relations: Option<Relations>,
 }
 
 impl NodeDataset {
@@ -245,6 +269,22 @@ impl NodeDataset {
         }
         if self.split.train.is_empty() {
             return bad("the training split is empty".into());
+        }
+        if let Some(r) = &self.relations {
+            if r.edge_type.len() != self.edges.num_edges() {
+                return bad(format!(
+                    "{} edge types for {} edges",
+                    r.edge_type.len(),
+                    self.edges.num_edges()
+                ));
+            }
+            if let Some(e) = r.edge_type.iter().position(|&t| t >= r.names.len()) {
+                return bad(format!(
+                    "edge {e} has relation {} of {}",
+                    r.edge_type[e],
+                    r.names.len()
+                ));
+            }
         }
         Ok(())
     }

@@ -13,13 +13,16 @@
 //! ```
 
 pub mod download;
+pub mod entities;
 mod error;
 pub mod graph;
+pub mod hetero;
 pub mod pickle;
 pub mod planetoid;
 pub mod root;
+pub mod synthetic;
 pub mod transforms;
 
 pub use error::DatasetError;
-pub use graph::{EdgeList, Matrix, NodeDataset, Split};
+pub use graph::{EdgeList, Matrix, NodeDataset, Relations, Split};
 pub use root::DataRoot;

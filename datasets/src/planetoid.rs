@@ -279,6 +279,7 @@ fn load_files(
         labels,
         num_classes,
         split: Split { train, val, test },
+        relations: None,
     };
     dataset.validate()?;
     Ok(dataset)

@@ -31,6 +31,12 @@ pub enum Features {
     Dense(Tensor<2>),
     /// Stored non-zeros only.
     Sparse(SparseFeatures),
+    /// No features: the identity matrix `I_N`, so a layer's input weight rows act as learned
+    /// per-node embeddings (PyG's `x = None` for R-GCN). Dropout leaves it unchanged.
+    Identity {
+        /// `N`.
+        num_nodes: usize,
+    },
 }
 
 impl From<Tensor<2>> for Features {
@@ -83,6 +89,7 @@ impl Features {
         match self {
             Features::Dense(x) => x.dims(),
             Features::Sparse(s) => [s.num_rows, s.num_cols],
+            Features::Identity { num_nodes } => [*num_nodes, *num_nodes],
         }
     }
 
@@ -94,6 +101,7 @@ impl Features {
                 values: s.values.autodiff(),
                 ..s
             }),
+            identity => identity,
         }
     }
 
@@ -107,6 +115,7 @@ impl Features {
                 values: s.values.to_device(device),
                 ..s
             }),
+            identity => identity,
         }
     }
 
@@ -118,34 +127,44 @@ impl Features {
                 values: dropout.forward(s.values),
                 ..s
             }),
+            identity => identity,
+        }
+    }
+
+    /// `X W`.
+    ///
+    /// Sparse: `out[i] = Σ_{k : rows[k] = i} values[k] · W[cols[k]]`; identity: `W` itself.
+    ///
+    /// # Shapes
+    /// - `w`: `[F, F']`; output: `[N, F']`
+    pub fn matmul(self, w: Tensor<2>) -> Tensor<2> {
+        match self {
+            Features::Dense(x) => x.matmul(w),
+            Features::Sparse(s) => {
+                let messages = gather_rows(w, &s.cols) * s.values.unsqueeze_dim(1);
+                segment_sum(messages, &s.rows, s.num_rows)
+            }
+            Features::Identity { .. } => w,
         }
     }
 
     /// `X W (+ b)` with a Burn [`Linear`] (`W` stored `[F, F']`).
     ///
-    /// Sparse: `out[i] = Σ_{k : rows[k] = i} values[k] · W[cols[k]]` (+ b).
-    ///
     /// # Shapes
     /// - output: `[N, F']`
     pub fn linear(self, lin: &Linear) -> Tensor<2> {
-        match self {
-            Features::Dense(x) => lin.forward(x),
-            Features::Sparse(s) => {
-                let w = lin.weight.val();
-                let messages = gather_rows(w, &s.cols) * s.values.unsqueeze_dim(1);
-                let out = segment_sum(messages, &s.rows, s.num_rows);
-                match &lin.bias {
-                    Some(b) => out + b.val().unsqueeze_dim(0),
-                    None => out,
-                }
-            }
+        let out = self.matmul(lin.weight.val());
+        match &lin.bias {
+            Some(b) => out + b.val().unsqueeze_dim(0),
+            None => out,
         }
     }
 
-    /// The dense matrix.
-    pub fn to_dense(self) -> Tensor<2> {
+    /// The dense matrix (`device` is used only for [`Features::Identity`]).
+    pub fn to_dense(self, device: &Device) -> Tensor<2> {
         match self {
             Features::Dense(x) => x,
+            Features::Identity { num_nodes } => Tensor::eye(num_nodes, device),
             Features::Sparse(s) => {
                 let [n, f] = [s.num_rows, s.num_cols];
                 let flat = s.rows.mul_scalar(f as i64) + s.cols;
@@ -184,6 +203,15 @@ mod tests {
         let ga = to_vec(lin.weight.val().grad(&a.sum().backward()).unwrap());
         let gb = to_vec(lin.weight.val().grad(&b.sum().backward()).unwrap());
         assert_close(&ga, &gb, 1e-6, "dW");
-        assert_close(&to_vec(sparse.to_dense()), &x, 0.0, "to_dense");
+        assert_close(&to_vec(sparse.to_dense(&device)), &x, 0.0, "to_dense");
+        let eye = Features::Identity { num_nodes: 5 };
+        let w = tensor2(&seeded_values(10, 2), [5, 2], &device);
+        assert_close(
+            &to_vec(eye.clone().matmul(w.clone())),
+            &to_vec(w),
+            0.0,
+            "I W = W",
+        );
+        assert_eq!(to_vec(eye.to_dense(&device))[6], 1.0);
     }
 }

@@ -35,25 +35,47 @@ pub enum GraphError {
     /// A value that must be finite is not.
     #[error("{0} holds a NaN or infinite value")]
     NotFinite(&'static str),
+    /// An edge type is `>= num_relations`.
+    #[error("edge {edge} has relation {relation}, outside 0..{num_relations}")]
+    RelationOutOfRange {
+        /// Position of the edge.
+        edge: usize,
+        /// Its relation.
+        relation: usize,
+        /// The number of relations.
+        num_relations: usize,
+    },
+}
+
+/// The relation of every edge (R-GCN's edge types).
+#[derive(Clone, Debug)]
+pub struct EdgeTypes {
+    tensor: Tensor<1, Int>,
+    host: Arc<[u32]>,
+    num_relations: usize,
 }
 
 /// A directed graph on a device: `E` edges `src[e] → dst[e]` over `N` nodes, with optional
-/// per-edge weights. Messages flow from source `j` to target `i` and are aggregated at `i`
+/// per-edge weights and relation types. Messages flow from source `j` to target `i` and are aggregated at `i`
 /// (PyG's `edge_index[0]` = source, `edge_index[1]` = target).
 ///
 /// A `Graph` is immutable and cheap to clone (tensor handles and `Arc`s). It keeps a host copy
 /// of the indices so that structural transforms (self-loops, validation) need no device
 /// read-back, and a memo used by layers' cached normalisation.
 ///
+/// Structural transforms (self-loops) keep the weights but drop edge types.
+///
 /// # Shapes
 /// - `src`, `dst`: `[E]` (`Int`)
 /// - `edge_weight`: `[E]` (optional)
+/// - `edge_type`: `[E]` (`Int`, optional), each in `0..num_relations`
 #[derive(Clone, Debug)]
 pub struct Graph {
     num_nodes: usize,
     src: Tensor<1, Int>,
     dst: Tensor<1, Int>,
     edge_weight: Option<Tensor<1>>,
+    edge_type: Option<EdgeTypes>,
     host_src: Arc<[u32]>,
     host_dst: Arc<[u32]>,
     memo: Arc<Mutex<Vec<(String, Graph)>>>,
@@ -144,6 +166,7 @@ impl Graph {
             src: to_tensor(&host_src),
             dst: to_tensor(&host_dst),
             edge_weight,
+            edge_type: None,
             host_src,
             host_dst,
             memo: Arc::default(),
@@ -173,6 +196,78 @@ impl Graph {
         let device = self.src.device();
         let t = Tensor::<1>::from_data(TensorData::new(weight.to_vec(), [weight.len()]), &device);
         self.with_edge_weight(t)
+    }
+
+    /// The same graph with a relation type per edge, each `< num_relations`.
+    pub fn with_edge_types(
+        mut self,
+        types: &[usize],
+        num_relations: usize,
+    ) -> Result<Self, GraphError> {
+        if types.len() != self.num_edges() {
+            return Err(GraphError::LengthMismatch {
+                what: "types",
+                got: types.len(),
+                expected: self.num_edges(),
+            });
+        }
+        if let Some(e) = types.iter().position(|&t| t >= num_relations) {
+            return Err(GraphError::RelationOutOfRange {
+                edge: e,
+                relation: types[e],
+                num_relations,
+            });
+        }
+        let host: Arc<[u32]> = types.iter().map(|&t| t as u32).collect();
+        let data: Vec<i64> = types.iter().map(|&t| t as i64).collect();
+        let tensor =
+            Tensor::<1, Int>::from_data(TensorData::new(data, [types.len()]), &self.device());
+        self.edge_type = Some(EdgeTypes {
+            tensor,
+            host,
+            num_relations,
+        });
+        self.memo = Arc::default();
+        Ok(self)
+    }
+
+    /// Relation of each edge `[E]`, if the graph is typed.
+    pub fn edge_type(&self) -> Option<&Tensor<1, Int>> {
+        self.edge_type.as_ref().map(|t| &t.tensor)
+    }
+
+    /// Relation of each edge on the host, if the graph is typed.
+    pub fn host_edge_type(&self) -> Option<&[u32]> {
+        self.edge_type.as_ref().map(|t| &t.host[..])
+    }
+
+    /// Number of relations (1 for an untyped graph).
+    pub fn num_relations(&self) -> usize {
+        self.edge_type.as_ref().map_or(1, |t| t.num_relations)
+    }
+
+    /// The typed graph with a self-loop `(i, i)` for every node appended as one more relation,
+    /// `R` (so `R + 1` relations): how the R-GCN authors' code models the self-connection.
+    /// Edge weights are dropped.
+    ///
+    /// # Panics
+    /// If the graph has no edge types.
+    pub fn with_self_loop_relation(&self) -> Graph {
+        let types = self
+            .host_edge_type()
+            .expect("with_self_loop_relation needs a typed graph");
+        let r = self.num_relations();
+        let n = self.num_nodes as u32;
+        let src: Vec<u32> = self.host_src().iter().copied().chain(0..n).collect();
+        let dst: Vec<u32> = self.host_dst().iter().copied().chain(0..n).collect();
+        let types: Vec<usize> = types
+            .iter()
+            .map(|&t| t as usize)
+            .chain(std::iter::repeat_n(r, self.num_nodes))
+            .collect();
+        self.with_edges(src, dst, None)
+            .with_edge_types(&types, r + 1)
+            .expect("types are in range by construction")
     }
 
     /// The same graph without edge weights.
@@ -229,10 +324,23 @@ impl Graph {
             src: self.src.clone().to_device(device),
             dst: self.dst.clone().to_device(device),
             edge_weight: self.edge_weight.clone().map(|w| w.to_device(device)),
+            edge_type: self.edge_type.clone().map(|t| EdgeTypes {
+                tensor: t.tensor.to_device(device),
+                ..t
+            }),
             host_src: self.host_src.clone(),
             host_dst: self.host_dst.clone(),
             memo: Arc::default(),
         }
+    }
+
+    /// The same graph with new edge weights, keeping its edge types and memo key space (for
+    /// layers that derive per-edge normalisations, e.g. R-GCN's per-relation mean).
+    pub(crate) fn reweighted(&self, edge_weight: Tensor<1>) -> Self {
+        let mut g = self.clone();
+        g.edge_weight = Some(edge_weight);
+        g.memo = Arc::default();
+        g
     }
 
     /// Returns the graph derived from this one under `key`, computing it with `make` the first

@@ -13,6 +13,7 @@
 
 pub mod features;
 mod graph;
+pub mod interop;
 pub mod layers;
 pub mod message_passing;
 pub mod models;
@@ -20,7 +21,7 @@ pub mod models;
 mod testing;
 
 pub use features::{Features, SparseFeatures};
-pub use graph::{Graph, GraphError};
+pub use graph::{EdgeTypes, Graph, GraphError};
 
 use burn::module::{Module, ParamGroup};
 use burn::tensor::Tensor;

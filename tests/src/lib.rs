@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use gnn_models::interop::{HostTensor, PygParams, StateDict, export_pyg, import_pyg};
 use safetensors::{Dtype, SafeTensors};
 
 /// The workspace root.
@@ -159,6 +160,40 @@ impl Fixture {
             .collect();
         paths.sort();
         paths.iter().map(|p| Fixture::read(p)).collect()
+    }
+
+    /// The fixture's parameters (the `params` metadata) as a PyG state dict.
+    pub fn state_dict(&self) -> Result<StateDict, String> {
+        self.params
+            .iter()
+            .map(|name| {
+                let (shape, values) = self.float(name)?;
+                let t = HostTensor {
+                    shape: shape.to_vec(),
+                    values: values.iter().map(|&v| v as f32).collect(),
+                };
+                Ok((name.clone(), t))
+            })
+            .collect()
+    }
+
+    /// Loads the fixture's parameters into `module` through the library's PyG import
+    /// (strict), then checks that exporting the module gives back exactly the fixture's
+    /// names, shapes and values.
+    pub fn load_params<M: PygParams>(&self, module: &mut M) -> Result<(), String> {
+        let dict = self.state_dict()?;
+        import_pyg(module, dict.clone()).map_err(|e| format!("import: {e}"))?;
+        let back = export_pyg(module);
+        if back != dict {
+            let ours: Vec<(&String, &Vec<usize>)> =
+                back.iter().map(|(k, t)| (k, &t.shape)).collect();
+            let theirs: Vec<(&String, &Vec<usize>)> =
+                dict.iter().map(|(k, t)| (k, &t.shape)).collect();
+            return Err(format!(
+                "export differs from the fixture's parameters: ours {ours:?}, PyG {theirs:?}"
+            ));
+        }
+        Ok(())
     }
 
     /// A float tensor's shape and values.

@@ -1,13 +1,14 @@
-//! The wgpu backend agrees with ndarray: a GCN forward pass and a few training steps.
+//! The wgpu backend agrees with ndarray: for each model type (GCN, GAT, R-GCN) a forward pass
+//! and a few training steps.
 //! Built only with `--features wgpu` (CI turns it on; on a machine without a GPU it runs on
 //! Mesa's software Vulkan).
 #![cfg(feature = "wgpu")]
 
-use burn::module::Module;
-use burn::tensor::{Tensor, TensorData};
-use gnn_datasets::{EdgeList, Matrix, NodeDataset, Split};
-use gnn_models::Graph;
-use gnn_models::models::GcnConfig;
+use burn::tensor::Device;
+use burn::tensor::Tensor;
+use gnn_datasets::{EdgeList, Matrix, NodeDataset, Relations, Split};
+use gnn_models::models::{GatConfig, GcnConfig, RgcnConfig};
+use gnn_models::{Features, GraphModel};
 use gnn_train::Backend;
 use gnn_train::data::NodeClassification;
 use gnn_train::fit::{FitConfig, fit};
@@ -49,7 +50,19 @@ fn toy_dataset() -> NodeDataset {
             val: (30..45).collect(),
             test: (45..60).collect(),
         },
+        relations: None,
     }
+}
+
+/// The toy graph with two relation types (by parity of the source node).
+fn typed_toy_dataset() -> NodeDataset {
+    let mut ds = toy_dataset();
+    let edge_type = ds.edges.src().iter().map(|&s| s % 2).collect();
+    ds.relations = Some(Relations {
+        edge_type,
+        names: vec!["even".into(), "odd".into()],
+    });
+    ds
 }
 
 fn values(t: Tensor<2>) -> Vec<f32> {
@@ -66,40 +79,35 @@ fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
     }
 }
 
-#[test]
-fn forward_and_training_steps_match_ndarray() {
+/// The same initial weights on both devices (built on ndarray, copied to wgpu): the eval-mode
+/// forward pass, five Adam steps (no dropout, so both follow the same path) and the trained
+/// first-layer weights agree.
+fn matches_ndarray<M: GraphModel>(
+    what: &str,
+    ds: &NodeDataset,
+    init: impl Fn(&Device) -> M,
+    first_weight: impl Fn(&M) -> Tensor<2>,
+) {
     let wgpu = Backend::Wgpu.device().expect("wgpu device");
     let ndarray = Backend::Ndarray.device().unwrap();
-    let ds = toy_dataset();
-
-    // The same initial weights on both devices: built on the plain device, then each copy
-    // enters its own device's autodiff with `train()`.
-    let config = GcnConfig::new(8, 3).with_dropout(0.0).with_cached(false);
     ndarray.seed(1);
-    let base = config.init(&ndarray);
+    let base = init(&ndarray);
     let base_gpu = base.clone().to_device(&wgpu);
 
-    // Forward pass in eval mode.
-    let x = Tensor::<2>::from_data(
-        TensorData::new(ds.features.data().to_vec(), [60, 8]),
-        &ndarray,
-    );
-    let g_nd = Graph::new(ds.edges.src(), ds.edges.dst(), 60, &ndarray).unwrap();
-    let g_gpu = g_nd.to_device(&wgpu);
-    let out_nd = values(base.valid().forward(x.clone(), &g_nd));
-    let out_gpu = values(base_gpu.valid().forward(x.to_device(&wgpu), &g_gpu));
-    assert_close(&out_gpu, &out_nd, 1e-4, "forward");
-    let (model_nd, model_gpu) = (base.train(), base_gpu.train());
+    let data_nd = NodeClassification::new(ds, &ndarray).unwrap();
+    let data_gpu = NodeClassification::new(ds, &wgpu).unwrap();
+    let x: Features = data_nd.features().clone();
+    let out_nd = values(base.valid().forward(x, data_nd.graph()));
+    let x_gpu: Features = data_gpu.features().clone();
+    let out_gpu = values(base_gpu.valid().forward(x_gpu, data_gpu.graph()));
+    assert_close(&out_gpu, &out_nd, 1e-4, &format!("{what} forward"));
 
-    // Five Adam steps (no dropout, so both devices follow the same path).
     let cfg = FitConfig {
         epochs: 5,
         ..FitConfig::default()
     };
-    let data_nd = NodeClassification::new(&ds, &ndarray).unwrap();
-    let data_gpu = NodeClassification::new(&ds, &wgpu).unwrap();
-    let run_nd = fit(model_nd, &data_nd, &cfg, |_| {});
-    let run_gpu = fit(model_gpu, &data_gpu, &cfg, |_| {});
+    let run_nd = fit(base.train(), &data_nd, &cfg, |_| {});
+    let run_gpu = fit(base_gpu.train(), &data_gpu, &cfg, |_| {});
     let losses = |h: &[gnn_train::fit::EpochRecord]| {
         h.iter().map(|r| r.step_loss as f32).collect::<Vec<_>>()
     };
@@ -107,10 +115,43 @@ fn forward_and_training_steps_match_ndarray() {
         &losses(&run_gpu.history),
         &losses(&run_nd.history),
         1e-4,
-        "training loss",
+        &format!("{what} training loss"),
     );
-    assert_eq!(run_gpu.best_epoch, run_nd.best_epoch);
-    let w_nd = values(run_nd.model.conv1.lin.weight.val());
-    let w_gpu = values(run_gpu.model.conv1.lin.weight.val());
-    assert_close(&w_gpu, &w_nd, 1e-3, "trained weights");
+    assert_eq!(run_gpu.best_epoch, run_nd.best_epoch, "{what}");
+    let w_nd = values(first_weight(&run_nd.model));
+    let w_gpu = values(first_weight(&run_gpu.model));
+    assert_close(&w_gpu, &w_nd, 1e-3, &format!("{what} trained weights"));
+}
+
+#[test]
+fn gcn_matches_ndarray() {
+    let config = GcnConfig::new(8, 3).with_dropout(0.0).with_cached(false);
+    matches_ndarray(
+        "gcn",
+        &toy_dataset(),
+        |d| config.init(d),
+        |m| m.conv1.lin.weight.val(),
+    );
+}
+
+#[test]
+fn gat_matches_ndarray() {
+    let config = GatConfig::new(8, 3).with_heads(2).with_dropout(0.0);
+    matches_ndarray(
+        "gat",
+        &toy_dataset(),
+        |d| config.init(d),
+        |m| m.conv1.lin.weight.val(),
+    );
+}
+
+#[test]
+fn rgcn_matches_ndarray() {
+    let config = RgcnConfig::new(8, 3, 2).with_num_bases(Some(2));
+    matches_ndarray(
+        "rgcn",
+        &typed_toy_dataset(),
+        |d| config.init(d),
+        |m| m.conv1.root.as_ref().expect("root weight").val(),
+    );
 }

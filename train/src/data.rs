@@ -21,6 +21,17 @@ pub enum SplitKind {
     Test,
 }
 
+impl SplitKind {
+    /// `train`, `val` or `test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitKind::Train => "train",
+            SplitKind::Val => "val",
+            SplitKind::Test => "test",
+        }
+    }
+}
+
 /// What the model's output rows are compared with.
 #[derive(Debug, Clone)]
 pub enum Targets {
@@ -108,19 +119,27 @@ pub struct NodeClassification {
 
 impl NodeClassification {
     /// Puts a host dataset on `device`: features `[N, F]` (sparse when at most
-    /// [`SPARSE_MAX_DENSITY`] of them are non-zero), the edge list as a [`Graph`], and the node
-    /// ids and labels of each split.
+    /// [`SPARSE_MAX_DENSITY`] of them are non-zero; [`Features::Identity`] when the dataset has
+    /// none), the edge list (with its relation types) as a [`Graph`], and the node ids and
+    /// labels of each non-empty split.
     pub fn new(dataset: &NodeDataset, device: &Device) -> Result<Self, TrainError> {
         dataset.validate()?;
         let n = dataset.num_nodes();
-        let graph = Graph::new(dataset.edges.src(), dataset.edges.dst(), n, device)?;
-        let x = Features::auto(
-            dataset.features.data(),
-            n,
-            dataset.num_features(),
-            SPARSE_MAX_DENSITY,
-            device,
-        );
+        let mut graph = Graph::new(dataset.edges.src(), dataset.edges.dst(), n, device)?;
+        if let Some(r) = &dataset.relations {
+            graph = graph.with_edge_types(&r.edge_type, r.len())?;
+        }
+        let x = if dataset.num_features() == 0 {
+            Features::Identity { num_nodes: n }
+        } else {
+            Features::auto(
+                dataset.features.data(),
+                n,
+                dataset.num_features(),
+                SPARSE_MAX_DENSITY,
+                device,
+            )
+        };
         let scored = |split: SplitKind, ids: &[usize]| {
             // validate() guarantees every split node has a label.
             let labels: Vec<usize> = ids
@@ -133,11 +152,15 @@ impl NodeClassification {
                 targets: Targets::Classes(int_tensor(&labels, device)),
             }
         };
-        let splits = vec![
-            scored(SplitKind::Train, &dataset.split.train),
-            scored(SplitKind::Val, &dataset.split.val),
-            scored(SplitKind::Test, &dataset.split.test),
-        ];
+        let splits = [
+            (SplitKind::Train, &dataset.split.train),
+            (SplitKind::Val, &dataset.split.val),
+            (SplitKind::Test, &dataset.split.test),
+        ]
+        .into_iter()
+        .filter(|(_, ids)| !ids.is_empty())
+        .map(|(kind, ids)| scored(kind, ids))
+        .collect();
         Ok(NodeClassification {
             x,
             graph,

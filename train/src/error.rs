@@ -15,6 +15,14 @@ pub enum TrainError {
     /// The chosen backend is not available in this build or on this machine.
     #[error("{0}")]
     Backend(String),
+    /// A model directory or weights file could not be read, written or used.
+    #[error("{}: {reason}", path.display())]
+    Model {
+        /// The directory or file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// Writing an output file failed.
     #[error("{path}: {reason}")]
     Output {

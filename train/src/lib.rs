@@ -5,6 +5,8 @@
 //!   [`NodeClassification`](data::NodeClassification) for full-batch node tasks.
 //! - [`fit`](fit::fit): the one training loop (Adam, best-validation selection, early stopping).
 //! - [`experiment`]: repeated seeded runs, as `gnn train` does them.
+//! - [`model`] and [`saved`]: any model with its architecture; model directories (card +
+//!   weights) that `gnn eval`, `predict`, `export` and `import` use, for Rust programs too.
 //!
 //! A training script in a few lines (see `examples/gcn_cora.rs`):
 //!
@@ -24,12 +26,15 @@
 
 pub mod attention;
 pub mod backend;
+pub mod commands;
 pub mod data;
 mod error;
 pub mod experiment;
 pub mod fit;
+pub mod model;
 pub mod output;
 pub mod plot;
+pub mod saved;
 pub mod stats;
 
 pub use backend::Backend;

@@ -3,7 +3,9 @@
 mod gat_conv;
 mod gatv2_conv;
 mod gcn_conv;
+mod rgcn_conv;
 
 pub use gat_conv::{Attention, GatConv, GatConvConfig};
 pub use gatv2_conv::{GatV2Conv, GatV2ConvConfig};
 pub use gcn_conv::{GcnConv, GcnConvConfig};
+pub use rgcn_conv::{RgcnConfigError, RgcnConv, RgcnConvConfig, RgcnNorm};

@@ -2,6 +2,8 @@
 
 mod gat;
 mod gcn;
+mod rgcn;
 
 pub use gat::{Gat, GatConfig};
 pub use gcn::{Gcn, GcnConfig};
+pub use rgcn::{Rgcn, RgcnConfig};

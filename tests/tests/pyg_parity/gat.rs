@@ -15,24 +15,6 @@ fn graph(fx: &Fixture, device: &Device) -> Result<Graph, String> {
     Graph::from_i64(&src, &dst, fx.num_nodes()?, device).map_err(|e| e.to_string())
 }
 
-/// Loads a PyTorch `Linear` (`weight [out, in]`, optional `bias`) into a Burn one.
-fn load_linear(
-    lin: &mut Linear,
-    fx: &Fixture,
-    prefix: &str,
-    device: &Device,
-) -> Result<(), String> {
-    lin.weight = Param::from_tensor(
-        fx.tensor::<2>(&format!("{prefix}weight"), device)?
-            .transpose(),
-    );
-    let bias = format!("{prefix}bias");
-    if fx.has(&bias) {
-        lin.bias = Some(Param::from_tensor(fx.tensor::<1>(&bias, device)?));
-    }
-    Ok(())
-}
-
 fn linear_grads(
     c: &mut Computed,
     lin: &Linear,
@@ -69,24 +51,6 @@ fn param_grad<const D: usize>(
         .grad(grads)
         .ok_or_else(|| format!("no gradient for {name}"))?;
     c.insert(format!("grad.{name}"), values(g));
-    Ok(())
-}
-
-fn load_gat(
-    layer: &mut GatConv,
-    fx: &Fixture,
-    prefix: &str,
-    device: &Device,
-) -> Result<(), String> {
-    load_linear(&mut layer.lin, fx, &format!("{prefix}lin."), device)?;
-    layer.att_src = Param::from_tensor(fx.tensor::<3>(&format!("{prefix}att_src"), device)?);
-    layer.att_dst = Param::from_tensor(fx.tensor::<3>(&format!("{prefix}att_dst"), device)?);
-    let bias = format!("{prefix}bias");
-    layer.bias = if fx.has(&bias) {
-        Some(Param::from_tensor(fx.tensor::<1>(&bias, device)?))
-    } else {
-        None
-    };
     Ok(())
 }
 
@@ -145,7 +109,7 @@ pub fn conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
         .with_add_self_loops(fx.opt_bool("add_self_loops", true))
         .with_bias(fx.opt_bool("bias", true))
         .init(&ad);
-    load_gat(&mut layer, fx, "", &ad)?;
+    fx.load_params(&mut layer)?;
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
     let (out, att) = layer.forward_with_attention(x.clone(), &graph);
     let (mut c, grads) = finish(fx, out, &x, &ad)?;
@@ -168,12 +132,7 @@ pub fn conv_v2(fx: &Fixture, device: &Device) -> Result<Computed, String> {
             .with_add_self_loops(fx.opt_bool("add_self_loops", true))
             .with_bias(fx.opt_bool("bias", true))
             .init(&ad);
-    load_linear(&mut layer.lin_l, fx, "lin_l.", &ad)?;
-    load_linear(&mut layer.lin_r, fx, "lin_r.", &ad)?;
-    layer.att = Param::from_tensor(fx.tensor::<3>("att", &ad)?);
-    if fx.has("bias") {
-        layer.bias = Some(Param::from_tensor(fx.tensor::<1>("bias", &ad)?));
-    }
+    fx.load_params(&mut layer)?;
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
     let (out, att) = layer.forward_with_attention(x.clone(), &graph);
     let (mut c, grads) = finish(fx, out, &x, &ad)?;
@@ -196,8 +155,7 @@ pub fn two_layer(fx: &Fixture, device: &Device) -> Result<Computed, String> {
         .with_out_heads(fx.opt_usize("out_heads")?)
         .with_dropout(0.0)
         .init(&ad);
-    load_gat(&mut model.conv1, fx, "conv1.", &ad)?;
-    load_gat(&mut model.conv2, fx, "conv2.", &ad)?;
+    fx.load_params(&mut model)?;
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
     let out = model.forward(x.clone(), &graph);
     let (mut c, grads) = finish(fx, out, &x, &ad)?;

@@ -1,6 +1,5 @@
 //! GCNConv and TwoLayerGCN cases.
 
-use burn::module::Param;
 use burn::tensor::{Device, Tensor};
 use gnn_models::Graph;
 use gnn_models::layers::{GcnConv, GcnConvConfig};
@@ -22,21 +21,6 @@ fn graph(fx: &Fixture, device: &Device) -> Result<(Graph, Option<Tensor<1>>), St
     } else {
         Ok((g, None))
     }
-}
-
-/// Sets a layer's `lin.weight` (PyG `[out, in]`) and `bias` from the fixture.
-fn load(layer: &mut GcnConv, fx: &Fixture, prefix: &str, device: &Device) -> Result<(), String> {
-    layer.lin.weight = Param::from_tensor(
-        fx.tensor::<2>(&format!("{prefix}lin.weight"), device)?
-            .transpose(),
-    );
-    let bias = format!("{prefix}bias");
-    layer.bias = if fx.has(&bias) {
-        Some(Param::from_tensor(fx.tensor::<1>(&bias, device)?))
-    } else {
-        None
-    };
-    Ok(())
 }
 
 /// Records a layer's parameter gradients in PyG's layout.
@@ -69,7 +53,7 @@ pub fn conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
         .with_normalize(fx.opt_bool("normalize", true))
         .with_bias(fx.opt_bool("bias", true))
         .init(&ad);
-    load(&mut layer, fx, "", &ad)?;
+    fx.load_params(&mut layer)?;
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
     let out = layer.forward(x.clone(), &graph);
     let grads = (out.clone() * fx.tensor::<2>("loss_weight", &ad)?)
@@ -115,8 +99,7 @@ pub fn two_layer(fx: &Fixture, device: &Device) -> Result<Computed, String> {
         .with_dropout(0.0)
         .with_cached(false)
         .init(&ad);
-    load(&mut model.conv1, fx, "conv1.", &ad)?;
-    load(&mut model.conv2, fx, "conv2.", &ad)?;
+    fx.load_params(&mut model)?;
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
     let out = model.forward(x.clone(), &graph);
     let grads = (out.clone() * fx.tensor::<2>("loss_weight", &ad)?)

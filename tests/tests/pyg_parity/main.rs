@@ -8,6 +8,7 @@
 
 mod gat;
 mod gcn;
+mod rgcn;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,7 @@ fn run_case(fx: &Fixture, device: &Device) -> Option<Result<Computed, String>> {
         "GATConv" => Some(gat::conv(fx, device)),
         "GATv2Conv" => Some(gat::conv_v2(fx, device)),
         "TwoLayerGAT" => Some(gat::two_layer(fx, device)),
+        "RGCNConv" => Some(rgcn::conv(fx, device)),
         _ => None,
     }
 }

@@ -1,0 +1,400 @@
+//! PyTorch Geometric `state_dict` names and layouts for every layer and model.
+//!
+//! | module | PyG names (shapes) | ours |
+//! | --- | --- | --- |
+//! | `Linear` | `weight [out, in]`, `bias [out]` | `weight [in, out]` (transposed) |
+//! | [`GcnConv`] | `lin.weight [F', F]`, `bias [F']` | `lin`, `bias` |
+//! | [`GatConv`] | `lin.weight [H·C, F]`, `att_src`, `att_dst [1, H, C]`, `bias` | same names |
+//! | [`GatV2Conv`] | `lin_l.*`, `lin_r.*`, `att [1, H, C]`, `bias` | same names |
+//! | [`RgcnConv`] | `weight [R, F, F']` or bases `weight [B, F, F']` + `comp [R, B]` or blocks `weight [R, B, F/B, F'/B]`; `root [F, F']`, `bias [F']` | blocks stored `[R·B, F/B, F'/B]` (same values) |
+//! | [`Gcn`], [`Gat`], [`Rgcn`] | `conv1.*`, `conv2.*` (R-GCN input projection: `lin_in.*`) | |
+//!
+//! [`export_pyg`] writes these; [`import_pyg`] reads them strictly: every tensor the model
+//! has must be present with its shape, and nothing else may be, or nothing is loaded.
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor};
+
+use super::state_dict::{HostTensor, InteropError, Mismatch, StateDict};
+use crate::layers::{GatConv, GatV2Conv, GcnConv, RgcnConv};
+use crate::models::{Gat, Gcn, Rgcn};
+
+/// A module whose parameters have PyTorch Geometric `state_dict` names and layouts.
+pub trait PygParams: Clone {
+    /// Adds the parameters under `prefix` (`""`, or e.g. `"conv1."`) to `out`.
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict);
+
+    /// Replaces the parameters with those named under `prefix`, taking them out of `src`.
+    /// Names that are missing or of the wrong shape are recorded in `src`, not loaded.
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import);
+}
+
+/// A state dict being loaded into a module: what is left of it, and what went wrong so far.
+pub struct Import {
+    left: StateDict,
+    mismatch: Mismatch,
+}
+
+impl Import {
+    /// Starts loading `dict`.
+    pub fn new(dict: StateDict) -> Self {
+        Import {
+            left: dict,
+            mismatch: Mismatch::default(),
+        }
+    }
+
+    /// Takes tensor `name` of PyG shape `shape`, as a tensor of our shape `ours` (same
+    /// number of values) on `device`; records it as missing or mis-shaped otherwise.
+    pub fn take<const D: usize>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        ours: [usize; D],
+        device: &Device,
+    ) -> Option<Tensor<D>> {
+        self.take_host(name, shape)
+            .map(|t| t.to_tensor(ours, device))
+    }
+
+    /// Takes tensor `name` of shape `shape` as it is on the host; records it as missing or
+    /// mis-shaped otherwise.
+    pub fn take_host(&mut self, name: &str, shape: &[usize]) -> Option<HostTensor> {
+        let Some(t) = self.left.remove(name) else {
+            self.mismatch.missing.push((name.into(), shape.to_vec()));
+            return None;
+        };
+        if t.shape != shape {
+            self.mismatch
+                .wrong_shape
+                .push((name.into(), shape.to_vec(), t.shape));
+            return None;
+        }
+        Some(t)
+    }
+
+    /// Ends the load: an error listing every missing, unexpected and mis-shaped tensor.
+    pub fn finish(mut self) -> Result<(), InteropError> {
+        self.mismatch.unexpected = self.left.into_iter().map(|(k, t)| (k, t.shape)).collect();
+        if self.mismatch.is_empty() {
+            Ok(())
+        } else {
+            Err(InteropError::Mismatch(self.mismatch))
+        }
+    }
+}
+
+/// The module's parameters under PyG's names and layouts.
+pub fn export_pyg<M: PygParams>(module: &M) -> StateDict {
+    let mut out = StateDict::new();
+    module.export_pyg("", &mut out);
+    out
+}
+
+/// Loads a PyG `state_dict` into `module`, strictly (as `load_state_dict(strict=True)`):
+/// on any missing, unexpected or mis-shaped tensor the module is left unchanged and the error
+/// lists them all.
+pub fn import_pyg<M: PygParams>(module: &mut M, dict: StateDict) -> Result<(), InteropError> {
+    let mut import = Import::new(dict);
+    let mut loaded = module.clone();
+    loaded.import_pyg("", &mut import);
+    import.finish()?;
+    *module = loaded;
+    Ok(())
+}
+
+fn device_of<const D: usize>(p: &Param<Tensor<D>>) -> Device {
+    p.val().device()
+}
+
+fn put<const D: usize>(out: &mut StateDict, name: String, t: Tensor<D>) {
+    out.insert(name, HostTensor::from_tensor(t));
+}
+
+fn export_linear(lin: &Linear, prefix: &str, out: &mut StateDict) {
+    out.insert(
+        format!("{prefix}weight"),
+        HostTensor::from_tensor(lin.weight.val()).transposed(),
+    );
+    if let Some(b) = &lin.bias {
+        put(out, format!("{prefix}bias"), b.val());
+    }
+}
+
+fn import_linear(lin: &mut Linear, prefix: &str, src: &mut Import) {
+    let device = device_of(&lin.weight);
+    let [fin, fout] = lin.weight.val().dims();
+    // Transposed on the host, so that the weight is stored contiguously as `[in, out]`
+    // (a transposed view would take other matmul kernels and round differently).
+    if let Some(w) = src.take_host(&format!("{prefix}weight"), &[fout, fin]) {
+        let t = w.transposed();
+        lin.weight = Param::from_tensor(t.to_tensor([fin, fout], &device));
+    }
+    if let Some(b) = &mut lin.bias {
+        import_param(b, &format!("{prefix}bias"), src);
+    }
+}
+
+/// A parameter stored with the same name and layout in both libraries.
+fn import_param<const D: usize>(p: &mut Param<Tensor<D>>, name: &str, src: &mut Import) {
+    let device = device_of(p);
+    let dims = p.val().dims();
+    if let Some(t) = src.take(name, &dims, dims, &device) {
+        *p = Param::from_tensor(t);
+    }
+}
+
+fn export_bias(bias: &Option<Param<Tensor<1>>>, prefix: &str, out: &mut StateDict) {
+    if let Some(b) = bias {
+        put(out, format!("{prefix}bias"), b.val());
+    }
+}
+
+fn import_bias(bias: &mut Option<Param<Tensor<1>>>, prefix: &str, src: &mut Import) {
+    if let Some(b) = bias {
+        import_param(b, &format!("{prefix}bias"), src);
+    }
+}
+
+impl PygParams for GcnConv {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_linear(&self.lin, &format!("{prefix}lin."), out);
+        export_bias(&self.bias, prefix, out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_linear(&mut self.lin, &format!("{prefix}lin."), src);
+        import_bias(&mut self.bias, prefix, src);
+    }
+}
+
+impl PygParams for GatConv {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_linear(&self.lin, &format!("{prefix}lin."), out);
+        put(out, format!("{prefix}att_src"), self.att_src.val());
+        put(out, format!("{prefix}att_dst"), self.att_dst.val());
+        export_bias(&self.bias, prefix, out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_linear(&mut self.lin, &format!("{prefix}lin."), src);
+        import_param(&mut self.att_src, &format!("{prefix}att_src"), src);
+        import_param(&mut self.att_dst, &format!("{prefix}att_dst"), src);
+        import_bias(&mut self.bias, prefix, src);
+    }
+}
+
+impl PygParams for GatV2Conv {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_linear(&self.lin_l, &format!("{prefix}lin_l."), out);
+        export_linear(&self.lin_r, &format!("{prefix}lin_r."), out);
+        put(out, format!("{prefix}att"), self.att.val());
+        export_bias(&self.bias, prefix, out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_linear(&mut self.lin_l, &format!("{prefix}lin_l."), src);
+        import_linear(&mut self.lin_r, &format!("{prefix}lin_r."), src);
+        import_param(&mut self.att, &format!("{prefix}att"), src);
+        import_bias(&mut self.bias, prefix, src);
+    }
+}
+
+impl RgcnConv {
+    /// PyG's shape of `weight`: block weights are `[R, B, F/B, F'/B]` there.
+    fn pyg_weight_shape(&self) -> Vec<usize> {
+        let dims = self.weight.val().dims();
+        match self.num_blocks() {
+            0 => dims.to_vec(),
+            b => vec![dims[0] / b, b, dims[1], dims[2]],
+        }
+    }
+}
+
+impl PygParams for RgcnConv {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        let mut w = HostTensor::from_tensor(self.weight.val());
+        w.shape = self.pyg_weight_shape();
+        out.insert(format!("{prefix}weight"), w);
+        if let Some(c) = &self.comp {
+            put(out, format!("{prefix}comp"), c.val());
+        }
+        if let Some(r) = &self.root {
+            put(out, format!("{prefix}root"), r.val());
+        }
+        export_bias(&self.bias, prefix, out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        let device = device_of(&self.weight);
+        let ours = self.weight.val().dims();
+        let pyg = self.pyg_weight_shape();
+        if let Some(w) = src.take(&format!("{prefix}weight"), &pyg, ours, &device) {
+            self.weight = Param::from_tensor(w);
+        }
+        if let Some(c) = &mut self.comp {
+            import_param(c, &format!("{prefix}comp"), src);
+        }
+        if let Some(r) = &mut self.root {
+            import_param(r, &format!("{prefix}root"), src);
+        }
+        import_bias(&mut self.bias, prefix, src);
+    }
+}
+
+impl PygParams for Gcn {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        self.conv1.export_pyg(&format!("{prefix}conv1."), out);
+        self.conv2.export_pyg(&format!("{prefix}conv2."), out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        self.conv1.import_pyg(&format!("{prefix}conv1."), src);
+        self.conv2.import_pyg(&format!("{prefix}conv2."), src);
+    }
+}
+
+impl PygParams for Gat {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        self.conv1.export_pyg(&format!("{prefix}conv1."), out);
+        self.conv2.export_pyg(&format!("{prefix}conv2."), out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        self.conv1.import_pyg(&format!("{prefix}conv1."), src);
+        self.conv2.import_pyg(&format!("{prefix}conv2."), src);
+    }
+}
+
+impl PygParams for Rgcn {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        if let Some(lin) = &self.lin_in {
+            export_linear(lin, &format!("{prefix}lin_in."), out);
+        }
+        self.conv1.export_pyg(&format!("{prefix}conv1."), out);
+        self.conv2.export_pyg(&format!("{prefix}conv2."), out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        if let Some(lin) = &mut self.lin_in {
+            import_linear(lin, &format!("{prefix}lin_in."), src);
+        }
+        self.conv1.import_pyg(&format!("{prefix}conv1."), src);
+        self.conv2.import_pyg(&format!("{prefix}conv2."), src);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::{GatV2ConvConfig, RgcnConvConfig};
+    use crate::models::{GatConfig, GcnConfig, RgcnConfig};
+    use crate::testing::*;
+    use crate::{Features, Graph, GraphModel};
+
+    fn graph(d: &Device) -> Graph {
+        Graph::new(&[0, 1, 2, 3, 0], &[1, 2, 3, 0, 2], 4, d)
+            .unwrap()
+            .with_edge_types(&[0, 1, 0, 2, 1], 3)
+            .unwrap()
+    }
+
+    /// Export from one model, import into a differently initialised one: same outputs.
+    fn round_trip<M: PygParams + GraphModel>(a: M, mut b: M, x: Features, g: &Graph) {
+        let before = to_vec(b.forward(x.clone(), g));
+        let want = to_vec(a.forward(x.clone(), g));
+        assert_ne!(before, want, "the two initialisations differ");
+        import_pyg(&mut b, export_pyg(&a)).unwrap();
+        assert_eq!(to_vec(b.forward(x, g)), want);
+        assert_eq!(export_pyg(&b), export_pyg(&a));
+    }
+
+    #[test]
+    fn every_model_round_trips() {
+        let d = Device::flex();
+        let g = graph(&d);
+        let x: Features = tensor2(&seeded_values(4 * 6, 3), [4, 6], &d).into();
+        let gcn = GcnConfig::new(6, 3).with_d_hidden(4);
+        round_trip(gcn.init(&d), gcn.init(&d), x.clone(), &g);
+        let gat = GatConfig::new(6, 3).with_d_hidden(2).with_heads(2);
+        round_trip(gat.init(&d), gat.init(&d), x.clone(), &g);
+        for rgcn in [
+            RgcnConfig::new(6, 3, 3).with_num_bases(Some(2)),
+            RgcnConfig::new(6, 4, 3)
+                .with_d_hidden(4)
+                .with_num_blocks(Some(2)),
+            RgcnConfig::new(6, 3, 3).with_input_projection(Some(5)),
+        ] {
+            round_trip(rgcn.init(&d), rgcn.init(&d), x.clone(), &g);
+        }
+    }
+
+    #[test]
+    fn names_and_shapes_follow_pyg() {
+        let d = Device::flex();
+        let names = |dict: &StateDict| -> Vec<(String, Vec<usize>)> {
+            dict.iter()
+                .map(|(k, t)| (k.clone(), t.shape.clone()))
+                .collect()
+        };
+        let gcn = GcnConfig::new(5, 3).with_d_hidden(4).init(&d);
+        assert_eq!(
+            names(&export_pyg(&gcn)),
+            [
+                ("conv1.bias".into(), vec![4]),
+                ("conv1.lin.weight".into(), vec![4, 5]),
+                ("conv2.bias".into(), vec![3]),
+                ("conv2.lin.weight".into(), vec![3, 4]),
+            ]
+        );
+        let blocks = RgcnConvConfig::new(4, 6, 3)
+            .with_num_blocks(Some(2))
+            .init(&d);
+        assert_eq!(export_pyg(&blocks)["weight"].shape, vec![3, 2, 2, 3]);
+        let v2 = GatV2ConvConfig::new(4, 2).with_heads(3).init(&d);
+        let keys: Vec<String> = export_pyg(&v2).into_keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "att",
+                "bias",
+                "lin_l.bias",
+                "lin_l.weight",
+                "lin_r.bias",
+                "lin_r.weight"
+            ]
+        );
+    }
+
+    #[test]
+    fn mismatches_are_listed_and_nothing_is_loaded() {
+        let d = Device::flex();
+        let gcn = GcnConfig::new(5, 3).with_d_hidden(4).init(&d);
+        let mut dict = export_pyg(&gcn);
+        dict.remove("conv2.bias");
+        dict.get_mut("conv1.lin.weight").unwrap().shape = vec![5, 4];
+        dict.insert(
+            "conv3.weight".into(),
+            HostTensor {
+                shape: vec![1],
+                values: vec![0.0],
+            },
+        );
+        let mut other = GcnConfig::new(5, 3).with_d_hidden(4).init(&d);
+        let before = export_pyg(&other);
+        let e = import_pyg(&mut other, dict).unwrap_err().to_string();
+        for part in [
+            "missing conv2.bias [3]",
+            "unexpected conv3.weight [1]",
+            "conv1.lin.weight is [5, 4], expected [4, 5]",
+        ] {
+            assert!(e.contains(part), "{e}");
+        }
+        assert_eq!(export_pyg(&other), before, "nothing was loaded");
+        // A GAT's weights do not load into a GCN.
+        let gat = GatConfig::new(5, 3).with_d_hidden(2).init(&d);
+        let e = import_pyg(&mut other, export_pyg(&gat)).unwrap_err();
+        assert!(e.to_string().contains("unexpected conv1.att_dst"), "{e}");
+    }
+}

@@ -1,0 +1,81 @@
+//! RGCNConv cases.
+
+use burn::tensor::{Device, Tensor};
+use gnn_models::Graph;
+use gnn_models::layers::RgcnConvConfig;
+use gnn_models::message_passing::Aggregation;
+use gnn_tests::{Fixture, values};
+
+use crate::Computed;
+
+pub fn conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let (src, dst) = fx.edge_index()?;
+    let types: Vec<usize> = fx.int("edge_type")?.1.iter().map(|&t| t as usize).collect();
+    let r = fx.opt_usize("num_relations")?;
+    let graph = Graph::from_i64(&src, &dst, fx.num_nodes()?, &ad)
+        .and_then(|g| g.with_edge_types(&types, r))
+        .map_err(|e| e.to_string())?;
+    let opt = |k: &str| {
+        fx.options
+            .get(k)
+            .and_then(|v| v.as_u64())
+            .map(|v| v as usize)
+    };
+    let aggr: Aggregation = fx.options["aggr"].as_str().unwrap_or("mean").parse()?;
+    let mut layer = RgcnConvConfig::new(
+        fx.opt_usize("in_channels")?,
+        fx.opt_usize("out_channels")?,
+        r,
+    )
+    .with_num_bases(opt("num_bases"))
+    .with_num_blocks(opt("num_blocks"))
+    .with_aggr(aggr)
+    .with_root_weight(fx.opt_bool("root_weight", true))
+    .with_bias(fx.opt_bool("bias", true))
+    .init(&ad);
+    // Parameters through the library's PyG import (block weights [R, B, F/B, F'/B]).
+    fx.load_params(&mut layer)?;
+
+    let x = fx.tensor::<2>("x", &ad)?.require_grad();
+    let out = layer.forward(x.clone(), &graph);
+    let grads = (out.clone() * fx.tensor::<2>("loss_weight", &ad)?)
+        .sum()
+        .backward();
+    let mut c = Computed::new();
+    c.insert("out".into(), values(out));
+    c.insert(
+        "grad.x".into(),
+        values(x.grad(&grads).ok_or("no gradient for x")?),
+    );
+    c.insert(
+        "grad.weight".into(),
+        values(
+            layer
+                .weight
+                .val()
+                .grad(&grads)
+                .ok_or("no gradient for weight")?,
+        ),
+    );
+    let grad = |t: Tensor<2>| t.grad(&grads).map(values);
+    if let Some(comp) = &layer.comp {
+        c.insert(
+            "grad.comp".into(),
+            grad(comp.val()).ok_or("no gradient for comp")?,
+        );
+    }
+    if let Some(root) = &layer.root {
+        c.insert(
+            "grad.root".into(),
+            grad(root.val()).ok_or("no gradient for root")?,
+        );
+    }
+    if let Some(b) = &layer.bias {
+        c.insert(
+            "grad.bias".into(),
+            values(b.val().grad(&grads).ok_or("no gradient for bias")?),
+        );
+    }
+    Ok(c)
+}

@@ -1,0 +1,266 @@
+//! A model of any kind: its architecture ([`ModelConfig`]) and trained weights
+//! ([`TrainedModel`]), with forward, native save/load and PyG export/import.
+
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor};
+use gnn_models::interop::{self, InteropError, StateDict};
+use gnn_models::models::{Gat, GatConfig, Gcn, GcnConfig, Rgcn, RgcnConfig};
+use gnn_models::{Features, Graph, GraphModel};
+use serde::{Deserialize, Serialize};
+
+use crate::data::TrainData;
+use crate::experiment::ModelKind;
+use crate::fit::{Scores, evaluate};
+
+/// The architecture of a model: everything needed to rebuild it before its weights are
+/// loaded. Serialised into model cards as `{"kind": "gcn", ...the layer config}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ModelConfig {
+    /// A two-layer GCN.
+    Gcn(GcnConfig),
+    /// A two-layer GAT.
+    Gat(GatConfig),
+    /// A two-layer R-GCN.
+    Rgcn(RgcnConfig),
+}
+
+impl ModelConfig {
+    /// Which model.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            ModelConfig::Gcn(_) => ModelKind::Gcn,
+            ModelConfig::Gat(_) => ModelKind::Gat,
+            ModelConfig::Rgcn(_) => ModelKind::Rgcn,
+        }
+    }
+
+    /// A freshly initialised model of this architecture on `device`.
+    pub fn init(&self, device: &Device) -> TrainedModel {
+        match self {
+            ModelConfig::Gcn(c) => TrainedModel::Gcn(c.init(device)),
+            ModelConfig::Gat(c) => TrainedModel::Gat(c.init(device)),
+            ModelConfig::Rgcn(c) => TrainedModel::Rgcn(c.init(device)),
+        }
+    }
+
+    /// Input and output widths `(F, C)`.
+    pub fn widths(&self) -> (usize, usize) {
+        match self {
+            ModelConfig::Gcn(c) => (c.d_input, c.d_output),
+            ModelConfig::Gat(c) => (c.d_input, c.d_output),
+            ModelConfig::Rgcn(c) => (c.d_input, c.d_output),
+        }
+    }
+
+    /// The architecture of a PyG state dict of model `kind`, read off its tensor shapes
+    /// (PyG names as [`gnn_models::interop::pyg`] lists them).
+    pub fn infer(kind: ModelKind, dict: &StateDict) -> Result<ModelConfig, String> {
+        let shape = |k: &str| -> Result<&[usize], String> {
+            dict.get(k)
+                .map(|t| t.shape.as_slice())
+                .ok_or_else(|| format!("no tensor '{k}', so this is not a {kind} state dict"))
+        };
+        let dims2 = |k: &str| -> Result<[usize; 2], String> {
+            match shape(k)? {
+                &[a, b] => Ok([a, b]),
+                s => Err(format!("'{k}' has shape {s:?}; expected 2 dimensions")),
+            }
+        };
+        let dims3 = |k: &str| -> Result<[usize; 3], String> {
+            match shape(k)? {
+                &[a, b, c] => Ok([a, b, c]),
+                s => Err(format!("'{k}' has shape {s:?}; expected 3 dimensions")),
+            }
+        };
+        Ok(match kind {
+            ModelKind::Gcn => {
+                let [h, f] = dims2("conv1.lin.weight")?;
+                let [c, _] = dims2("conv2.lin.weight")?;
+                ModelConfig::Gcn(GcnConfig::new(f, c).with_d_hidden(h))
+            }
+            ModelKind::Gat => {
+                let [_, heads, hidden] = dims3("conv1.att_src")?;
+                let [_, f] = dims2("conv1.lin.weight")?;
+                let [_, out_heads, c] = dims3("conv2.att_src")?;
+                ModelConfig::Gat(
+                    GatConfig::new(f, c)
+                        .with_d_hidden(hidden)
+                        .with_heads(heads)
+                        .with_out_heads(out_heads),
+                )
+            }
+            ModelKind::Rgcn => {
+                let layer = |p: &str| -> Result<LayerShape, String> {
+                    let w = shape(&format!("{p}weight"))?;
+                    if dict.contains_key(&format!("{p}comp")) {
+                        let [r, b] = dims2(&format!("{p}comp"))?;
+                        let [_, f, o] = dims3(&format!("{p}weight"))?;
+                        return Ok(LayerShape::new(r, Some(b), None, f, o));
+                    }
+                    match *w {
+                        [r, f, o] => Ok(LayerShape::new(r, None, None, f, o)),
+                        [r, b, fb, ob] => Ok(LayerShape::new(r, None, Some(b), fb * b, ob * b)),
+                        _ => Err(format!("'{p}weight' has shape {w:?}")),
+                    }
+                };
+                let (first, second) = (layer("conv1.")?, layer("conv2.")?);
+                let (f, projection) = match dict.get("lin_in.weight") {
+                    Some(t) if t.shape.len() == 2 => (t.shape[1], Some(t.shape[0])),
+                    Some(t) => return Err(format!("'lin_in.weight' has shape {:?}", t.shape)),
+                    None => (first.input, None),
+                };
+                // Without a root weight the self-connection is the last relation (the
+                // authors' formulation, `RgcnConfig::self_loop_relation`).
+                let loops = !dict.contains_key("conv1.root");
+                let r = first.relations - usize::from(loops && first.relations > 1);
+                ModelConfig::Rgcn(
+                    RgcnConfig::new(f, second.output, r)
+                        .with_d_hidden(first.output)
+                        .with_num_bases(first.bases)
+                        .with_num_blocks(first.blocks)
+                        .with_input_projection(projection)
+                        .with_self_loop_relation(loops),
+                )
+            }
+        })
+    }
+}
+
+/// The sizes of one R-GCN layer read off its tensors.
+struct LayerShape {
+    relations: usize,
+    bases: Option<usize>,
+    blocks: Option<usize>,
+    input: usize,
+    output: usize,
+}
+
+impl LayerShape {
+    fn new(
+        relations: usize,
+        bases: Option<usize>,
+        blocks: Option<usize>,
+        input: usize,
+        output: usize,
+    ) -> Self {
+        LayerShape {
+            relations,
+            bases,
+            blocks,
+            input,
+            output,
+        }
+    }
+}
+
+/// A model of any kind (in eval mode after training).
+// Modules are tensor handles of a few hundred bytes; boxing one variant gains nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum TrainedModel {
+    /// A GCN.
+    Gcn(Gcn),
+    /// A GAT.
+    Gat(Gat),
+    /// An R-GCN.
+    Rgcn(Rgcn),
+}
+
+impl TrainedModel {
+    /// Output logits `[N, C]`.
+    pub fn forward(&self, x: Features, graph: &Graph) -> Tensor<2> {
+        match self {
+            TrainedModel::Gcn(m) => m.forward(x, graph),
+            TrainedModel::Gat(m) => GraphModel::forward(m, x, graph),
+            TrainedModel::Rgcn(m) => GraphModel::forward(m, x, graph),
+        }
+    }
+
+    /// Scores of every split of `data` (as the training loop computes them).
+    pub fn evaluate(&self, data: &dyn TrainData) -> Scores {
+        match self {
+            TrainedModel::Gcn(m) => evaluate(m, data),
+            TrainedModel::Gat(m) => evaluate(m, data),
+            TrainedModel::Rgcn(m) => evaluate(m, data),
+        }
+    }
+
+    /// Writes the weights (burnpack) atomically.
+    pub fn save_weights(&self, path: &Path) -> Result<(), InteropError> {
+        match self {
+            TrainedModel::Gcn(m) => interop::save_weights(m, path),
+            TrainedModel::Gat(m) => interop::save_weights(m, path),
+            TrainedModel::Rgcn(m) => interop::save_weights(m, path),
+        }
+    }
+
+    /// Loads weights written by [`save_weights`](Self::save_weights), strictly.
+    pub fn load_weights(&mut self, path: &Path) -> Result<(), InteropError> {
+        match self {
+            TrainedModel::Gcn(m) => interop::load_weights(m, path),
+            TrainedModel::Gat(m) => interop::load_weights(m, path),
+            TrainedModel::Rgcn(m) => interop::load_weights(m, path),
+        }
+    }
+
+    /// The weights under PyG's `state_dict` names and layouts.
+    pub fn export_pyg(&self) -> StateDict {
+        match self {
+            TrainedModel::Gcn(m) => interop::export_pyg(m),
+            TrainedModel::Gat(m) => interop::export_pyg(m),
+            TrainedModel::Rgcn(m) => interop::export_pyg(m),
+        }
+    }
+
+    /// Loads a PyG state dict, strictly.
+    pub fn import_pyg(&mut self, dict: StateDict) -> Result<(), InteropError> {
+        match self {
+            TrainedModel::Gcn(m) => interop::import_pyg(m, dict),
+            TrainedModel::Gat(m) => interop::import_pyg(m, dict),
+            TrainedModel::Rgcn(m) => interop::import_pyg(m, dict),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn architectures_are_read_off_exported_shapes() {
+        let d = Device::flex();
+        for config in [
+            ModelConfig::Gcn(GcnConfig::new(7, 3).with_d_hidden(5)),
+            ModelConfig::Gat(
+                GatConfig::new(7, 3)
+                    .with_d_hidden(4)
+                    .with_heads(2)
+                    .with_out_heads(3),
+            ),
+            ModelConfig::Rgcn(RgcnConfig::new(7, 3, 4).with_num_bases(Some(2))),
+            ModelConfig::Rgcn(
+                RgcnConfig::new(8, 4, 4)
+                    .with_d_hidden(6)
+                    .with_num_blocks(Some(2)),
+            ),
+            ModelConfig::Rgcn(RgcnConfig::new(7, 3, 4).with_input_projection(Some(6))),
+            ModelConfig::Rgcn(
+                RgcnConfig::new(7, 3, 4)
+                    .with_num_bases(Some(3))
+                    .with_self_loop_relation(true),
+            ),
+        ] {
+            let dict = config.init(&d).export_pyg();
+            let inferred = ModelConfig::infer(config.kind(), &dict).unwrap();
+            assert_eq!(
+                serde_json::to_value(&inferred).unwrap(),
+                serde_json::to_value(&config).unwrap()
+            );
+        }
+        let gcn = ModelConfig::Gcn(GcnConfig::new(7, 3)).init(&d).export_pyg();
+        let e = ModelConfig::infer(ModelKind::Gat, &gcn).unwrap_err();
+        assert!(e.contains("not a gat state dict"), "{e}");
+    }
+}

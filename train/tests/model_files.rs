@@ -1,0 +1,337 @@
+//! Model directories end to end through the `gnn` program: train → save → eval reproduces the
+//! saved metrics; export → import reproduces the predictions; bad model files give one clear
+//! line and a non-zero exit.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gnn_models::interop::{HostTensor, decode_safetensors, encode_safetensors};
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("GNN_DATA_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+}
+
+fn gnn(args: &[&str]) -> (i32, String, String) {
+    let root = data_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_gnn"))
+        .args(args)
+        .env("GNN_DATA_DIR", &root)
+        .output()
+        .expect("run gnn");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(args: &[&str]) -> String {
+    let (code, stdout, stderr) = gnn(args);
+    assert_eq!(code, 0, "{args:?} failed: {stderr}");
+    stdout
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Trains briefly with `--save`, then checks eval, predict, export and import.
+fn round_trip(model: &str, dataset: &str, extra: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(model);
+    let mut args = vec![
+        "train",
+        "--model",
+        model,
+        "--dataset",
+        dataset,
+        "--offline",
+        "--quiet",
+        "--save",
+    ];
+    args.push(s(&dir));
+    args.extend_from_slice(extra);
+    ok(&args);
+    let card: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap();
+    assert_eq!(card["model"]["kind"], model);
+    assert_eq!(card["source"], "trained");
+    for key in [
+        "dataset",
+        "training",
+        "seed",
+        "metrics",
+        "backend",
+        "burn_version",
+        "created",
+    ] {
+        assert!(card.get(key).is_some(), "card lacks {key}");
+    }
+    let test = card["metrics"]["test"].as_f64().expect("saved test metric");
+
+    // Rebuilt from the card alone: the same metric on every split.
+    let eval = ok(&["eval", "--model", s(&dir), "--offline"]);
+    assert!(
+        eval.contains(&format!("test acc {test:.4} (as saved)")),
+        "{model}: {eval}"
+    );
+    assert!(
+        !eval.contains("saved 0"),
+        "{model}: a split differs: {eval}"
+    );
+
+    // Export under PyG names, import back: identical predictions.
+    let st = tmp.path().join("w.safetensors");
+    ok(&["export", "--model", s(&dir), "--out", s(&st)]);
+    let back = tmp.path().join("back");
+    ok(&[
+        "import",
+        "--from-pyg",
+        s(&st),
+        "--model",
+        model,
+        "--dataset",
+        dataset,
+        "--out",
+        s(&back),
+    ]);
+    let p1 = tmp.path().join("p1.csv");
+    let p2 = tmp.path().join("p2.csv");
+    ok(&["predict", "--model", s(&dir), "--out", s(&p1), "--offline"]);
+    ok(&["predict", "--model", s(&back), "--out", s(&p2), "--offline"]);
+    let a = std::fs::read_to_string(&p1).unwrap();
+    assert_eq!(a, std::fs::read_to_string(&p2).unwrap(), "{model}");
+    assert!(a.starts_with("node,split,label,prediction,p_0,"));
+}
+
+#[test]
+fn gcn_round_trips() {
+    round_trip("gcn", "cora", &["--epochs", "20"]);
+}
+
+#[test]
+fn gat_round_trips() {
+    round_trip("gat", "cora", &["--epochs", "5"]);
+}
+
+#[test]
+fn rgcn_round_trips() {
+    round_trip("rgcn", "aifb", &["--epochs", "3"]);
+}
+
+/// Every bad model file or flag: non-zero exit, one line on stderr naming the cause.
+#[test]
+fn bad_model_files_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |name: &str| tmp.path().join(name);
+    let dir = t("gcn");
+    ok(&[
+        "train",
+        "--model",
+        "gcn",
+        "--dataset",
+        "cora",
+        "--epochs",
+        "2",
+        "--offline",
+        "--quiet",
+        "--save",
+        s(&dir),
+    ]);
+    let st = t("gcn.safetensors");
+    ok(&["export", "--model", s(&dir), "--out", s(&st)]);
+    let (dict, meta) = decode_safetensors(&std::fs::read(&st).unwrap(), &st).unwrap();
+    // With the architecture in the metadata (as `gnn export` writes), or without it (as
+    // PyG's `save_file` does: the architecture is then read off the shapes).
+    let write_st = |name: &str, edit: &dyn Fn(&mut gnn_models::interop::StateDict)| {
+        let mut d = dict.clone();
+        edit(&mut d);
+        let path = t(name);
+        std::fs::write(&path, encode_safetensors(&d, meta.clone()).unwrap()).unwrap();
+        let bare = t(&format!("bare-{name}"));
+        std::fs::write(&bare, encode_safetensors(&d, HashMap::new()).unwrap()).unwrap();
+        path
+    };
+    let missing = write_st("missing.safetensors", &|d| {
+        d.remove("conv2.bias");
+    });
+    let extra = write_st("extra.safetensors", &|d| {
+        d.insert(
+            "conv3.lin.weight".into(),
+            HostTensor {
+                shape: vec![2, 2],
+                values: vec![0.0; 4],
+            },
+        );
+    });
+    let shape = write_st("shape.safetensors", &|d| {
+        let w = d.get_mut("conv2.lin.weight").unwrap();
+        w.shape = vec![w.shape[1], w.shape[0]];
+    });
+    let nan = write_st("nan.safetensors", &|d| {
+        d.get_mut("conv1.bias").unwrap().values[3] = f32::NAN;
+    });
+    assert!(!meta.is_empty());
+    let truncated = t("truncated.safetensors");
+    let bytes = std::fs::read(&st).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+
+    // A model directory with cut weights, and one whose card names another architecture.
+    let cut = t("cut");
+    std::fs::create_dir(&cut).unwrap();
+    std::fs::copy(dir.join("model.json"), cut.join("model.json")).unwrap();
+    let w = std::fs::read(dir.join("model.bpk")).unwrap();
+    std::fs::write(cut.join("model.bpk"), &w[..w.len() * 2 / 3]).unwrap();
+    let wrong = t("wrong");
+    std::fs::create_dir(&wrong).unwrap();
+    std::fs::copy(dir.join("model.bpk"), wrong.join("model.bpk")).unwrap();
+    let card = std::fs::read_to_string(dir.join("model.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&card).unwrap();
+    v["model"]["d_hidden"] = 32.into();
+    std::fs::write(wrong.join("model.json"), v.to_string()).unwrap();
+    let garbage = t("garbage");
+    std::fs::create_dir(&garbage).unwrap();
+    std::fs::write(garbage.join("model.json"), "{\"format\": 1").unwrap();
+    let notdir = t("plain");
+    std::fs::create_dir(&notdir).unwrap();
+    std::fs::write(notdir.join("keep.txt"), "user data").unwrap();
+
+    let import = |file: &Path, model: &'static str| -> Vec<String> {
+        [
+            "import",
+            "--from-pyg",
+            s(file),
+            "--model",
+            model,
+            "--dataset",
+            "cora",
+            "--out",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([s(&t("imported")).to_string()])
+        .collect()
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (import(&missing, "gcn"), "missing conv2.bias [7]"),
+        (import(&extra, "gcn"), "unexpected conv3.lin.weight [2, 2]"),
+        (
+            import(&shape, "gcn"),
+            "conv2.lin.weight is [16, 7], expected [7, 16]",
+        ),
+        (import(&nan, "gcn"), "'conv1.bias' holds 1 NaN"),
+        (import(&truncated, "gcn"), "not a valid safetensors file"),
+        (import(&st, "gat"), "holds a gcn model, not a gat"),
+        (
+            import(&t("bare-missing.safetensors"), "gat"),
+            "not a gat state dict",
+        ),
+        (
+            import(&t("bare-shape.safetensors"), "gcn"),
+            "conv2.lin.weight is [16, 7], expected [16, 16]",
+        ),
+        (import(&t("none.safetensors"), "gcn"), "none.safetensors"),
+        (
+            ["eval", "--model", s(&cut), "--offline"]
+                .map(String::from)
+                .to_vec(),
+            "burnpack",
+        ),
+        (
+            ["eval", "--model", s(&wrong), "--offline"]
+                .map(String::from)
+                .to_vec(),
+            "conv1.lin.weight",
+        ),
+        (
+            ["eval", "--model", s(&garbage)].map(String::from).to_vec(),
+            "not a valid model card",
+        ),
+        (
+            ["eval", "--model", s(&t("nowhere"))]
+                .map(String::from)
+                .to_vec(),
+            "model.json",
+        ),
+        (
+            [
+                "eval",
+                "--model",
+                s(&dir),
+                "--dataset",
+                "citeseer",
+                "--offline",
+            ]
+            .map(String::from)
+            .to_vec(),
+            "takes 1433 input features",
+        ),
+        (
+            [
+                "export",
+                "--model",
+                s(&dir),
+                "--format",
+                "onnx",
+                "--out",
+                "x.onnx",
+            ]
+            .map(String::from)
+            .to_vec(),
+            "unknown export format",
+        ),
+        (
+            [
+                "export",
+                "--model",
+                s(&dir),
+                "--out",
+                "/no/such/dir/w.safetensors",
+            ]
+            .map(String::from)
+            .to_vec(),
+            "does not exist",
+        ),
+        (
+            [
+                "train",
+                "--model",
+                "gcn",
+                "--dataset",
+                "cora",
+                "--epochs",
+                "1",
+                "--offline",
+                "--save",
+                s(&notdir),
+            ]
+            .map(String::from)
+            .to_vec(),
+            "not a model directory",
+        ),
+    ];
+    for (args, expect) in cases {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, stderr) = gnn(&refs);
+        assert_ne!(code, 0, "{args:?} succeeded");
+        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {stderr}"
+        );
+        assert!(
+            stderr.contains(expect),
+            "{args:?}: expected '{expect}' in: {stderr}"
+        );
+    }
+    assert!(!t("imported").exists(), "a failed import left a directory");
+    assert_eq!(
+        std::fs::read_to_string(notdir.join("keep.txt")).unwrap(),
+        "user data"
+    );
+}
