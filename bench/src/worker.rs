@@ -115,6 +115,7 @@ pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
             let model = GatConfig::new(f, c).init(&train_device);
             time(Trainer::new(model, &fit), &data, args)?
         }
+        ModelKind::Mpnn => return Err("the bench does not run mpnn yet".into()),
         ModelKind::Rgcn => {
             // PyG's RGCNConv semantics (per-relation mean), as bench/pyg_bench.py runs it; the
             // normalisation does not change the cost.

@@ -16,13 +16,16 @@ pub mod download;
 pub mod entities;
 mod error;
 pub mod graph;
+pub mod graph_set;
 pub mod hetero;
 pub mod pickle;
 pub mod planetoid;
 pub mod root;
 pub mod synthetic;
 pub mod transforms;
+pub mod tu;
 
 pub use error::DatasetError;
 pub use graph::{EdgeList, Matrix, NodeDataset, Relations, Split};
+pub use graph_set::{GraphDataset, GraphSplit, GraphTarget, SmallGraph};
 pub use root::DataRoot;

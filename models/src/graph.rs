@@ -32,6 +32,16 @@ pub enum GraphError {
     /// More nodes or edges than the 32-bit index space holds.
     #[error("graph too large: {0}")]
     TooLarge(String),
+    /// A batch vector entry names a graph outside `0..num_graphs`.
+    #[error("node {node} is in graph {graph}, outside 0..{num_graphs}")]
+    BatchOutOfRange {
+        /// The node.
+        node: usize,
+        /// Its graph id.
+        graph: usize,
+        /// Number of graphs.
+        num_graphs: usize,
+    },
     /// A value that must be finite is not.
     #[error("{0} holds a NaN or infinite value")]
     NotFinite(&'static str),
@@ -69,6 +79,8 @@ pub struct EdgeTypes {
 /// - `src`, `dst`: `[E]` (`Int`)
 /// - `edge_weight`: `[E]` (optional)
 /// - `edge_type`: `[E]` (`Int`, optional), each in `0..num_relations`
+/// - `edge_attr`: `[E, D]` (optional edge features)
+/// - `batch`: `[N]` (`Int`, optional), graph id of each node in a mini-batch of graphs
 #[derive(Clone, Debug)]
 pub struct Graph {
     num_nodes: usize,
@@ -76,9 +88,20 @@ pub struct Graph {
     dst: Tensor<1, Int>,
     edge_weight: Option<Tensor<1>>,
     edge_type: Option<EdgeTypes>,
+    edge_attr: Option<Tensor<2>>,
+    batch: Option<BatchVector>,
     host_src: Arc<[u32]>,
     host_dst: Arc<[u32]>,
     memo: Arc<Mutex<Vec<(String, Graph)>>>,
+}
+
+/// Which graph of a mini-batch each node belongs to (a disjoint union of graphs).
+#[derive(Clone, Debug)]
+pub struct BatchVector {
+    /// Graph id of each node `[N]`, in `0..num_graphs`.
+    pub tensor: Tensor<1, Int>,
+    /// Number of graphs `B`.
+    pub num_graphs: usize,
 }
 
 impl Graph {
@@ -167,6 +190,8 @@ impl Graph {
             dst: to_tensor(&host_dst),
             edge_weight,
             edge_type: None,
+            edge_attr: None,
+            batch: None,
             host_src,
             host_dst,
             memo: Arc::default(),
@@ -244,6 +269,54 @@ impl Graph {
     /// Number of relations (1 for an untyped graph).
     pub fn num_relations(&self) -> usize {
         self.edge_type.as_ref().map_or(1, |t| t.num_relations)
+    }
+
+    /// The same graph with edge features `[E, D]` (a tensor, so gradients can flow into it).
+    pub fn with_edge_attr(mut self, edge_attr: Tensor<2>) -> Result<Self, GraphError> {
+        let [e, _] = edge_attr.dims();
+        if e != self.num_edges() {
+            return Err(GraphError::LengthMismatch {
+                what: "edge features",
+                got: e,
+                expected: self.num_edges(),
+            });
+        }
+        self.edge_attr = Some(edge_attr);
+        self.memo = Arc::default();
+        Ok(self)
+    }
+
+    /// Edge features `[E, D]`, if any.
+    pub fn edge_attr(&self) -> Option<&Tensor<2>> {
+        self.edge_attr.as_ref()
+    }
+
+    /// The same graph as a mini-batch: `batch[i]` is node `i`'s graph, each `< num_graphs`.
+    pub fn with_batch(mut self, batch: &[usize], num_graphs: usize) -> Result<Self, GraphError> {
+        if batch.len() != self.num_nodes {
+            return Err(GraphError::LengthMismatch {
+                what: "batch entries",
+                got: batch.len(),
+                expected: self.num_nodes,
+            });
+        }
+        if let Some(i) = batch.iter().position(|&b| b >= num_graphs) {
+            return Err(GraphError::BatchOutOfRange {
+                node: i,
+                graph: batch[i],
+                num_graphs,
+            });
+        }
+        let data: Vec<i64> = batch.iter().map(|&b| b as i64).collect();
+        let tensor =
+            Tensor::<1, Int>::from_data(TensorData::new(data, [batch.len()]), &self.device());
+        self.batch = Some(BatchVector { tensor, num_graphs });
+        Ok(self)
+    }
+
+    /// The batch vector, if the graph is a mini-batch of graphs.
+    pub fn batch(&self) -> Option<&BatchVector> {
+        self.batch.as_ref()
     }
 
     /// The typed graph with a self-loop `(i, i)` for every node appended as one more relation,
@@ -327,6 +400,11 @@ impl Graph {
             edge_type: self.edge_type.clone().map(|t| EdgeTypes {
                 tensor: t.tensor.to_device(device),
                 ..t
+            }),
+            edge_attr: self.edge_attr.clone().map(|a| a.to_device(device)),
+            batch: self.batch.clone().map(|b| BatchVector {
+                tensor: b.tensor.to_device(device),
+                ..b
             }),
             host_src: self.host_src.clone(),
             host_dst: self.host_dst.clone(),

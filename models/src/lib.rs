@@ -21,7 +21,7 @@ pub mod models;
 mod testing;
 
 pub use features::{Features, SparseFeatures};
-pub use graph::{EdgeTypes, Graph, GraphError};
+pub use graph::{BatchVector, EdgeTypes, Graph, GraphError};
 
 use burn::module::{Module, ParamGroup};
 use burn::tensor::Tensor;

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{Device, Gradients, Int, Tensor, TensorData};
 use gnn_models::interop::{HostTensor, PygParams, StateDict, export_pyg, import_pyg};
 use safetensors::{Dtype, SafeTensors};
 
@@ -308,4 +309,30 @@ pub fn transpose(v: &[f64], r: usize, c: usize) -> Vec<f64> {
         }
     }
     out
+}
+
+/// `d loss / d param` for every parameter of `module`, under PyG's names and layouts as
+/// `grad.<name>` (all zeros for a parameter the output does not depend on, as PyG reports).
+pub fn param_grads<M: PygParams + Module>(
+    module: &M,
+    grads: &Gradients,
+) -> BTreeMap<String, Vec<f64>> {
+    struct ToGrad<'a>(&'a Gradients);
+    impl ModuleMapper for ToGrad<'_> {
+        fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let t = p.val();
+            let g = t
+                .grad(self.0)
+                .unwrap_or_else(|| Tensor::zeros(t.dims(), &t.device()));
+            Param::from_tensor(g)
+        }
+    }
+    let as_grads = module.clone().map(&mut ToGrad(grads));
+    export_pyg(&as_grads)
+        .into_iter()
+        .map(|(k, t)| {
+            let v = t.values.iter().map(|&x| x as f64).collect();
+            (format!("grad.{k}"), v)
+        })
+        .collect()
 }

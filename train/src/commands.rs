@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use burn::tensor::activation::softmax;
-use gnn_datasets::NodeDataset;
+use gnn_datasets::{GraphDataset, GraphTarget, NodeDataset};
 use gnn_models::interop::{encode_safetensors, read_safetensors};
 
-use crate::experiment::{ModelKind, prepare};
+use crate::experiment::{ModelKind, NodeSpec, graph_splits, prepare};
+use crate::graph_data::GraphBatches;
 use crate::model::ModelConfig;
 use crate::saved::{ModelCard, Preprocessing, SavedModel};
 use crate::{Backend, TrainError, output};
@@ -52,6 +53,117 @@ pub fn eval(
         .into_iter()
         .map(|(k, s)| (k.name().to_string(), s.metric))
         .collect())
+}
+
+/// The graph batches a saved graph-level model was scored on: the split of its first run
+/// (fold 0, or the first seeded split), rebuilt from the card's training settings — for
+/// imported weights, which have none, fold 0 of the default stratified 10-fold split (seed 0).
+fn graph_batches(
+    saved: &SavedModel,
+    dataset: &GraphDataset,
+    backend: Backend,
+) -> Result<GraphBatches, TrainError> {
+    let spec = saved
+        .card
+        .training
+        .clone()
+        .unwrap_or_else(|| NodeSpec::new(saved.card.model.kind(), backend));
+    let (f, c) = saved.card.model.widths();
+    if dataset.num_node_features != f || dataset.num_classes.unwrap_or(1) != c {
+        return Err(TrainError::Config(format!(
+            "the model takes {f} node features and predicts {c} outputs; {} has {} and {}",
+            dataset.name,
+            dataset.num_node_features,
+            dataset.num_classes.unwrap_or(1)
+        )));
+    }
+    let split = graph_splits(&spec, dataset)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| TrainError::Config("no split".into()))?;
+    GraphBatches::new(
+        dataset,
+        split,
+        spec.batch_size,
+        spec.seed,
+        &backend.device()?,
+    )
+}
+
+/// Accuracy per split of a saved graph-level model on the split of its first run.
+pub fn eval_graph(
+    saved: &SavedModel,
+    dataset: &GraphDataset,
+    backend: Backend,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    let data = graph_batches(saved, dataset, backend)?;
+    Ok(saved
+        .model
+        .evaluate(&data)
+        .into_iter()
+        .map(|(k, s)| (k.name().to_string(), s.metric))
+        .collect())
+}
+
+/// Per-graph predictions as CSV: `graph,split,label,prediction,p_0,…` (the split of the
+/// model's first run).
+pub fn predict_graph_csv(
+    saved: &SavedModel,
+    dataset: &GraphDataset,
+    backend: Backend,
+) -> Result<String, TrainError> {
+    let data = graph_batches(saved, dataset, backend)?;
+    let split = data.split().clone();
+    let mut name = vec![""; dataset.len()];
+    for (s, ids) in [
+        ("train", &split.train),
+        ("val", &split.val),
+        ("test", &split.test),
+    ] {
+        for &i in ids {
+            name[i] = s;
+        }
+    }
+    let all: Vec<usize> = (0..dataset.len()).collect();
+    let mut out = String::new();
+    for chunk in all.chunks(512) {
+        let batch = data.batch(chunk, crate::data::SplitKind::Test);
+        let logits = saved.model.forward(batch.x, &batch.graph);
+        let [_, c] = logits.dims();
+        if out.is_empty() {
+            out.push_str("graph,split,label,prediction");
+            for k in 0..c {
+                let _ = write!(out, ",p_{k}");
+            }
+            out.push('\n');
+        }
+        let probs = softmax(logits, 1)
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| TrainError::Config(format!("reading predictions: {e:?}")))?;
+        for (r, &g) in chunk.iter().enumerate() {
+            let row = &probs[r * c..(r + 1) * c];
+            let pred = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |b, (k, &p)| if p > b.1 { (k, p) } else { b },
+                )
+                .0;
+            let label = match &dataset.graphs[g].y {
+                GraphTarget::Class(k) => k.to_string(),
+                GraphTarget::Values(_) => String::new(),
+            };
+            let _ = write!(out, "{g},{},{label},{pred}", name[g]);
+            for p in row {
+                let _ = write!(out, ",{p}");
+            }
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }
 
 /// Per-node predictions as CSV: `node,split,label,prediction,p_0,…,p_{C-1}` (class

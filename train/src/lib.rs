@@ -31,6 +31,7 @@ pub mod data;
 mod error;
 pub mod experiment;
 pub mod fit;
+pub mod graph_data;
 pub mod model;
 pub mod output;
 pub mod plot;

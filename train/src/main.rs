@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use gnn_datasets::{DataRoot, NodeDataset, entities, planetoid};
+use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid, tu};
 use gnn_models::layers::RgcnNorm;
 use gnn_train::attention::{self, LayerAttention};
 use gnn_train::experiment::{
-    ExperimentReport, ModelKind, NodeSpec, TrainedModel, model_config, node_data,
-    rgcn_paper_settings, run_node_classification,
+    ExperimentReport, ModelKind, NodeSpec, TrainedModel, graph_model_config, model_config,
+    node_data, rgcn_paper_settings, run_graph_task, run_node_classification,
 };
 use gnn_train::fit::Selection;
 use gnn_train::saved::{self, ModelCard, Preprocessing, SavedModel};
@@ -201,6 +201,20 @@ struct TrainArgs {
     /// (source,target,head,layer,coefficient) and print where the attention went.
     #[arg(long)]
     dump_attention: Option<PathBuf>,
+    /// Graph datasets: stratified cross-validation folds, one run per fold (0: `--runs` seeded
+    /// 80/10/10 splits) [default: 10].
+    #[arg(long)]
+    folds: Option<usize>,
+    /// Graph datasets with --folds: no validation fold; train on the other k-1 folds and keep
+    /// the last epoch.
+    #[arg(long)]
+    no_val_fold: bool,
+    /// MPNN: message aggregation, sum, mean or max [default: mean].
+    #[arg(long)]
+    aggr: Option<gnn_models::message_passing::Aggregation>,
+    /// Graph datasets: graphs per training mini-batch [default: 32].
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Save the first run's model (weights and model card) into this directory.
     #[arg(long)]
     save: Option<PathBuf>,
@@ -218,8 +232,30 @@ fn load_dataset(name: &str, root: &DataRoot) -> Result<NodeDataset, TrainError> 
         return Ok(entities::load(&lower, root)?);
     }
     Err(TrainError::Config(format!(
-        "unknown dataset '{name}' (cora, citeseer, pubmed, aifb, mutag, bgs, am)"
+        "unknown dataset '{name}' (cora, citeseer, pubmed, aifb, mutag, bgs, am, tu-<name>)"
     )))
+}
+
+/// A node-level or a graph-level dataset.
+enum AnyDataset {
+    Node(NodeDataset),
+    Graph(GraphDataset),
+}
+
+impl AnyDataset {
+    fn name(&self) -> &str {
+        match self {
+            AnyDataset::Node(d) => &d.name,
+            AnyDataset::Graph(d) => &d.name,
+        }
+    }
+}
+
+fn load_any(name: &str, root: &DataRoot) -> Result<AnyDataset, TrainError> {
+    if name.to_ascii_lowercase().starts_with("tu-") {
+        return Ok(AnyDataset::Graph(tu::load(name, root)?));
+    }
+    Ok(AnyDataset::Node(load_dataset(name, root)?))
 }
 
 fn train(args: TrainArgs) -> Result<(), TrainError> {
@@ -237,6 +273,14 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
         spec.rgcn_norm = paper.norm;
     }
     spec.runs = args.runs;
+    if let Some(k) = args.folds {
+        spec.folds = k;
+    }
+    if let Some(b) = args.batch_size {
+        spec.batch_size = b;
+    }
+    spec.aggr = args.aggr;
+    spec.no_val_fold = args.no_val_fold;
     spec.seed = args.seed;
     if let Some(v) = args.epochs {
         spec.fit.epochs = v;
@@ -311,7 +355,7 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
     if args.offline {
         root.download = false;
     }
-    let dataset = load_dataset(&args.dataset, &root)?;
+    let any = load_any(&args.dataset, &root)?;
 
     let show = !args.quiet && std::io::stderr().is_terminal();
     let bar = if show {
@@ -320,13 +364,13 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
             indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        bar.set_prefix(format!("{} {}", spec.model, dataset.name));
+        bar.set_prefix(format!("{} {}", spec.model, any.name()));
         bar
     } else {
         indicatif::ProgressBar::hidden()
     };
     let epochs = spec.fit.epochs;
-    let (report, models) = run_node_classification(&spec, &dataset, |run, rec| {
+    let mut on_epoch = |run: usize, rec: &gnn_train::fit::EpochRecord| {
         bar.set_position((run * epochs + rec.epoch) as u64);
         if let Some(v) = rec.scores.get(&gnn_train::data::SplitKind::Val) {
             bar.set_message(format!(
@@ -337,7 +381,11 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
                 v.metric
             ));
         }
-    })?;
+    };
+    let (report, models) = match &any {
+        AnyDataset::Node(ds) => run_node_classification(&spec, ds, &mut on_epoch)?,
+        AnyDataset::Graph(ds) => run_graph_task(&spec, ds, &mut on_epoch)?,
+    };
     bar.finish_and_clear();
 
     if !args.quiet {
@@ -376,8 +424,10 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
         );
         plot::write_curves(path, &title, "accuracy", &first.history, first.best_epoch)?;
     }
-    if let (Some(path), Some(TrainedModel::Gat(model))) = (&args.dump_attention, models.first()) {
-        let data = node_data(&spec, &dataset, &spec.backend.device()?)?;
+    if let (Some(path), Some(TrainedModel::Gat(model)), AnyDataset::Node(dataset)) =
+        (&args.dump_attention, models.first(), &any)
+    {
+        let data = node_data(&spec, dataset, &spec.backend.device()?)?;
         let (_, layers) = model.forward_with_attention(data.features().clone(), data.graph());
         let layers: Vec<LayerAttention> = layers
             .iter()
@@ -388,11 +438,14 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
         print!("{}", attention::summary(&layers[0], 5));
     }
     if let (Some(dir), Some(model), Some(run)) = (&args.save, models.first(), report.runs.first()) {
-        let config = model_config(&spec, &dataset)?;
-        let pre = Preprocessing {
-            normalize_features: spec.normalize_features,
+        let (config, normalize) = match &any {
+            AnyDataset::Node(ds) => (model_config(&spec, ds)?, spec.normalize_features),
+            AnyDataset::Graph(ds) => (graph_model_config(&spec, ds)?, false),
         };
-        let mut card = ModelCard::new(config, &dataset.name, pre, spec.backend.name());
+        let pre = Preprocessing {
+            normalize_features: normalize,
+        };
+        let mut card = ModelCard::new(config, any.name(), pre, spec.backend.name());
         card.training = Some(spec.clone());
         card.seed = Some(run.seed);
         card.best_epoch = Some(run.best_epoch);
@@ -412,16 +465,19 @@ fn dataset_root(root: Option<&std::path::Path>, offline: bool) -> DataRoot {
     root
 }
 
-fn open_model(using: &UseArgs) -> Result<(SavedModel, NodeDataset), TrainError> {
+fn open_model(using: &UseArgs) -> Result<(SavedModel, AnyDataset), TrainError> {
     let saved = SavedModel::load(&using.model, &using.backend.device()?)?;
     let name = using.dataset.as_deref().unwrap_or(&saved.card.dataset);
-    let dataset = load_dataset(name, &dataset_root(using.root.as_deref(), using.offline))?;
+    let dataset = load_any(name, &dataset_root(using.root.as_deref(), using.offline))?;
     Ok((saved, dataset))
 }
 
 fn eval(args: EvalArgs) -> Result<(), TrainError> {
     let (saved, dataset) = open_model(&args.using)?;
-    let metrics = commands::eval(&saved, &dataset, args.using.backend)?;
+    let metrics = match &dataset {
+        AnyDataset::Node(ds) => commands::eval(&saved, ds, args.using.backend)?,
+        AnyDataset::Graph(ds) => commands::eval_graph(&saved, ds, args.using.backend)?,
+    };
     let parts: Vec<String> = metrics
         .iter()
         .map(|(k, v)| {
@@ -437,7 +493,7 @@ fn eval(args: EvalArgs) -> Result<(), TrainError> {
     println!(
         "{} on {} ({}): {}",
         saved.card.model.kind(),
-        dataset.name,
+        dataset.name(),
         args.using.backend.name(),
         parts.join(", ")
     );
@@ -449,7 +505,10 @@ fn predict(args: PredictArgs) -> Result<(), TrainError> {
         check_output_dir(path)?;
     }
     let (saved, dataset) = open_model(&args.using)?;
-    let csv = commands::predict_csv(&saved, &dataset, args.using.backend)?;
+    let csv = match &dataset {
+        AnyDataset::Node(ds) => commands::predict_csv(&saved, ds, args.using.backend)?,
+        AnyDataset::Graph(ds) => commands::predict_graph_csv(&saved, ds, args.using.backend)?,
+    };
     match &args.out {
         Some(path) => output::write_atomic(path, csv.as_bytes()),
         None => {

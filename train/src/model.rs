@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burn::tensor::{Device, Tensor};
 use gnn_models::interop::{self, InteropError, StateDict};
-use gnn_models::models::{Gat, GatConfig, Gcn, GcnConfig, Rgcn, RgcnConfig};
+use gnn_models::models::{Gat, GatConfig, Gcn, GcnConfig, Mpnn, MpnnConfig, Rgcn, RgcnConfig};
 use gnn_models::{Features, Graph, GraphModel};
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,8 @@ pub enum ModelConfig {
     Gat(GatConfig),
     /// A two-layer R-GCN.
     Rgcn(RgcnConfig),
+    /// An MPNN (graph-level).
+    Mpnn(MpnnConfig),
 }
 
 impl ModelConfig {
@@ -33,6 +35,7 @@ impl ModelConfig {
             ModelConfig::Gcn(_) => ModelKind::Gcn,
             ModelConfig::Gat(_) => ModelKind::Gat,
             ModelConfig::Rgcn(_) => ModelKind::Rgcn,
+            ModelConfig::Mpnn(_) => ModelKind::Mpnn,
         }
     }
 
@@ -42,6 +45,7 @@ impl ModelConfig {
             ModelConfig::Gcn(c) => TrainedModel::Gcn(c.init(device)),
             ModelConfig::Gat(c) => TrainedModel::Gat(c.init(device)),
             ModelConfig::Rgcn(c) => TrainedModel::Rgcn(c.init(device)),
+            ModelConfig::Mpnn(c) => TrainedModel::Mpnn(c.init(device)),
         }
     }
 
@@ -51,6 +55,7 @@ impl ModelConfig {
             ModelConfig::Gcn(c) => (c.d_input, c.d_output),
             ModelConfig::Gat(c) => (c.d_input, c.d_output),
             ModelConfig::Rgcn(c) => (c.d_input, c.d_output),
+            ModelConfig::Mpnn(c) => (c.d_input, c.d_output),
         }
     }
 
@@ -115,13 +120,24 @@ impl ModelConfig {
                 // authors' formulation, `RgcnConfig::self_loop_relation`).
                 let loops = !dict.contains_key("conv1.root");
                 let r = first.relations - usize::from(loops && first.relations > 1);
-                ModelConfig::Rgcn(
+                return Ok(ModelConfig::Rgcn(
                     RgcnConfig::new(f, second.output, r)
                         .with_d_hidden(first.output)
                         .with_num_bases(first.bases)
                         .with_num_blocks(first.blocks)
                         .with_input_projection(projection)
                         .with_self_loop_relation(loops),
+                ));
+            }
+            ModelKind::Mpnn => {
+                // Steps and Set2Set rounds are not in the shapes: PyG's example's 3 and 3.
+                let [dim, f] = dims2("lin0.weight")?;
+                let [hidden, d] = dims2("conv.nn.0.weight")?;
+                let [c, _] = dims2("lin2.weight")?;
+                ModelConfig::Mpnn(
+                    MpnnConfig::new(f, c, d)
+                        .with_dim(dim)
+                        .with_edge_hidden(hidden),
                 )
             }
         })
@@ -166,6 +182,8 @@ pub enum TrainedModel {
     Gat(Gat),
     /// An R-GCN.
     Rgcn(Rgcn),
+    /// An MPNN.
+    Mpnn(Mpnn),
 }
 
 impl TrainedModel {
@@ -175,6 +193,7 @@ impl TrainedModel {
             TrainedModel::Gcn(m) => m.forward(x, graph),
             TrainedModel::Gat(m) => GraphModel::forward(m, x, graph),
             TrainedModel::Rgcn(m) => GraphModel::forward(m, x, graph),
+            TrainedModel::Mpnn(m) => GraphModel::forward(m, x, graph),
         }
     }
 
@@ -184,6 +203,7 @@ impl TrainedModel {
             TrainedModel::Gcn(m) => evaluate(m, data),
             TrainedModel::Gat(m) => evaluate(m, data),
             TrainedModel::Rgcn(m) => evaluate(m, data),
+            TrainedModel::Mpnn(m) => evaluate(m, data),
         }
     }
 
@@ -193,6 +213,7 @@ impl TrainedModel {
             TrainedModel::Gcn(m) => interop::save_weights(m, path),
             TrainedModel::Gat(m) => interop::save_weights(m, path),
             TrainedModel::Rgcn(m) => interop::save_weights(m, path),
+            TrainedModel::Mpnn(m) => interop::save_weights(m, path),
         }
     }
 
@@ -202,6 +223,7 @@ impl TrainedModel {
             TrainedModel::Gcn(m) => interop::load_weights(m, path),
             TrainedModel::Gat(m) => interop::load_weights(m, path),
             TrainedModel::Rgcn(m) => interop::load_weights(m, path),
+            TrainedModel::Mpnn(m) => interop::load_weights(m, path),
         }
     }
 
@@ -211,6 +233,7 @@ impl TrainedModel {
             TrainedModel::Gcn(m) => interop::export_pyg(m),
             TrainedModel::Gat(m) => interop::export_pyg(m),
             TrainedModel::Rgcn(m) => interop::export_pyg(m),
+            TrainedModel::Mpnn(m) => interop::export_pyg(m),
         }
     }
 
@@ -220,6 +243,7 @@ impl TrainedModel {
             TrainedModel::Gcn(m) => interop::import_pyg(m, dict),
             TrainedModel::Gat(m) => interop::import_pyg(m, dict),
             TrainedModel::Rgcn(m) => interop::import_pyg(m, dict),
+            TrainedModel::Mpnn(m) => interop::import_pyg(m, dict),
         }
     }
 }
@@ -251,6 +275,7 @@ mod tests {
                     .with_num_bases(Some(3))
                     .with_self_loop_relation(true),
             ),
+            ModelConfig::Mpnn(MpnnConfig::new(7, 2, 4).with_dim(8).with_edge_hidden(5)),
         ] {
             let dict = config.init(&d).export_pyg();
             let inferred = ModelConfig::infer(config.kind(), &dict).unwrap();

@@ -7,7 +7,11 @@
 //! | [`GatConv`] | `lin.weight [H·C, F]`, `att_src`, `att_dst [1, H, C]`, `bias` | same names |
 //! | [`GatV2Conv`] | `lin_l.*`, `lin_r.*`, `att [1, H, C]`, `bias` | same names |
 //! | [`RgcnConv`] | `weight [R, F, F']` or bases `weight [B, F, F']` + `comp [R, B]` or blocks `weight [R, B, F/B, F'/B]`; `root [F, F']`, `bias [F']` | blocks stored `[R·B, F/B, F'/B]` (same values) |
+//! | [`NnConv`] | `nn.0.weight [H, D]`, `nn.0.bias`, `nn.2.weight [F·F', H]`, `nn.2.bias`, `lin.weight [F', F]`, `bias` | `nn0`, `nn2`, `lin` |
+//! | [`GruCell`] | `weight_ih_l0 [3H, F]`, `weight_hh_l0 [3H, H]`, `bias_ih_l0`, `bias_hh_l0` (`torch.nn.GRU`) | weights transposed |
+//! | [`Set2Set`] | `lstm.weight_ih_l0 [4d, 2d]`, `lstm.weight_hh_l0 [4d, d]`, `lstm.bias_ih_l0`, `lstm.bias_hh_l0` | weights transposed |
 //! | [`Gcn`], [`Gat`], [`Rgcn`] | `conv1.*`, `conv2.*` (R-GCN input projection: `lin_in.*`) | |
+//! | [`Mpnn`] | `lin0.*`, `conv.*`, `gru.*`, `set2set.*`, `lin1.*`, `lin2.*` | |
 //!
 //! [`export_pyg`] writes these; [`import_pyg`] reads them strictly: every tensor the model
 //! has must be present with its shape, and nothing else may be, or nothing is loaded.
@@ -17,8 +21,8 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use super::state_dict::{HostTensor, InteropError, Mismatch, StateDict};
-use crate::layers::{GatConv, GatV2Conv, GcnConv, RgcnConv};
-use crate::models::{Gat, Gcn, Rgcn};
+use crate::layers::{GatConv, GatV2Conv, GcnConv, GruCell, NnConv, RgcnConv, Set2Set};
+use crate::models::{Gat, Gcn, Mpnn, Rgcn};
 
 /// A module whose parameters have PyTorch Geometric `state_dict` names and layouts.
 pub trait PygParams: Clone {
@@ -240,6 +244,99 @@ impl PygParams for RgcnConv {
             import_param(r, &format!("{prefix}root"), src);
         }
         import_bias(&mut self.bias, prefix, src);
+    }
+}
+
+/// A matrix stored `[in, out]` here and `[out, in]` in PyTorch (recurrent weights).
+fn export_transposed(p: &Param<Tensor<2>>, name: String, out: &mut StateDict) {
+    out.insert(name, HostTensor::from_tensor(p.val()).transposed());
+}
+
+fn import_transposed(p: &mut Param<Tensor<2>>, name: &str, src: &mut Import) {
+    let device = device_of(p);
+    let [fin, fout] = p.val().dims();
+    if let Some(t) = src.take_host(name, &[fout, fin]) {
+        *p = Param::from_tensor(t.transposed().to_tensor([fin, fout], &device));
+    }
+}
+
+impl PygParams for NnConv {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_linear(&self.nn0, &format!("{prefix}nn.0."), out);
+        export_linear(&self.nn2, &format!("{prefix}nn.2."), out);
+        if let Some(lin) = &self.lin {
+            export_linear(lin, &format!("{prefix}lin."), out);
+        }
+        export_bias(&self.bias, prefix, out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_linear(&mut self.nn0, &format!("{prefix}nn.0."), src);
+        import_linear(&mut self.nn2, &format!("{prefix}nn.2."), src);
+        if let Some(lin) = &mut self.lin {
+            import_linear(lin, &format!("{prefix}lin."), src);
+        }
+        import_bias(&mut self.bias, prefix, src);
+    }
+}
+
+impl PygParams for GruCell {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_transposed(&self.weight_ih, format!("{prefix}weight_ih_l0"), out);
+        export_transposed(&self.weight_hh, format!("{prefix}weight_hh_l0"), out);
+        put(out, format!("{prefix}bias_ih_l0"), self.bias_ih.val());
+        put(out, format!("{prefix}bias_hh_l0"), self.bias_hh.val());
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_transposed(&mut self.weight_ih, &format!("{prefix}weight_ih_l0"), src);
+        import_transposed(&mut self.weight_hh, &format!("{prefix}weight_hh_l0"), src);
+        import_param(&mut self.bias_ih, &format!("{prefix}bias_ih_l0"), src);
+        import_param(&mut self.bias_hh, &format!("{prefix}bias_hh_l0"), src);
+    }
+}
+
+impl PygParams for Set2Set {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_transposed(&self.weight_ih, format!("{prefix}lstm.weight_ih_l0"), out);
+        export_transposed(&self.weight_hh, format!("{prefix}lstm.weight_hh_l0"), out);
+        put(out, format!("{prefix}lstm.bias_ih_l0"), self.bias_ih.val());
+        put(out, format!("{prefix}lstm.bias_hh_l0"), self.bias_hh.val());
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_transposed(
+            &mut self.weight_ih,
+            &format!("{prefix}lstm.weight_ih_l0"),
+            src,
+        );
+        import_transposed(
+            &mut self.weight_hh,
+            &format!("{prefix}lstm.weight_hh_l0"),
+            src,
+        );
+        import_param(&mut self.bias_ih, &format!("{prefix}lstm.bias_ih_l0"), src);
+        import_param(&mut self.bias_hh, &format!("{prefix}lstm.bias_hh_l0"), src);
+    }
+}
+
+impl PygParams for Mpnn {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_linear(&self.lin0, &format!("{prefix}lin0."), out);
+        self.conv.export_pyg(&format!("{prefix}conv."), out);
+        self.gru.export_pyg(&format!("{prefix}gru."), out);
+        self.set2set.export_pyg(&format!("{prefix}set2set."), out);
+        export_linear(&self.lin1, &format!("{prefix}lin1."), out);
+        export_linear(&self.lin2, &format!("{prefix}lin2."), out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_linear(&mut self.lin0, &format!("{prefix}lin0."), src);
+        self.conv.import_pyg(&format!("{prefix}conv."), src);
+        self.gru.import_pyg(&format!("{prefix}gru."), src);
+        self.set2set.import_pyg(&format!("{prefix}set2set."), src);
+        import_linear(&mut self.lin1, &format!("{prefix}lin1."), src);
+        import_linear(&mut self.lin2, &format!("{prefix}lin2."), src);
     }
 }
 

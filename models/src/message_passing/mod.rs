@@ -13,6 +13,7 @@ mod aggregate;
 mod degree;
 mod gather;
 mod gcn_norm;
+mod pool;
 mod segment;
 mod self_loops;
 
@@ -20,6 +21,7 @@ pub use aggregate::{Aggregation, aggregate, propagate_weighted};
 pub use degree::{in_degree, out_degree, weighted_in_degree};
 pub use gather::{gather_dst, gather_src};
 pub use gcn_norm::gcn_norm;
+pub use pool::{global_add_pool, global_max_pool, global_mean_pool};
 pub use segment::{
     gather_rows, segment_count, segment_max, segment_mean, segment_min, segment_softmax,
     segment_sum,

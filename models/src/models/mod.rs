@@ -2,8 +2,10 @@
 
 mod gat;
 mod gcn;
+mod mpnn;
 mod rgcn;
 
 pub use gat::{Gat, GatConfig};
 pub use gcn::{Gcn, GcnConfig};
+pub use mpnn::{Mpnn, MpnnConfig};
 pub use rgcn::{Rgcn, RgcnConfig};

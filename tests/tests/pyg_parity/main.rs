@@ -8,6 +8,7 @@
 
 mod gat;
 mod gcn;
+mod mpnn;
 mod rgcn;
 
 use std::collections::BTreeMap;
@@ -31,6 +32,10 @@ fn run_case(fx: &Fixture, device: &Device) -> Option<Result<Computed, String>> {
         "GATv2Conv" => Some(gat::conv_v2(fx, device)),
         "TwoLayerGAT" => Some(gat::two_layer(fx, device)),
         "RGCNConv" => Some(rgcn::conv(fx, device)),
+        "NNConv" => Some(mpnn::nnconv(fx, device)),
+        "MPNNStep" => Some(mpnn::mpnn_step(fx, device)),
+        "Set2Set" => Some(mpnn::set2set(fx, device)),
+        "MPNN" => Some(mpnn::mpnn(fx, device)),
         _ => None,
     }
 }

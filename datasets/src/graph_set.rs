@@ -1,0 +1,271 @@
+//! Datasets of many small graphs (graph classification and regression): the container,
+//! seeded splits (stratified k-fold, train/val/test), and disjoint-union batching.
+
+use crate::{DatasetError, Matrix};
+
+/// What a graph is labelled with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GraphTarget {
+    /// A class in `0..num_classes`.
+    Class(usize),
+    /// Regression targets.
+    Values(Vec<f32>),
+}
+
+/// One small graph: edges (directed; undirected ones listed both ways), node features, optional
+/// edge features, its target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmallGraph {
+    /// Number of nodes.
+    pub num_nodes: usize,
+    /// Source of each edge, local ids.
+    pub src: Vec<u32>,
+    /// Target of each edge, local ids.
+    pub dst: Vec<u32>,
+    /// Node features `[num_nodes, F]`.
+    pub x: Matrix,
+    /// Edge features `[E, D]`, if the dataset has them.
+    pub edge_attr: Option<Matrix>,
+    /// The label.
+    pub y: GraphTarget,
+}
+
+/// A graph-level dataset.
+#[derive(Debug, Clone)]
+pub struct GraphDataset {
+    /// Name, e.g. `tu-mutag`.
+    pub name: String,
+    /// The graphs.
+    pub graphs: Vec<SmallGraph>,
+    /// Classes (classification) — `None` for regression.
+    pub num_classes: Option<usize>,
+    /// Node feature width `F`.
+    pub num_node_features: usize,
+    /// Edge feature width `D` (0 without edge features).
+    pub num_edge_features: usize,
+}
+
+impl GraphDataset {
+    /// Number of graphs.
+    pub fn len(&self) -> usize {
+        self.graphs.len()
+    }
+
+    /// True without graphs.
+    pub fn is_empty(&self) -> bool {
+        self.graphs.is_empty()
+    }
+
+    /// The class of every graph (classification datasets).
+    pub fn classes(&self) -> Option<Vec<usize>> {
+        self.graphs
+            .iter()
+            .map(|g| match g.y {
+                GraphTarget::Class(c) => Some(c),
+                GraphTarget::Values(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// SplitMix64: a small, seeded, portable generator for shuffles.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Fisher–Yates shuffle.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Index sets of one split of a graph dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphSplit {
+    /// Training graphs.
+    pub train: Vec<usize>,
+    /// Validation graphs (may be empty).
+    pub val: Vec<usize>,
+    /// Test graphs.
+    pub test: Vec<usize>,
+}
+
+/// Stratified `k`-fold cross-validation: each class's graphs are shuffled (seeded) and dealt
+/// round-robin into `k` folds, so every fold has the class proportions of the whole. Fold `i`
+/// is the test set of split `i`; the fold after it (mod `k`) is its validation set, the rest
+/// its training set.
+pub fn stratified_folds(
+    classes: &[usize],
+    k: usize,
+    seed: u64,
+) -> Result<Vec<GraphSplit>, DatasetError> {
+    if k < 3 || k > classes.len() {
+        return Err(DatasetError::Invalid(format!(
+            "k-fold needs 3 ≤ k ≤ number of graphs ({}), got {k}",
+            classes.len()
+        )));
+    }
+    let num_classes = classes.iter().copied().max().map_or(0, |m| m + 1);
+    let mut rng = Rng::new(seed);
+    let mut fold_of = vec![0usize; classes.len()];
+    let mut next = 0usize;
+    for c in 0..num_classes {
+        let mut members: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == c).collect();
+        rng.shuffle(&mut members);
+        for i in members {
+            fold_of[i] = next % k;
+            next += 1;
+        }
+    }
+    Ok((0..k)
+        .map(|f| {
+            let v = (f + 1) % k;
+            let pick = |want: &dyn Fn(usize) -> bool| -> Vec<usize> {
+                (0..classes.len()).filter(|&i| want(fold_of[i])).collect()
+            };
+            GraphSplit {
+                train: pick(&|x| x != f && x != v),
+                val: pick(&|x| x == v),
+                test: pick(&|x| x == f),
+            }
+        })
+        .collect())
+}
+
+/// A seeded random split into train/val/test of fractions `train` and `val` (the rest is test).
+pub fn random_split(n: usize, train: f64, val: f64, seed: u64) -> GraphSplit {
+    let mut ids: Vec<usize> = (0..n).collect();
+    Rng::new(seed).shuffle(&mut ids);
+    let a = ((n as f64) * train).round() as usize;
+    let b = (a + ((n as f64) * val).round() as usize).min(n);
+    GraphSplit {
+        train: ids[..a.min(n)].to_vec(),
+        val: ids[a.min(n)..b].to_vec(),
+        test: ids[b..].to_vec(),
+    }
+}
+
+/// Graphs joined into one disjoint union: node ids offset, a batch vector, features stacked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collated {
+    /// Total nodes.
+    pub num_nodes: usize,
+    /// Sources, global ids.
+    pub src: Vec<usize>,
+    /// Targets, global ids.
+    pub dst: Vec<usize>,
+    /// Graph of each node, `0..num_graphs`.
+    pub batch: Vec<usize>,
+    /// Number of graphs.
+    pub num_graphs: usize,
+    /// Node features, `[num_nodes, F]` row-major.
+    pub x: Vec<f32>,
+    /// Edge features, `[E, D]` row-major (empty without).
+    pub edge_attr: Vec<f32>,
+    /// Targets of the graphs, in order.
+    pub y: Vec<GraphTarget>,
+}
+
+/// Joins `graphs` (PyG's `Batch.from_data_list`).
+pub fn collate(graphs: &[&SmallGraph]) -> Collated {
+    let mut c = Collated {
+        num_nodes: 0,
+        src: vec![],
+        dst: vec![],
+        batch: vec![],
+        num_graphs: graphs.len(),
+        x: vec![],
+        edge_attr: vec![],
+        y: vec![],
+    };
+    for (b, g) in graphs.iter().enumerate() {
+        let off = c.num_nodes;
+        c.src.extend(g.src.iter().map(|&s| s as usize + off));
+        c.dst.extend(g.dst.iter().map(|&d| d as usize + off));
+        c.batch.extend(std::iter::repeat_n(b, g.num_nodes));
+        c.x.extend_from_slice(g.x.data());
+        if let Some(e) = &g.edge_attr {
+            c.edge_attr.extend_from_slice(e.data());
+        }
+        c.y.push(g.y.clone());
+        c.num_nodes += g.num_nodes;
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(n: usize, edges: &[(u32, u32)], class: usize) -> SmallGraph {
+        SmallGraph {
+            num_nodes: n,
+            src: edges.iter().map(|e| e.0).collect(),
+            dst: edges.iter().map(|e| e.1).collect(),
+            x: Matrix::new(n, 1, (0..n).map(|i| i as f32).collect()).unwrap(),
+            edge_attr: Some(Matrix::new(edges.len(), 1, vec![1.0; edges.len()]).unwrap()),
+            y: GraphTarget::Class(class),
+        }
+    }
+
+    #[test]
+    fn collate_offsets_ids_and_builds_the_batch_vector() {
+        let a = graph(2, &[(0, 1), (1, 0)], 0);
+        let b = graph(3, &[(2, 0)], 1);
+        let c = collate(&[&a, &b]);
+        assert_eq!(c.num_nodes, 5);
+        assert_eq!(c.src, [0, 1, 4]);
+        assert_eq!(c.dst, [1, 0, 2]);
+        assert_eq!(c.batch, [0, 0, 1, 1, 1]);
+        assert_eq!(c.x, [0.0, 1.0, 0.0, 1.0, 2.0]);
+        assert_eq!(c.edge_attr.len(), 3);
+        assert_eq!(c.y, [GraphTarget::Class(0), GraphTarget::Class(1)]);
+    }
+
+    #[test]
+    fn stratified_folds_partition_and_keep_proportions() {
+        let classes: Vec<usize> = (0..100).map(|i| usize::from(i % 4 == 0)).collect();
+        let folds = stratified_folds(&classes, 10, 7).unwrap();
+        let mut seen = vec![0; 100];
+        for f in &folds {
+            for &i in &f.test {
+                seen[i] += 1;
+            }
+            assert_eq!(f.test.len(), 10);
+            let ones = f.test.iter().filter(|&&i| classes[i] == 1).count();
+            assert!((2..=3).contains(&ones), "fold has {ones} of class 1");
+            assert_eq!(f.train.len() + f.val.len() + f.test.len(), 100);
+            assert!(f.val.iter().all(|i| !f.test.contains(i)));
+        }
+        assert!(seen.iter().all(|&s| s == 1), "every graph is tested once");
+        assert_eq!(folds, stratified_folds(&classes, 10, 7).unwrap(), "seeded");
+        assert_ne!(folds, stratified_folds(&classes, 10, 8).unwrap());
+        assert!(stratified_folds(&classes, 1, 0).is_err());
+    }
+
+    #[test]
+    fn random_split_partitions() {
+        let s = random_split(101, 0.8, 0.1, 3);
+        assert_eq!((s.train.len(), s.val.len(), s.test.len()), (81, 10, 10));
+        let mut all: Vec<usize> = [s.train, s.val, s.test].concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..101).collect::<Vec<_>>());
+    }
+}

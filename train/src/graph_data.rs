@@ -1,0 +1,171 @@
+//! Graph-level tasks for the training loop: mini-batches of many small graphs, each batch one
+//! disjoint union with a batch vector.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use gnn_datasets::graph_set::{Rng, collate};
+use gnn_datasets::{GraphDataset, GraphSplit, GraphTarget};
+use gnn_models::{Features, Graph};
+
+use crate::TrainError;
+use crate::data::{Batch, Objective, Scored, SplitKind, Targets, TrainData};
+
+/// Graphs per evaluation batch.
+pub const EVAL_BATCH: usize = 512;
+
+/// Graph classification (or regression) over the graphs of one split: shuffled, seeded
+/// training mini-batches and evaluation batches covering every split once.
+///
+/// A dataset without edge features gets one constant edge feature, so that edge-conditioned
+/// models apply unchanged.
+#[derive(Debug, Clone)]
+pub struct GraphBatches {
+    dataset: GraphDataset,
+    split: GraphSplit,
+    batch_size: usize,
+    seed: u64,
+    device: Device,
+}
+
+impl GraphBatches {
+    /// Batches of `split` of `dataset` on `device`; training order shuffled per epoch from
+    /// `seed`.
+    pub fn new(
+        dataset: &GraphDataset,
+        split: GraphSplit,
+        batch_size: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        if batch_size == 0 {
+            return Err(TrainError::Config("--batch-size must be at least 1".into()));
+        }
+        if split.train.is_empty() {
+            return Err(TrainError::Config(format!(
+                "{}: the split has no training graphs",
+                dataset.name
+            )));
+        }
+        if let Some(&i) = split
+            .train
+            .iter()
+            .chain(&split.val)
+            .chain(&split.test)
+            .find(|&&i| i >= dataset.len())
+        {
+            return Err(TrainError::Config(format!(
+                "{}: split names graph {i}, but there are {}",
+                dataset.name,
+                dataset.len()
+            )));
+        }
+        Ok(GraphBatches {
+            dataset: dataset.clone(),
+            split,
+            batch_size,
+            seed,
+            device: device.clone(),
+        })
+    }
+
+    /// The split.
+    pub fn split(&self) -> &GraphSplit {
+        &self.split
+    }
+
+    /// Edge feature width the models see (at least 1).
+    pub fn edge_dim(&self) -> usize {
+        self.dataset.num_edge_features.max(1)
+    }
+
+    /// One batch of graphs `ids`, scored as `split`.
+    pub fn batch(&self, ids: &[usize], split: SplitKind) -> Batch {
+        let graphs: Vec<_> = ids.iter().map(|&i| &self.dataset.graphs[i]).collect();
+        let c = collate(&graphs);
+        let d = &self.device;
+        let e = c.src.len();
+        let (dim, edge_attr) = if self.dataset.num_edge_features == 0 {
+            (1, vec![1.0f32; e])
+        } else {
+            (self.dataset.num_edge_features, c.edge_attr)
+        };
+        let graph = Graph::new(&c.src, &c.dst, c.num_nodes, d)
+            .and_then(|g| {
+                g.with_edge_attr(Tensor::from_data(TensorData::new(edge_attr, [e, dim]), d))
+            })
+            .and_then(|g| g.with_batch(&c.batch, c.num_graphs))
+            .expect("collated graphs are valid by construction");
+        let f = self.dataset.num_node_features;
+        let x = Tensor::<2>::from_data(TensorData::new(c.x, [c.num_nodes, f]), d);
+        let targets = match self.dataset.num_classes {
+            Some(_) => {
+                let y: Vec<i64> =
+                    c.y.iter()
+                        .map(|t| match t {
+                            GraphTarget::Class(k) => *k as i64,
+                            GraphTarget::Values(_) => 0,
+                        })
+                        .collect();
+                Targets::Classes(Tensor::<1, Int>::from_data(
+                    TensorData::new(y, [ids.len()]),
+                    d,
+                ))
+            }
+            None => {
+                let width = match c.y.first() {
+                    Some(GraphTarget::Values(v)) => v.len(),
+                    _ => 1,
+                };
+                let y: Vec<f32> =
+                    c.y.iter()
+                        .flat_map(|t| match t {
+                            GraphTarget::Values(v) => v.clone(),
+                            GraphTarget::Class(k) => vec![*k as f32],
+                        })
+                        .collect();
+                Targets::Values(Tensor::from_data(TensorData::new(y, [ids.len(), width]), d))
+            }
+        };
+        Batch {
+            x: Features::Dense(x),
+            graph,
+            scored: vec![Scored {
+                split,
+                rows: None,
+                targets,
+            }],
+        }
+    }
+}
+
+impl TrainData for GraphBatches {
+    fn objective(&self) -> Objective {
+        match self.dataset.num_classes {
+            Some(num_classes) => Objective::Classification { num_classes },
+            None => Objective::Regression,
+        }
+    }
+
+    fn train_batches(&self, epoch: usize) -> Vec<Batch> {
+        let mut ids = self.split.train.clone();
+        Rng::new(self.seed ^ (epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).shuffle(&mut ids);
+        ids.chunks(self.batch_size)
+            .map(|c| self.batch(c, SplitKind::Train))
+            .collect()
+    }
+
+    fn eval_batches(&self) -> Vec<Batch> {
+        [
+            (SplitKind::Train, &self.split.train),
+            (SplitKind::Val, &self.split.val),
+            (SplitKind::Test, &self.split.test),
+        ]
+        .into_iter()
+        .flat_map(|(kind, ids)| {
+            ids.chunks(EVAL_BATCH)
+                .map(move |c| (kind, c))
+                .collect::<Vec<_>>()
+        })
+        .map(|(kind, c)| self.batch(c, kind))
+        .collect()
+    }
+}
