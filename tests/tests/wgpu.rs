@@ -1,4 +1,4 @@
-//! The wgpu backend agrees with ndarray: for each model type (GCN, GAT, R-GCN) a forward pass
+//! The wgpu backend agrees with ndarray: for each model type (GCN, GAT, R-GCN, MPNN) a forward pass
 //! and a few training steps.
 //! Built only with `--features wgpu` (CI turns it on; on a machine without a GPU it runs on
 //! Mesa's software Vulkan).
@@ -6,12 +6,17 @@
 
 use burn::tensor::Device;
 use burn::tensor::Tensor;
-use gnn_datasets::{EdgeList, Matrix, NodeDataset, Relations, Split};
-use gnn_models::models::{GatConfig, GcnConfig, RgcnConfig};
-use gnn_models::{Features, GraphModel};
+use gnn_datasets::{
+    EdgeList, GraphDataset, GraphSplit, GraphTarget, Matrix, NodeDataset, Relations, SmallGraph,
+    Split,
+};
+use gnn_models::GraphModel;
+use gnn_models::models::{GatConfig, GcnConfig, MpnnConfig, RgcnConfig};
 use gnn_train::Backend;
 use gnn_train::data::NodeClassification;
+use gnn_train::data::TrainData;
 use gnn_train::fit::{FitConfig, fit};
+use gnn_train::graph_data::GraphBatches;
 
 /// A small random graph (60 nodes, 3 classes) with class-correlated features.
 fn toy_dataset() -> NodeDataset {
@@ -84,7 +89,7 @@ fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
 /// first-layer weights agree.
 fn matches_ndarray<M: GraphModel>(
     what: &str,
-    ds: &NodeDataset,
+    data: impl Fn(&Device) -> Box<dyn TrainData>,
     init: impl Fn(&Device) -> M,
     first_weight: impl Fn(&M) -> Tensor<2>,
 ) {
@@ -94,20 +99,22 @@ fn matches_ndarray<M: GraphModel>(
     let base = init(&ndarray);
     let base_gpu = base.clone().to_device(&wgpu);
 
-    let data_nd = NodeClassification::new(ds, &ndarray).unwrap();
-    let data_gpu = NodeClassification::new(ds, &wgpu).unwrap();
-    let x: Features = data_nd.features().clone();
-    let out_nd = values(base.valid().forward(x, data_nd.graph()));
-    let x_gpu: Features = data_gpu.features().clone();
-    let out_gpu = values(base_gpu.valid().forward(x_gpu, data_gpu.graph()));
+    let (data_nd, data_gpu) = (data(&ndarray), data(&wgpu));
+    let forward = |m: &M, d: &dyn TrainData| {
+        let batch = d.eval_batches().remove(0);
+        values(m.forward(batch.x, &batch.graph))
+    };
+    let out_nd = forward(&base.valid(), data_nd.as_ref());
+    let out_gpu = forward(&base_gpu.valid(), data_gpu.as_ref());
     assert_close(&out_gpu, &out_nd, 1e-4, &format!("{what} forward"));
+    let (data_nd, data_gpu) = (data_nd.as_ref(), data_gpu.as_ref());
 
     let cfg = FitConfig {
         epochs: 5,
         ..FitConfig::default()
     };
-    let run_nd = fit(base.train(), &data_nd, &cfg, |_| {});
-    let run_gpu = fit(base_gpu.train(), &data_gpu, &cfg, |_| {});
+    let run_nd = fit(base.train(), data_nd, &cfg, |_| {});
+    let run_gpu = fit(base_gpu.train(), data_gpu, &cfg, |_| {});
     let losses = |h: &[gnn_train::fit::EpochRecord]| {
         h.iter().map(|r| r.step_loss as f32).collect::<Vec<_>>()
     };
@@ -128,7 +135,7 @@ fn gcn_matches_ndarray() {
     let config = GcnConfig::new(8, 3).with_dropout(0.0).with_cached(false);
     matches_ndarray(
         "gcn",
-        &toy_dataset(),
+        node_data(toy_dataset()),
         |d| config.init(d),
         |m| m.conv1.lin.weight.val(),
     );
@@ -139,7 +146,7 @@ fn gat_matches_ndarray() {
     let config = GatConfig::new(8, 3).with_heads(2).with_dropout(0.0);
     matches_ndarray(
         "gat",
-        &toy_dataset(),
+        node_data(toy_dataset()),
         |d| config.init(d),
         |m| m.conv1.lin.weight.val(),
     );
@@ -150,8 +157,63 @@ fn rgcn_matches_ndarray() {
     let config = RgcnConfig::new(8, 3, 2).with_num_bases(Some(2));
     matches_ndarray(
         "rgcn",
-        &typed_toy_dataset(),
+        node_data(typed_toy_dataset()),
         |d| config.init(d),
         |m| m.conv1.root.as_ref().expect("root weight").val(),
     );
+}
+
+fn node_data(ds: NodeDataset) -> impl Fn(&Device) -> Box<dyn TrainData> {
+    move |d: &Device| -> Box<dyn TrainData> { Box::new(NodeClassification::new(&ds, d).unwrap()) }
+}
+
+/// Twelve small graphs cut from the toy graph (5 nodes each), labelled by their first node.
+fn toy_graphs() -> GraphDataset {
+    let ds = toy_dataset();
+    let graphs = (0..12)
+        .map(|g| {
+            let lo = g * 5;
+            let (mut src, mut dst) = (vec![], vec![]);
+            for (&s, &d) in ds.edges.src().iter().zip(ds.edges.dst()) {
+                if (lo..lo + 5).contains(&s) && (lo..lo + 5).contains(&d) {
+                    src.push((s - lo) as u32);
+                    dst.push((d - lo) as u32);
+                }
+            }
+            let e = src.len();
+            let x = ds.features.data()[lo * 8..(lo + 5) * 8].to_vec();
+            SmallGraph {
+                num_nodes: 5,
+                edge_attr: Some(
+                    Matrix::new(e, 2, (0..2 * e).map(|k| (k % 3) as f32).collect()).unwrap(),
+                ),
+                src,
+                dst,
+                x: Matrix::new(5, 8, x).unwrap(),
+                y: GraphTarget::Class(g % 2),
+            }
+        })
+        .collect();
+    GraphDataset {
+        name: "toy-graphs".into(),
+        graphs,
+        num_classes: Some(2),
+        num_node_features: 8,
+        num_edge_features: 2,
+    }
+}
+
+#[test]
+fn mpnn_matches_ndarray() {
+    let ds = toy_graphs();
+    let split = GraphSplit {
+        train: (0..8).collect(),
+        val: vec![8, 9],
+        test: vec![10, 11],
+    };
+    let config = MpnnConfig::new(8, 2, 2).with_dim(8).with_edge_hidden(8);
+    let data = move |d: &Device| -> Box<dyn TrainData> {
+        Box::new(GraphBatches::new(&ds, split.clone(), 4, 0, d).unwrap())
+    };
+    matches_ndarray("mpnn", data, |d| config.init(d), |m| m.lin0.weight.val());
 }
