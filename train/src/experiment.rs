@@ -12,7 +12,7 @@ use gnn_datasets::transforms::row_normalize;
 use gnn_models::GraphModel;
 use gnn_models::layers::RgcnNorm;
 use gnn_models::message_passing::Aggregation;
-use gnn_models::models::{GatConfig, GcnConfig, MpnnConfig, RgcnConfig};
+use gnn_models::models::{GatConfig, GcnConfig, MpnnConfig, Readout, RgcnConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
@@ -190,6 +190,9 @@ pub struct NodeSpec {
     /// and keep the last epoch.
     #[serde(default)]
     pub no_val_fold: bool,
+    /// MPNN: graph readout [default: Set2Set].
+    #[serde(default)]
+    pub readout: Readout,
     /// MPNN: message aggregation [default: mean, as PyG's example].
     #[serde(default)]
     pub aggr: Option<Aggregation>,
@@ -222,6 +225,7 @@ impl NodeSpec {
             rgcn_self_loop_relation: false,
             folds: 10,
             no_val_fold: false,
+            readout: Readout::Set2Set,
             aggr: None,
             batch_size: default_batch_size(),
             dropout,
@@ -484,7 +488,8 @@ pub fn graph_model_config(
         )
         .with_dim(spec.hidden)
         .with_edge_hidden(2 * spec.hidden)
-        .with_aggr(spec.aggr.unwrap_or(Aggregation::Mean)),
+        .with_aggr(spec.aggr.unwrap_or(Aggregation::Mean))
+        .with_readout(spec.readout),
     ))
 }
 

@@ -209,6 +209,9 @@ struct TrainArgs {
     /// the last epoch.
     #[arg(long)]
     no_val_fold: bool,
+    /// MPNN: graph readout, set2set or sum [default: set2set].
+    #[arg(long)]
+    readout: Option<gnn_models::models::Readout>,
     /// MPNN: message aggregation, sum, mean or max [default: mean].
     #[arg(long)]
     aggr: Option<gnn_models::message_passing::Aggregation>,
@@ -280,6 +283,9 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
         spec.batch_size = b;
     }
     spec.aggr = args.aggr;
+    if let Some(r) = args.readout {
+        spec.readout = r;
+    }
     spec.no_val_fold = args.no_val_fold;
     spec.seed = args.seed;
     if let Some(v) = args.epochs {

@@ -134,10 +134,16 @@ impl ModelConfig {
                 let [dim, f] = dims2("lin0.weight")?;
                 let [hidden, d] = dims2("conv.nn.0.weight")?;
                 let [c, _] = dims2("lin2.weight")?;
+                let readout = if dict.contains_key("set2set.lstm.weight_ih_l0") {
+                    gnn_models::models::Readout::Set2Set
+                } else {
+                    gnn_models::models::Readout::Sum
+                };
                 ModelConfig::Mpnn(
                     MpnnConfig::new(f, c, d)
                         .with_dim(dim)
-                        .with_edge_hidden(hidden),
+                        .with_edge_hidden(hidden)
+                        .with_readout(readout),
                 )
             }
         })
@@ -276,6 +282,12 @@ mod tests {
                     .with_self_loop_relation(true),
             ),
             ModelConfig::Mpnn(MpnnConfig::new(7, 2, 4).with_dim(8).with_edge_hidden(5)),
+            ModelConfig::Mpnn(
+                MpnnConfig::new(7, 2, 4)
+                    .with_dim(8)
+                    .with_edge_hidden(5)
+                    .with_readout(gnn_models::models::Readout::Sum),
+            ),
         ] {
             let dict = config.init(&d).export_pyg();
             let inferred = ModelConfig::infer(config.kind(), &dict).unwrap();

@@ -325,7 +325,9 @@ impl PygParams for Mpnn {
         export_linear(&self.lin0, &format!("{prefix}lin0."), out);
         self.conv.export_pyg(&format!("{prefix}conv."), out);
         self.gru.export_pyg(&format!("{prefix}gru."), out);
-        self.set2set.export_pyg(&format!("{prefix}set2set."), out);
+        if let Some(s) = &self.set2set {
+            s.export_pyg(&format!("{prefix}set2set."), out);
+        }
         export_linear(&self.lin1, &format!("{prefix}lin1."), out);
         export_linear(&self.lin2, &format!("{prefix}lin2."), out);
     }
@@ -334,7 +336,9 @@ impl PygParams for Mpnn {
         import_linear(&mut self.lin0, &format!("{prefix}lin0."), src);
         self.conv.import_pyg(&format!("{prefix}conv."), src);
         self.gru.import_pyg(&format!("{prefix}gru."), src);
-        self.set2set.import_pyg(&format!("{prefix}set2set."), src);
+        if let Some(s) = &mut self.set2set {
+            s.import_pyg(&format!("{prefix}set2set."), src);
+        }
         import_linear(&mut self.lin1, &format!("{prefix}lin1."), src);
         import_linear(&mut self.lin2, &format!("{prefix}lin2."), src);
     }

@@ -7,5 +7,5 @@ mod rgcn;
 
 pub use gat::{Gat, GatConfig};
 pub use gcn::{Gcn, GcnConfig};
-pub use mpnn::{Mpnn, MpnnConfig};
+pub use mpnn::{Mpnn, MpnnConfig, Readout};
 pub use rgcn::{Rgcn, RgcnConfig};

@@ -8,7 +8,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::layers::{GruCell, GruCellConfig, NnConv, NnConvConfig, Set2Set, Set2SetConfig};
-use crate::message_passing::Aggregation;
+use crate::message_passing::{Aggregation, global_add_pool};
 use crate::{Features, Graph, GraphModel};
 
 /// Configuration of an [`Mpnn`].
@@ -35,6 +35,32 @@ pub struct MpnnConfig {
     /// Aggregation of the messages.
     #[config(default = "Aggregation::Mean")]
     pub aggr: Aggregation,
+    /// Graph readout: Set2Set (Gilmer et al.) or a plain sum over each graph's nodes.
+    #[config(default = "Readout::Set2Set")]
+    pub readout: Readout,
+}
+
+/// How an [`Mpnn`] turns node states into one vector per graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Readout {
+    /// Set2Set attention readout, `[B, 2·dim]` (Gilmer et al.; PyG's example).
+    #[default]
+    Set2Set,
+    /// `Σ_{n ∈ b} h_n`, `[B, dim]` (PyG's `global_add_pool`): keeps the graph's size.
+    Sum,
+}
+
+impl std::str::FromStr for Readout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "set2set" => Ok(Readout::Set2Set),
+            "sum" => Ok(Readout::Sum),
+            _ => Err(format!("unknown readout '{s}' (set2set, sum)")),
+        }
+    }
 }
 
 /// The MPNN:
@@ -56,8 +82,8 @@ pub struct Mpnn {
     pub conv: NnConv,
     /// Node update.
     pub gru: GruCell,
-    /// Readout.
-    pub set2set: Set2Set,
+    /// Readout (absent for a sum readout).
+    pub set2set: Option<Set2Set>,
     /// First output layer `2·dim → dim`.
     pub lin1: Linear,
     /// Second output layer `dim → outputs`.
@@ -76,10 +102,20 @@ impl MpnnConfig {
                 .with_aggr(self.aggr)
                 .init(device),
             gru: GruCellConfig::new(dim, dim).init(device),
-            set2set: Set2SetConfig::new(dim)
-                .with_processing_steps(self.processing_steps)
-                .init(device),
-            lin1: LinearConfig::new(2 * dim, dim).init(device),
+            set2set: (self.readout == Readout::Set2Set).then(|| {
+                Set2SetConfig::new(dim)
+                    .with_processing_steps(self.processing_steps)
+                    .init(device)
+            }),
+            lin1: LinearConfig::new(
+                if self.readout == Readout::Set2Set {
+                    2 * dim
+                } else {
+                    dim
+                },
+                dim,
+            )
+            .init(device),
             lin2: LinearConfig::new(dim, self.d_output).init(device),
             mp_steps: self.mp_steps,
         }
@@ -97,16 +133,20 @@ impl Mpnn {
         h
     }
 
-    /// The Set2Set graph embeddings `[B, 2·dim]` of node states `h`.
+    /// The graph embeddings of node states `h`: Set2Set `[B, 2·dim]`, or sums `[B, dim]`.
     pub fn readout(&self, h: Tensor<2>, graph: &Graph) -> Tensor<2> {
-        match graph.batch() {
-            Some(b) => self.set2set.forward(h, &b.tensor, b.num_graphs),
+        let (batch, b) = match graph.batch() {
+            Some(b) => (b.tensor.clone(), b.num_graphs),
             None => {
                 let n = graph.num_nodes();
                 let zeros =
                     Tensor::<1, Int>::from_data(TensorData::new(vec![0i64; n], [n]), &h.device());
-                self.set2set.forward(h, &zeros, 1)
+                (zeros, 1)
             }
+        };
+        match &self.set2set {
+            Some(s2s) => s2s.forward(h, &batch, b),
+            None => global_add_pool(h, &batch, b),
         }
     }
 
@@ -121,5 +161,41 @@ impl Mpnn {
 impl GraphModel for Mpnn {
     fn forward(&self, x: Features, graph: &Graph) -> Tensor<2> {
         Mpnn::forward(self, x, graph)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+
+    #[test]
+    fn readouts_give_one_row_per_graph() {
+        let d = Device::flex();
+        let g = Graph::new(&[0, 1, 3], &[1, 0, 4], 5, &d)
+            .unwrap()
+            .with_edge_attr(tensor2(&seeded_values(3 * 2, 1), [3, 2], &d))
+            .unwrap()
+            .with_batch(&[0, 0, 1, 1, 1], 2)
+            .unwrap();
+        let x = tensor2(&seeded_values(5 * 3, 2), [5, 3], &d);
+        for readout in [Readout::Set2Set, Readout::Sum] {
+            let m = MpnnConfig::new(3, 2, 2)
+                .with_dim(4)
+                .with_edge_hidden(5)
+                .with_readout(readout)
+                .init(&d);
+            assert_eq!(m.forward(x.clone(), &g).dims(), [2, 2]);
+            if readout == Readout::Sum {
+                let h = to_vec(m.node_states(x.clone().into(), &g));
+                let pooled = to_vec(m.readout(m.node_states(x.clone().into(), &g), &g));
+                for c in 0..4 {
+                    let first: f32 = (0..2).map(|n| h[n * 4 + c]).sum();
+                    let second: f32 = (2..5).map(|n| h[n * 4 + c]).sum();
+                    assert!((pooled[c] - first).abs() < 1e-5);
+                    assert!((pooled[4 + c] - second).abs() < 1e-5);
+                }
+            }
+        }
     }
 }
