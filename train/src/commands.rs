@@ -131,39 +131,59 @@ pub fn predict_graph_csv(
         let logits = saved.model.forward(batch.x, &batch.graph);
         let [_, c] = logits.dims();
         if out.is_empty() {
-            out.push_str("graph,split,label,prediction");
-            for k in 0..c {
-                let _ = write!(out, ",p_{k}");
-            }
-            out.push('\n');
+            out = header("graph", c);
         }
         let probs = softmax(logits, 1)
             .into_data()
             .convert::<f32>()
             .try_into_vec::<f32>()
             .map_err(|e| TrainError::Config(format!("reading predictions: {e:?}")))?;
-        for (r, &g) in chunk.iter().enumerate() {
-            let row = &probs[r * c..(r + 1) * c];
-            let pred = row
-                .iter()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |b, (k, &p)| if p > b.1 { (k, p) } else { b },
-                )
-                .0;
+        let rows = chunk.iter().map(|&g| {
             let label = match &dataset.graphs[g].y {
                 GraphTarget::Class(k) => k.to_string(),
                 GraphTarget::Values(_) => String::new(),
             };
-            let _ = write!(out, "{g},{},{label},{pred}", name[g]);
-            for p in row {
-                let _ = write!(out, ",{p}");
-            }
-            out.push('\n');
-        }
+            (g, name[g].to_string(), label)
+        });
+        write_rows(&mut out, &probs, c, rows);
     }
     Ok(out)
+}
+
+/// Appends one CSV row per output row: `id,split,label,prediction,p_0,…`, the prediction being
+/// the most probable class.
+fn write_rows(
+    out: &mut String,
+    probs: &[f32],
+    c: usize,
+    rows: impl Iterator<Item = (usize, String, String)>,
+) {
+    for (r, (id, split, label)) in rows.enumerate() {
+        let row = &probs[r * c..(r + 1) * c];
+        let pred = row
+            .iter()
+            .enumerate()
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |b, (k, &p)| if p > b.1 { (k, p) } else { b },
+            )
+            .0;
+        let _ = write!(out, "{id},{split},{label},{pred}");
+        for p in row {
+            let _ = write!(out, ",{p}");
+        }
+        out.push('\n');
+    }
+}
+
+/// The CSV header for `c` classes, first column `id`.
+fn header(id: &str, c: usize) -> String {
+    let mut out = format!("{id},split,label,prediction");
+    for k in 0..c {
+        let _ = write!(out, ",p_{k}");
+    }
+    out.push('\n');
+    out
 }
 
 /// Per-node predictions as CSV: `node,split,label,prediction,p_0,…,p_{C-1}` (class
@@ -197,28 +217,12 @@ pub fn predict_csv(
             split[i] = name;
         }
     }
-    let mut out = String::from("node,split,label,prediction");
-    for k in 0..c {
-        let _ = write!(out, ",p_{k}");
-    }
-    out.push('\n');
-    for i in 0..n {
-        let row = &probs[i * c..(i + 1) * c];
-        let pred = row
-            .iter()
-            .enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |b, (k, &p)| if p > b.1 { (k, p) } else { b },
-            )
-            .0;
+    let mut out = header("node", c);
+    let rows = (0..n).map(|i| {
         let label = dataset.labels[i].map_or(String::new(), |l| l.to_string());
-        let _ = write!(out, "{i},{},{label},{pred}", split[i]);
-        for p in row {
-            let _ = write!(out, ",{p}");
-        }
-        out.push('\n');
-    }
+        (i, split[i].to_string(), label)
+    });
+    write_rows(&mut out, &probs, c, rows);
     Ok(out)
 }
 

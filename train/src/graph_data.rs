@@ -24,6 +24,8 @@ pub struct GraphBatches {
     batch_size: usize,
     seed: u64,
     device: Device,
+    /// The evaluation batches, built once (they do not change between epochs).
+    eval: Vec<Batch>,
 }
 
 impl GraphBatches {
@@ -58,13 +60,24 @@ impl GraphBatches {
                 dataset.len()
             )));
         }
-        Ok(GraphBatches {
+        let mut data = GraphBatches {
             dataset: dataset.clone(),
             split,
             batch_size,
             seed,
             device: device.clone(),
-        })
+            eval: vec![],
+        };
+        data.eval = [
+            (SplitKind::Train, &data.split.train),
+            (SplitKind::Val, &data.split.val),
+            (SplitKind::Test, &data.split.test),
+        ]
+        .into_iter()
+        .flat_map(|(kind, ids)| ids.chunks(EVAL_BATCH).map(move |c| (kind, c)))
+        .map(|(kind, c)| data.batch(c, kind))
+        .collect();
+        Ok(data)
     }
 
     /// The split.
@@ -154,18 +167,6 @@ impl TrainData for GraphBatches {
     }
 
     fn eval_batches(&self) -> Vec<Batch> {
-        [
-            (SplitKind::Train, &self.split.train),
-            (SplitKind::Val, &self.split.val),
-            (SplitKind::Test, &self.split.test),
-        ]
-        .into_iter()
-        .flat_map(|(kind, ids)| {
-            ids.chunks(EVAL_BATCH)
-                .map(move |c| (kind, c))
-                .collect::<Vec<_>>()
-        })
-        .map(|(kind, c)| self.batch(c, kind))
-        .collect()
+        self.eval.clone()
     }
 }

@@ -346,21 +346,10 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
         .into_iter()
         .flatten()
     {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-        if let Some(dir) = dir
-            && !dir.is_dir()
-        {
-            return Err(TrainError::Output {
-                path: path.clone(),
-                reason: format!("directory {} does not exist", dir.display()),
-            });
-        }
+        check_output_dir(path)?;
     }
 
-    let mut root = DataRoot::resolve(args.root.as_deref());
-    if args.offline {
-        root.download = false;
-    }
+    let root = dataset_root(args.root.as_deref(), args.offline);
     let any = load_any(&args.dataset, &root)?;
 
     let show = !args.quiet && std::io::stderr().is_terminal();
