@@ -8,6 +8,7 @@ use burn::tensor::activation::softmax;
 use gnn_datasets::{GraphDataset, GraphTarget, NodeDataset};
 use gnn_models::interop::{encode_safetensors, read_safetensors};
 
+use crate::data::{NodeClassification, TrainData};
 use crate::experiment::{ModelKind, NodeSpec, graph_splits, prepare};
 use crate::graph_data::GraphBatches;
 use crate::model::ModelConfig;
@@ -34,25 +35,38 @@ fn check_fits(card: &ModelCard, dataset: &NodeDataset) -> Result<(), TrainError>
     Ok(())
 }
 
+/// The model's metric per split name.
+fn named_metrics(saved: &SavedModel, data: &dyn TrainData) -> BTreeMap<String, f64> {
+    saved
+        .model
+        .evaluate(data)
+        .into_iter()
+        .map(|(k, s)| (k.name().to_string(), s.metric))
+        .collect()
+}
+
+/// A node dataset on `backend`, prepared as the saved model was trained on it.
+fn node_data(
+    saved: &SavedModel,
+    dataset: &NodeDataset,
+    backend: Backend,
+) -> Result<NodeClassification, TrainError> {
+    check_fits(&saved.card, dataset)?;
+    prepare(
+        dataset,
+        saved.card.preprocessing.normalize_features,
+        &backend.device()?,
+    )
+}
+
 /// Accuracy per split of a saved model on `dataset`, computed exactly as training scored it.
 pub fn eval(
     saved: &SavedModel,
     dataset: &NodeDataset,
     backend: Backend,
 ) -> Result<BTreeMap<String, f64>, TrainError> {
-    check_fits(&saved.card, dataset)?;
-    let device = backend.device()?;
-    let data = prepare(
-        dataset,
-        saved.card.preprocessing.normalize_features,
-        &device,
-    )?;
-    Ok(saved
-        .model
-        .evaluate(&data)
-        .into_iter()
-        .map(|(k, s)| (k.name().to_string(), s.metric))
-        .collect())
+    let data = node_data(saved, dataset, backend)?;
+    Ok(named_metrics(saved, &data))
 }
 
 /// The graph batches a saved graph-level model was scored on: the split of its first run
@@ -97,12 +111,7 @@ pub fn eval_graph(
     backend: Backend,
 ) -> Result<BTreeMap<String, f64>, TrainError> {
     let data = graph_batches(saved, dataset, backend)?;
-    Ok(saved
-        .model
-        .evaluate(&data)
-        .into_iter()
-        .map(|(k, s)| (k.name().to_string(), s.metric))
-        .collect())
+    Ok(named_metrics(saved, &data))
 }
 
 /// Per-graph predictions as CSV: `graph,split,label,prediction,p_0,…` (the split of the
@@ -193,13 +202,7 @@ pub fn predict_csv(
     dataset: &NodeDataset,
     backend: Backend,
 ) -> Result<String, TrainError> {
-    check_fits(&saved.card, dataset)?;
-    let device = backend.device()?;
-    let data = prepare(
-        dataset,
-        saved.card.preprocessing.normalize_features,
-        &device,
-    )?;
+    let data = node_data(saved, dataset, backend)?;
     let logits = saved.model.forward(data.features().clone(), data.graph());
     let [n, c] = logits.dims();
     let probs = softmax(logits, 1)

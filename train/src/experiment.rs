@@ -303,6 +303,26 @@ pub struct RunReport {
     pub history: Vec<EpochRecord>,
 }
 
+impl RunReport {
+    /// The report of a finished run with `seed`.
+    pub fn new(seed: u64, run: FitResult<()>) -> Self {
+        RunReport {
+            seed,
+            test_acc: run.metric(SplitKind::Test),
+            val_acc: run.metric(SplitKind::Val),
+            epochs: run.history.len(),
+            best_epoch: run.best_epoch,
+            epoch_ms_median: run.epoch_ms_median(),
+            split_metrics: run
+                .best
+                .iter()
+                .map(|(k, s)| (k.name().to_string(), s.metric))
+                .collect(),
+            history: run.history,
+        }
+    }
+}
+
 /// The outcome of all runs (the `--json` file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentReport {
@@ -320,6 +340,23 @@ pub struct ExperimentReport {
     pub test_acc_std: f64,
     /// Median over runs of each run's median epoch time, milliseconds.
     pub epoch_ms_median: f64,
+}
+
+impl ExperimentReport {
+    /// The summary of `runs` of `spec` on dataset `dataset`.
+    pub fn new(spec: &NodeSpec, dataset: &str, runs: Vec<RunReport>) -> Self {
+        let accs: Vec<f64> = runs.iter().map(|r| r.test_acc).collect();
+        let times: Vec<f64> = runs.iter().map(|r| r.epoch_ms_median).collect();
+        ExperimentReport {
+            model: spec.model.name().into(),
+            dataset: dataset.into(),
+            backend: spec.backend.name().into(),
+            test_acc_mean: stats::mean(&accs),
+            test_acc_std: stats::std(&accs),
+            epoch_ms_median: stats::median(&times),
+            runs,
+        }
+    }
 }
 
 /// Trains `spec.runs` models on `dataset` and reports each run; also returns the trained
@@ -393,34 +430,10 @@ pub fn run_node_classification(
             }
             ModelConfig::Mpnn(_) => unreachable!("model_config refuses graph-level models"),
         };
-        runs.push(RunReport {
-            seed,
-            test_acc: run.metric(SplitKind::Test),
-            val_acc: run.metric(SplitKind::Val),
-            epochs: run.history.len(),
-            best_epoch: run.best_epoch,
-            epoch_ms_median: run.epoch_ms_median(),
-            split_metrics: run
-                .best
-                .iter()
-                .map(|(k, s)| (k.name().to_string(), s.metric))
-                .collect(),
-            history: run.history,
-        });
+        runs.push(RunReport::new(seed, run));
         models.push(model);
     }
-    let accs: Vec<f64> = runs.iter().map(|r| r.test_acc).collect();
-    let times: Vec<f64> = runs.iter().map(|r| r.epoch_ms_median).collect();
-    let report = ExperimentReport {
-        model: spec.model.name().into(),
-        dataset: dataset.name.clone(),
-        backend: spec.backend.name().into(),
-        test_acc_mean: stats::mean(&accs),
-        test_acc_std: stats::std(&accs),
-        epoch_ms_median: stats::median(&times),
-        runs,
-    };
-    Ok((report, models))
+    Ok((ExperimentReport::new(spec, &dataset.name, runs), models))
 }
 
 /// The architecture `spec` trains on `dataset`: input width from the dataset (the number of
@@ -551,33 +564,9 @@ pub fn run_graph_task(
         );
         models.push(TrainedModel::Mpnn(run.model.clone()));
         let run = run.without_model();
-        runs.push(RunReport {
-            seed,
-            test_acc: run.metric(SplitKind::Test),
-            val_acc: run.metric(SplitKind::Val),
-            epochs: run.history.len(),
-            best_epoch: run.best_epoch,
-            epoch_ms_median: run.epoch_ms_median(),
-            split_metrics: run
-                .best
-                .iter()
-                .map(|(k, s)| (k.name().to_string(), s.metric))
-                .collect(),
-            history: run.history,
-        });
+        runs.push(RunReport::new(seed, run));
     }
-    let accs: Vec<f64> = runs.iter().map(|r| r.test_acc).collect();
-    let times: Vec<f64> = runs.iter().map(|r| r.epoch_ms_median).collect();
-    let report = ExperimentReport {
-        model: spec.model.name().into(),
-        dataset: dataset.name.clone(),
-        backend: spec.backend.name().into(),
-        test_acc_mean: stats::mean(&accs),
-        test_acc_std: stats::std(&accs),
-        epoch_ms_median: stats::median(&times),
-        runs,
-    };
-    Ok((report, models))
+    Ok((ExperimentReport::new(spec, &dataset.name, runs), models))
 }
 
 /// The dataset on `device` as the spec prepares it (features row-normalised when asked).
