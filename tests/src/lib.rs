@@ -300,17 +300,6 @@ pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
     t.into_data().try_into_vec_as::<f64>().expect("float data")
 }
 
-/// Transposes a row-major `[r, c]` matrix.
-pub fn transpose(v: &[f64], r: usize, c: usize) -> Vec<f64> {
-    let mut out = vec![0.0; v.len()];
-    for i in 0..r {
-        for j in 0..c {
-            out[j * r + i] = v[i * c + j];
-        }
-    }
-    out
-}
-
 /// `d loss / d param` for every parameter of `module`, under PyG's names and layouts as
 /// `grad.<name>` (all zeros for a parameter the output does not depend on, as PyG reports).
 pub fn param_grads<M: PygParams + Module>(

@@ -344,29 +344,24 @@ impl PygParams for Mpnn {
     }
 }
 
-impl PygParams for Gcn {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        self.conv1.export_pyg(&format!("{prefix}conv1."), out);
-        self.conv2.export_pyg(&format!("{prefix}conv2."), out);
-    }
+/// Two-layer models whose parameters are exactly `conv1.*` and `conv2.*`.
+macro_rules! two_conv_pyg {
+    ($($model:ty),*) => {$(
+        impl PygParams for $model {
+            fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+                self.conv1.export_pyg(&format!("{prefix}conv1."), out);
+                self.conv2.export_pyg(&format!("{prefix}conv2."), out);
+            }
 
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        self.conv1.import_pyg(&format!("{prefix}conv1."), src);
-        self.conv2.import_pyg(&format!("{prefix}conv2."), src);
-    }
+            fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+                self.conv1.import_pyg(&format!("{prefix}conv1."), src);
+                self.conv2.import_pyg(&format!("{prefix}conv2."), src);
+            }
+        }
+    )*};
 }
 
-impl PygParams for Gat {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        self.conv1.export_pyg(&format!("{prefix}conv1."), out);
-        self.conv2.export_pyg(&format!("{prefix}conv2."), out);
-    }
-
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        self.conv1.import_pyg(&format!("{prefix}conv1."), src);
-        self.conv2.import_pyg(&format!("{prefix}conv2."), src);
-    }
-}
+two_conv_pyg!(Gcn, Gat);
 
 impl PygParams for Rgcn {
     fn export_pyg(&self, prefix: &str, out: &mut StateDict) {

@@ -1,72 +1,16 @@
 //! GATConv, GATv2Conv and TwoLayerGAT cases.
 
-use burn::module::Param;
-use burn::nn::Linear;
 use burn::tensor::{Device, Gradients, Tensor};
 use gnn_models::Graph;
-use gnn_models::layers::{Attention, GatConv, GatConvConfig, GatV2ConvConfig};
+use gnn_models::layers::{Attention, GatConvConfig, GatV2ConvConfig};
 use gnn_models::models::GatConfig;
-use gnn_tests::{Fixture, transpose, values};
+use gnn_tests::{Fixture, param_grads, values};
 
 use crate::Computed;
 
 fn graph(fx: &Fixture, device: &Device) -> Result<Graph, String> {
     let (src, dst) = fx.edge_index()?;
     Graph::from_i64(&src, &dst, fx.num_nodes()?, device).map_err(|e| e.to_string())
-}
-
-fn linear_grads(
-    c: &mut Computed,
-    lin: &Linear,
-    grads: &Gradients,
-    prefix: &str,
-) -> Result<(), String> {
-    let w = lin.weight.val();
-    let [fin, fout] = w.dims();
-    let g = w
-        .grad(grads)
-        .ok_or_else(|| format!("no gradient for {prefix}weight"))?;
-    c.insert(
-        format!("grad.{prefix}weight"),
-        transpose(&values(g), fin, fout),
-    );
-    if let Some(b) = &lin.bias {
-        let g = b
-            .val()
-            .grad(grads)
-            .ok_or_else(|| format!("no gradient for {prefix}bias"))?;
-        c.insert(format!("grad.{prefix}bias"), values(g));
-    }
-    Ok(())
-}
-
-fn param_grad<const D: usize>(
-    c: &mut Computed,
-    p: &Param<Tensor<D>>,
-    grads: &Gradients,
-    name: &str,
-) -> Result<(), String> {
-    let g = p
-        .val()
-        .grad(grads)
-        .ok_or_else(|| format!("no gradient for {name}"))?;
-    c.insert(format!("grad.{name}"), values(g));
-    Ok(())
-}
-
-fn gat_grads(
-    c: &mut Computed,
-    layer: &GatConv,
-    grads: &Gradients,
-    prefix: &str,
-) -> Result<(), String> {
-    linear_grads(c, &layer.lin, grads, &format!("{prefix}lin."))?;
-    param_grad(c, &layer.att_src, grads, &format!("{prefix}att_src"))?;
-    param_grad(c, &layer.att_dst, grads, &format!("{prefix}att_dst"))?;
-    if let Some(b) = &layer.bias {
-        param_grad(c, b, grads, &format!("{prefix}bias"))?;
-    }
-    Ok(())
 }
 
 fn attention(c: &mut Computed, a: &Attention) {
@@ -113,7 +57,7 @@ pub fn conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
     let (out, att) = layer.forward_with_attention(x.clone(), &graph);
     let (mut c, grads) = finish(fx, out, &x, &ad)?;
-    gat_grads(&mut c, &layer, &grads, "")?;
+    c.extend(param_grads(&layer, &grads));
     attention(&mut c, &att);
     Ok(c)
 }
@@ -136,12 +80,7 @@ pub fn conv_v2(fx: &Fixture, device: &Device) -> Result<Computed, String> {
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
     let (out, att) = layer.forward_with_attention(x.clone(), &graph);
     let (mut c, grads) = finish(fx, out, &x, &ad)?;
-    linear_grads(&mut c, &layer.lin_l, &grads, "lin_l.")?;
-    linear_grads(&mut c, &layer.lin_r, &grads, "lin_r.")?;
-    param_grad(&mut c, &layer.att, &grads, "att")?;
-    if let Some(b) = &layer.bias {
-        param_grad(&mut c, b, &grads, "bias")?;
-    }
+    c.extend(param_grads(&layer, &grads));
     attention(&mut c, &att);
     Ok(c)
 }
@@ -159,7 +98,6 @@ pub fn two_layer(fx: &Fixture, device: &Device) -> Result<Computed, String> {
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
     let out = model.forward(x.clone(), &graph);
     let (mut c, grads) = finish(fx, out, &x, &ad)?;
-    gat_grads(&mut c, &model.conv1, &grads, "conv1.")?;
-    gat_grads(&mut c, &model.conv2, &grads, "conv2.")?;
+    c.extend(param_grads(&model, &grads));
     Ok(c)
 }

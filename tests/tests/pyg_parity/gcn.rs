@@ -2,9 +2,9 @@
 
 use burn::tensor::{Device, Tensor};
 use gnn_models::Graph;
-use gnn_models::layers::{GcnConv, GcnConvConfig};
+use gnn_models::layers::GcnConvConfig;
 use gnn_models::models::GcnConfig;
-use gnn_tests::{Fixture, transpose, values};
+use gnn_tests::{Fixture, param_grads, values};
 
 use crate::Computed;
 
@@ -21,27 +21,6 @@ fn graph(fx: &Fixture, device: &Device) -> Result<(Graph, Option<Tensor<1>>), St
     } else {
         Ok((g, None))
     }
-}
-
-/// Records a layer's parameter gradients in PyG's layout.
-fn param_grads(
-    out: &mut Computed,
-    layer: &GcnConv,
-    grads: &burn::tensor::Gradients,
-    prefix: &str,
-) -> Result<(), String> {
-    let w = layer.lin.weight.val();
-    let [fin, fout] = w.dims();
-    let g = w.grad(grads).ok_or("no gradient for lin.weight")?;
-    out.insert(
-        format!("grad.{prefix}lin.weight"),
-        transpose(&values(g), fin, fout),
-    );
-    if let Some(b) = &layer.bias {
-        let g = b.val().grad(grads).ok_or("no gradient for bias")?;
-        out.insert(format!("grad.{prefix}bias"), values(g));
-    }
-    Ok(())
 }
 
 pub fn conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
@@ -66,7 +45,7 @@ pub fn conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
         "grad.x".into(),
         values(x.grad(&grads).ok_or("no gradient for x")?),
     );
-    param_grads(&mut c, &layer, &grads, "")?;
+    c.extend(param_grads(&layer, &grads));
     if let Some(w) = weight {
         c.insert(
             "grad.edge_weight".into(),
@@ -112,7 +91,6 @@ pub fn two_layer(fx: &Fixture, device: &Device) -> Result<Computed, String> {
         "grad.x".into(),
         values(x.grad(&grads).ok_or("no gradient for x")?),
     );
-    param_grads(&mut c, &model.conv1, &grads, "conv1.")?;
-    param_grads(&mut c, &model.conv2, &grads, "conv2.")?;
+    c.extend(param_grads(&model, &grads));
     Ok(c)
 }

@@ -1,10 +1,10 @@
 //! RGCNConv cases.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use gnn_models::Graph;
 use gnn_models::layers::RgcnConvConfig;
 use gnn_models::message_passing::Aggregation;
-use gnn_tests::{Fixture, values};
+use gnn_tests::{Fixture, param_grads, values};
 
 use crate::Computed;
 
@@ -48,34 +48,7 @@ pub fn conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
         "grad.x".into(),
         values(x.grad(&grads).ok_or("no gradient for x")?),
     );
-    c.insert(
-        "grad.weight".into(),
-        values(
-            layer
-                .weight
-                .val()
-                .grad(&grads)
-                .ok_or("no gradient for weight")?,
-        ),
-    );
-    let grad = |t: Tensor<2>| t.grad(&grads).map(values);
-    if let Some(comp) = &layer.comp {
-        c.insert(
-            "grad.comp".into(),
-            grad(comp.val()).ok_or("no gradient for comp")?,
-        );
-    }
-    if let Some(root) = &layer.root {
-        c.insert(
-            "grad.root".into(),
-            grad(root.val()).ok_or("no gradient for root")?,
-        );
-    }
-    if let Some(b) = &layer.bias {
-        c.insert(
-            "grad.bias".into(),
-            values(b.val().grad(&grads).ok_or("no gradient for bias")?),
-        );
-    }
+    // Every parameter's gradient, in PyG's names and layouts.
+    c.extend(param_grads(&layer, &grads));
     Ok(c)
 }
