@@ -68,6 +68,109 @@ impl GraphDataset {
     }
 }
 
+impl GraphDataset {
+    /// Keeps only regression target `k` of every graph (e.g. QM9's dipole moment, `k = 0`).
+    pub fn select_target(&mut self, k: usize) -> Result<(), DatasetError> {
+        if self.num_classes.is_some() {
+            return Err(DatasetError::Invalid(format!(
+                "{} is a classification dataset; it has no targets to pick from",
+                self.name
+            )));
+        }
+        for g in &mut self.graphs {
+            if let GraphTarget::Values(v) = &mut g.y {
+                let Some(&value) = v.get(k) else {
+                    return Err(DatasetError::Invalid(format!(
+                        "{}: target {k} does not exist (the graphs have {} targets)",
+                        self.name,
+                        v.len()
+                    )));
+                };
+                *v = vec![value];
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-target mean `μ_t` and standard deviation `σ_t` of regression targets (computed on the
+/// training graphs): targets are trained as `(y − μ) / σ` and predictions mapped back with
+/// `ŷ σ + μ`, so losses and errors are reported in the target's own units.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TargetScaler {
+    /// `μ_t`.
+    pub mean: Vec<f32>,
+    /// `σ_t` (population standard deviation; 1 where a target is constant).
+    pub std: Vec<f32>,
+}
+
+impl TargetScaler {
+    /// The statistics of the graphs `ids` of a regression `dataset`.
+    pub fn fit(dataset: &GraphDataset, ids: &[usize]) -> Result<Self, DatasetError> {
+        let values: Vec<&Vec<f32>> = ids
+            .iter()
+            .filter_map(|&i| match &dataset.graphs.get(i)?.y {
+                GraphTarget::Values(v) => Some(v),
+                GraphTarget::Class(_) => None,
+            })
+            .collect();
+        let Some(width) = values.first().map(|v| v.len()) else {
+            return Err(DatasetError::Invalid(format!(
+                "{}: no regression targets to normalise",
+                dataset.name
+            )));
+        };
+        if values.iter().any(|v| v.len() != width) {
+            return Err(DatasetError::Invalid(format!(
+                "{}: graphs have different numbers of targets",
+                dataset.name
+            )));
+        }
+        let n = values.len() as f64;
+        let mut mean = vec![0f64; width];
+        for v in &values {
+            for (m, x) in mean.iter_mut().zip(v.iter()) {
+                *m += f64::from(*x) / n;
+            }
+        }
+        let mut var = vec![0f64; width];
+        for v in &values {
+            for ((s, x), m) in var.iter_mut().zip(v.iter()).zip(&mean) {
+                *s += (f64::from(*x) - m).powi(2) / n;
+            }
+        }
+        Ok(TargetScaler {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std: var
+                .iter()
+                .map(|&v| if v > 0.0 { v.sqrt() as f32 } else { 1.0 })
+                .collect(),
+        })
+    }
+
+    /// `(y − μ) / σ` for every graph of `dataset`.
+    pub fn normalize(&self, dataset: &mut GraphDataset) {
+        for g in &mut dataset.graphs {
+            if let GraphTarget::Values(v) = &mut g.y {
+                for ((x, m), s) in v.iter_mut().zip(&self.mean).zip(&self.std) {
+                    *x = (*x - m) / s;
+                }
+            }
+        }
+    }
+
+    /// `ŷ σ + μ` in place for row-major predictions `[B, T]`.
+    pub fn denormalize(&self, values: &mut [f32]) {
+        let t = self.mean.len().max(1);
+        for (i, x) in values.iter_mut().enumerate() {
+            let k = i % t;
+            if let (Some(m), Some(s)) = (self.mean.get(k), self.std.get(k)) {
+                *x = *x * s + m;
+            }
+        }
+    }
+}
+
 /// SplitMix64: a small, seeded, portable generator for shuffles.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -267,5 +370,36 @@ mod tests {
         let mut all: Vec<usize> = [s.train, s.val, s.test].concat();
         all.sort_unstable();
         assert_eq!(all, (0..101).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn target_selection_and_scaling_round_trip() {
+        let g = |v: Vec<f32>| SmallGraph {
+            num_nodes: 1,
+            src: vec![],
+            dst: vec![],
+            x: Matrix::zeros(1, 1),
+            edge_attr: None,
+            y: GraphTarget::Values(v),
+        };
+        let mut ds = GraphDataset {
+            name: "t".into(),
+            graphs: vec![g(vec![1.0, 5.0]), g(vec![3.0, 5.0]), g(vec![100.0, 5.0])],
+            num_classes: None,
+            num_node_features: 1,
+            num_edge_features: 0,
+        };
+        let s = TargetScaler::fit(&ds, &[0, 1]).unwrap();
+        assert_eq!(s.mean, [2.0, 5.0]);
+        assert_eq!(s.std, [1.0, 1.0]);
+        assert!(ds.clone().select_target(2).is_err());
+        ds.select_target(0).unwrap();
+        let s = TargetScaler::fit(&ds, &[0, 1]).unwrap();
+        s.normalize(&mut ds);
+        assert_eq!(ds.graphs[2].y, GraphTarget::Values(vec![98.0]));
+        let mut p = [98.0f32, -1.0];
+        s.denormalize(&mut p);
+        assert_eq!(p, [100.0, 1.0]);
+        assert!(TargetScaler::fit(&ds, &[]).is_err());
     }
 }

@@ -4,9 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
-use gnn_datasets::{GraphDataset, GraphTarget, NodeDataset};
-use gnn_models::interop::{encode_safetensors, read_safetensors};
+use gnn_datasets::{GraphDataset, GraphSplit, GraphTarget, NodeDataset, TargetScaler};
+use gnn_models::interop::{HostTensor, StateDict, encode_safetensors, read_safetensors};
 
 use crate::data::{NodeClassification, TrainData};
 use crate::experiment::{ModelKind, NodeSpec, graph_splits, prepare};
@@ -71,17 +72,21 @@ pub fn eval(
 
 /// The graph batches a saved graph-level model was scored on: the split of its first run
 /// (fold 0, or the first seeded split), rebuilt from the card's training settings — for
-/// imported weights, which have none, fold 0 of the default stratified 10-fold split (seed 0).
+/// imported weights, which have none, fold 0 of the default stratified 10-fold split (seed 0),
+/// or for regression the first seeded 80/10/10 split.
 fn graph_batches(
     saved: &SavedModel,
     dataset: &GraphDataset,
     backend: Backend,
 ) -> Result<GraphBatches, TrainError> {
-    let spec = saved
-        .card
-        .training
-        .clone()
-        .unwrap_or_else(|| NodeSpec::new(saved.card.model.kind(), backend));
+    let spec = saved.card.training.clone().unwrap_or_else(|| {
+        let mut spec = NodeSpec::new(saved.card.model.kind(), backend);
+        if dataset.num_classes.is_none() {
+            // Regression: the first seeded 80/10/10 split, as `gnn train` makes.
+            spec.folds = 0;
+        }
+        spec
+    });
     let (f, c) = saved.card.model.widths();
     if dataset.num_node_features != f || dataset.num_classes.unwrap_or(1) != c {
         return Err(TrainError::Config(format!(
@@ -114,8 +119,9 @@ pub fn eval_graph(
     Ok(named_metrics(saved, &data))
 }
 
-/// Per-graph predictions as CSV: `graph,split,label,prediction,p_0,…` (the split of the
-/// model's first run).
+/// Per-graph predictions as CSV (the split of the model's first run): for classification
+/// `graph,split,label,prediction,p_0,…`; for regression `graph,split,target,prediction` in the
+/// target's units (de-normalised with the training graphs' statistics).
 pub fn predict_graph_csv(
     saved: &SavedModel,
     dataset: &GraphDataset,
@@ -138,6 +144,10 @@ pub fn predict_graph_csv(
     for chunk in all.chunks(512) {
         let batch = data.batch(chunk, crate::data::SplitKind::Test);
         let logits = saved.model.forward(batch.x, &batch.graph);
+        if let Some(scaler) = data.scaler() {
+            regression_rows(&mut out, logits, scaler, chunk, dataset, &name)?;
+            continue;
+        }
         let [_, c] = logits.dims();
         if out.is_empty() {
             out = header("graph", c);
@@ -157,6 +167,44 @@ pub fn predict_graph_csv(
         write_rows(&mut out, &probs, c, rows);
     }
     Ok(out)
+}
+
+/// Appends `graph,split,target,prediction` rows of a regression model's outputs (normalised)
+/// in the target's units.
+fn regression_rows(
+    out: &mut String,
+    outputs: Tensor<2>,
+    scaler: &TargetScaler,
+    graphs: &[usize],
+    dataset: &GraphDataset,
+    split_of: &[&str],
+) -> Result<(), TrainError> {
+    if out.is_empty() {
+        out.push_str("graph,split,target,prediction\n");
+    }
+    let mut pred = outputs
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| TrainError::Config(format!("reading predictions: {e:?}")))?;
+    scaler.denormalize(&mut pred);
+    let width = scaler.mean.len().max(1);
+    for (r, &g) in graphs.iter().enumerate() {
+        let target = match &dataset.graphs[g].y {
+            GraphTarget::Values(v) => v
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(";"),
+            GraphTarget::Class(k) => k.to_string(),
+        };
+        let p: Vec<String> = pred[r * width..(r + 1) * width]
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        let _ = writeln!(out, "{g},{},{target},{}", split_of[g], p.join(";"));
+    }
+    Ok(())
 }
 
 /// Appends one CSV row per output row: `id,split,label,prediction,p_0,…`, the prediction being
@@ -291,4 +339,85 @@ pub fn import_pyg(
 fn strip(msg: String, path: &Path) -> String {
     let prefix = format!("{}: ", path.display());
     msg.strip_prefix(&prefix).map(str::to_string).unwrap_or(msg)
+}
+
+/// Writes a graph dataset as the graphs are fed to the models, for other libraries to read
+/// (`bench/pyg_qm9.py`): one safetensors file of disjoint-union arrays, all `F32` (integers are
+/// exact: every count is checked to be below 2^24):
+///
+/// - `x [N, F]`, `edge_index [2, E]` (graph-local node ids), `edge_attr [E, D]` (absent
+///   without edge features), `y [G, T]` (regression targets in their units, or the class)
+/// - `node_ptr [G + 1]`, `edge_ptr [G + 1]`: graph `g` owns nodes `node_ptr[g]..node_ptr[g+1]`
+///   and edges `edge_ptr[g]..edge_ptr[g+1]`
+/// - `train_idx`, `val_idx`, `test_idx`: the graphs of `split`
+///
+/// Metadata: `gnn.dataset` (name), `gnn.split` (how the split was made).
+pub fn export_graph_dataset(
+    dataset: &GraphDataset,
+    split: &GraphSplit,
+    split_note: &str,
+    out: &Path,
+) -> Result<(), TrainError> {
+    const EXACT: usize = 1 << 24;
+    let nodes: usize = dataset.graphs.iter().map(|g| g.num_nodes).sum();
+    let edges: usize = dataset.graphs.iter().map(|g| g.src.len()).sum();
+    if nodes >= EXACT || edges >= EXACT {
+        return Err(TrainError::Output {
+            path: out.to_path_buf(),
+            reason: format!("{nodes} nodes / {edges} edges: too many to store exactly as F32"),
+        });
+    }
+    let f = dataset.num_node_features;
+    let d = dataset.num_edge_features;
+    let t = match dataset.graphs.first().map(|g| &g.y) {
+        Some(GraphTarget::Values(v)) => v.len(),
+        _ => 1,
+    };
+    let (mut x, mut src, mut dst, mut attr, mut y) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut node_ptr, mut edge_ptr) = (vec![0f32], vec![0f32]);
+    for g in &dataset.graphs {
+        x.extend_from_slice(g.x.data());
+        src.extend(g.src.iter().map(|&v| v as f32));
+        dst.extend(g.dst.iter().map(|&v| v as f32));
+        if let Some(e) = &g.edge_attr {
+            attr.extend_from_slice(e.data());
+        }
+        match &g.y {
+            GraphTarget::Values(v) if v.len() == t => y.extend_from_slice(v),
+            GraphTarget::Values(_) => {
+                return Err(TrainError::Config(format!(
+                    "{}: graphs have different numbers of targets",
+                    dataset.name
+                )));
+            }
+            GraphTarget::Class(k) => y.push(*k as f32),
+        }
+        node_ptr.push(node_ptr[node_ptr.len() - 1] + g.num_nodes as f32);
+        edge_ptr.push(edge_ptr[edge_ptr.len() - 1] + g.src.len() as f32);
+    }
+    let g = dataset.len();
+    let tensor = |shape: Vec<usize>, values: Vec<f32>| HostTensor { shape, values };
+    let ids = |v: &[usize]| tensor(vec![v.len()], v.iter().map(|&i| i as f32).collect());
+    let mut dict = StateDict::new();
+    dict.insert("x".into(), tensor(vec![nodes, f], x));
+    src.extend(dst);
+    dict.insert("edge_index".into(), tensor(vec![2, edges], src));
+    if d > 0 {
+        dict.insert("edge_attr".into(), tensor(vec![edges, d], attr));
+    }
+    dict.insert("y".into(), tensor(vec![g, t], y));
+    dict.insert("node_ptr".into(), tensor(vec![g + 1], node_ptr));
+    dict.insert("edge_ptr".into(), tensor(vec![g + 1], edge_ptr));
+    dict.insert("train_idx".into(), ids(&split.train));
+    dict.insert("val_idx".into(), ids(&split.val));
+    dict.insert("test_idx".into(), ids(&split.test));
+    let meta = HashMap::from([
+        ("gnn.dataset".to_string(), dataset.name.clone()),
+        ("gnn.split".to_string(), split_note.to_string()),
+    ]);
+    let bytes = encode_safetensors(&dict, meta).map_err(|reason| TrainError::Output {
+        path: out.to_path_buf(),
+        reason,
+    })?;
+    output::write_atomic(out, &bytes)
 }

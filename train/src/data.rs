@@ -86,8 +86,13 @@ pub enum Objective {
         /// Number of classes.
         num_classes: usize,
     },
-    /// Mean absolute error loss and metric.
-    Regression,
+    /// Mean absolute error loss and metric. Targets are trained normalised, `(y − μ)/σ`; the
+    /// metric is reported in the target's units, `scale · mean |ŷ − y|` with `scale = σ` (1
+    /// for several targets, whose metric stays in σ units).
+    Regression {
+        /// `σ` of the target.
+        scale: f64,
+    },
 }
 
 /// A dataset as the training loop sees it, on a (non-autodiff) device.

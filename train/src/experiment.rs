@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::backend::Backend;
-use crate::data::{NodeClassification, SplitKind, TrainData};
+use crate::data::{NodeClassification, Objective, SplitKind, TrainData};
 use crate::fit::{EpochRecord, FitConfig, FitResult, Selection, fit};
 use crate::graph_data::GraphBatches;
 pub use crate::model::{ModelConfig, TrainedModel};
@@ -196,6 +196,12 @@ pub struct NodeSpec {
     /// MPNN: message aggregation [default: mean, as PyG's example].
     #[serde(default)]
     pub aggr: Option<Aggregation>,
+    /// Regression datasets (QM9): which target to learn (PyG's QM9 order; 0 = dipole moment).
+    #[serde(default)]
+    pub target: usize,
+    /// Molecules (QM9): hydrogens as nodes instead of a per-atom count.
+    #[serde(default)]
+    pub explicit_h: bool,
     /// Graph tasks: graphs per training mini-batch.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
@@ -227,6 +233,8 @@ impl NodeSpec {
             no_val_fold: false,
             readout: Readout::Set2Set,
             aggr: None,
+            target: 0,
+            explicit_h: false,
             batch_size: default_batch_size(),
             dropout,
             normalize_features: true,
@@ -286,17 +294,17 @@ fn default_batch_size() -> usize {
 pub struct RunReport {
     /// Its seed.
     pub seed: u64,
-    /// Test accuracy at the best epoch (a fraction).
-    pub test_acc: f64,
-    /// Validation accuracy at the best epoch.
-    pub val_acc: f64,
+    /// Test metric at the best epoch: accuracy (a fraction) or MAE (in the target's units).
+    pub test_metric: f64,
+    /// Validation metric at the best epoch.
+    pub val_metric: f64,
     /// Epochs run.
     pub epochs: usize,
     /// The best epoch.
     pub best_epoch: usize,
     /// Median wall time of an epoch (training step + evaluation), milliseconds.
     pub epoch_ms_median: f64,
-    /// Accuracy per split (`train`, `val`, `test`) at the best epoch.
+    /// Metric per split (`train`, `val`, `test`) at the best epoch.
     pub split_metrics: BTreeMap<String, f64>,
     /// Every epoch (not written to `--json`).
     #[serde(skip)]
@@ -308,8 +316,8 @@ impl RunReport {
     pub fn new(seed: u64, run: FitResult<()>) -> Self {
         RunReport {
             seed,
-            test_acc: run.metric(SplitKind::Test),
-            val_acc: run.metric(SplitKind::Val),
+            test_metric: run.metric(SplitKind::Test),
+            val_metric: run.metric(SplitKind::Val),
             epochs: run.history.len(),
             best_epoch: run.best_epoch,
             epoch_ms_median: run.epoch_ms_median(),
@@ -332,27 +340,34 @@ pub struct ExperimentReport {
     pub dataset: String,
     /// Backend name.
     pub backend: String,
+    /// What `test_metric` measures: `accuracy` (classification, a fraction) or `mae`
+    /// (regression, mean absolute error in the target's units).
+    pub metric: String,
     /// One entry per run.
     pub runs: Vec<RunReport>,
-    /// Mean test accuracy over runs.
-    pub test_acc_mean: f64,
-    /// Sample standard deviation of the test accuracy.
-    pub test_acc_std: f64,
+    /// Mean test metric over runs.
+    pub test_metric_mean: f64,
+    /// Sample standard deviation of the test metric.
+    pub test_metric_std: f64,
     /// Median over runs of each run's median epoch time, milliseconds.
     pub epoch_ms_median: f64,
 }
 
 impl ExperimentReport {
     /// The summary of `runs` of `spec` on dataset `dataset`.
-    pub fn new(spec: &NodeSpec, dataset: &str, runs: Vec<RunReport>) -> Self {
-        let accs: Vec<f64> = runs.iter().map(|r| r.test_acc).collect();
+    pub fn new(spec: &NodeSpec, dataset: &str, objective: Objective, runs: Vec<RunReport>) -> Self {
+        let accs: Vec<f64> = runs.iter().map(|r| r.test_metric).collect();
         let times: Vec<f64> = runs.iter().map(|r| r.epoch_ms_median).collect();
         ExperimentReport {
             model: spec.model.name().into(),
             dataset: dataset.into(),
             backend: spec.backend.name().into(),
-            test_acc_mean: stats::mean(&accs),
-            test_acc_std: stats::std(&accs),
+            metric: match objective {
+                Objective::Classification { .. } => "accuracy".into(),
+                Objective::Regression { .. } => "mae".into(),
+            },
+            test_metric_mean: stats::mean(&accs),
+            test_metric_std: stats::std(&accs),
             epoch_ms_median: stats::median(&times),
             runs,
         }
@@ -433,7 +448,11 @@ pub fn run_node_classification(
         runs.push(RunReport::new(seed, run));
         models.push(model);
     }
-    Ok((ExperimentReport::new(spec, &dataset.name, runs), models))
+    let objective = data.objective();
+    Ok((
+        ExperimentReport::new(spec, &dataset.name, objective, runs),
+        models,
+    ))
 }
 
 /// The architecture `spec` trains on `dataset`: input width from the dataset (the number of
@@ -550,9 +569,11 @@ pub fn run_graph_task(
     let splits = graph_splits(spec, dataset)?;
     let mut runs = Vec::with_capacity(splits.len());
     let mut models = Vec::with_capacity(splits.len());
+    let mut objective = None;
     for (r, split) in splits.into_iter().enumerate() {
         let seed = spec.seed + r as u64;
         let data = GraphBatches::new(dataset, split, spec.batch_size, seed, &device)?;
+        objective = Some(data.objective());
         let mut epoch = |rec: &EpochRecord| on_epoch(r, rec);
         let run = train_one(
             &device,
@@ -566,7 +587,11 @@ pub fn run_graph_task(
         let run = run.without_model();
         runs.push(RunReport::new(seed, run));
     }
-    Ok((ExperimentReport::new(spec, &dataset.name, runs), models))
+    let objective = objective.ok_or_else(|| TrainError::Config("no split to train on".into()))?;
+    Ok((
+        ExperimentReport::new(spec, &dataset.name, objective, runs),
+        models,
+    ))
 }
 
 /// The dataset on `device` as the spec prepares it (features row-normalised when asked).

@@ -56,7 +56,7 @@ impl Selector {
     fn new(selection: Selection, objective: Objective) -> Self {
         let sign = match objective {
             Objective::Classification { .. } => 1.0,
-            Objective::Regression => -1.0,
+            Objective::Regression { .. } => -1.0,
         };
         Selector {
             selection,
@@ -259,6 +259,10 @@ fn train_loss(out: Tensor<2>, batch: &Batch) -> Tensor<1> {
 
 /// Scores every split with `model` in eval mode (call it on `model.valid()`).
 pub fn evaluate<M: GraphModel>(model: &M, data: &dyn TrainData) -> Scores {
+    let scale = match data.objective() {
+        Objective::Regression { scale } => scale,
+        Objective::Classification { .. } => 1.0,
+    };
     let mut sums: BTreeMap<SplitKind, (f64, f64, usize)> = BTreeMap::new();
     for batch in data.eval_batches() {
         let out = model.forward(batch.x.clone(), &batch.graph);
@@ -288,7 +292,7 @@ pub fn evaluate<M: GraphModel>(model: &M, data: &dyn TrainData) -> Scores {
                 k,
                 Score {
                     loss: l / d,
-                    metric: m / d,
+                    metric: m / d * scale,
                     count: n,
                 },
             )
@@ -437,7 +441,7 @@ mod tests {
 
     #[test]
     fn regression_metric_is_lower_is_better() {
-        let mut s = Selector::new(Selection::ValMetric, Objective::Regression);
+        let mut s = Selector::new(Selection::ValMetric, Objective::Regression { scale: 1.0 });
         assert!(s.observe(&score(1.0, 0.5)));
         assert!(!s.observe(&score(1.0, 0.6)));
         assert!(s.observe(&score(1.0, 0.4)));

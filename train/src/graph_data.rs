@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use gnn_datasets::graph_set::{Rng, collate};
-use gnn_datasets::{GraphDataset, GraphSplit, GraphTarget};
+use gnn_datasets::{GraphDataset, GraphSplit, GraphTarget, TargetScaler};
 use gnn_models::{Features, Graph};
 
 use crate::TrainError;
@@ -16,7 +16,8 @@ pub const EVAL_BATCH: usize = 512;
 /// training mini-batches and evaluation batches covering every split once.
 ///
 /// A dataset without edge features gets one constant edge feature, so that edge-conditioned
-/// models apply unchanged.
+/// models apply unchanged. Regression targets are normalised with the mean and standard
+/// deviation of the training graphs ([`TargetScaler`]); metrics come back in the target's units.
 #[derive(Debug, Clone)]
 pub struct GraphBatches {
     dataset: GraphDataset,
@@ -24,6 +25,8 @@ pub struct GraphBatches {
     batch_size: usize,
     seed: u64,
     device: Device,
+    /// Regression: the training targets' statistics (the batches hold normalised targets).
+    scaler: Option<TargetScaler>,
     /// The evaluation batches, built once (they do not change between epochs).
     eval: Vec<Batch>,
 }
@@ -60,8 +63,18 @@ impl GraphBatches {
                 dataset.len()
             )));
         }
+        let mut dataset = dataset.clone();
+        let scaler = match dataset.num_classes {
+            Some(_) => None,
+            None => {
+                let s = TargetScaler::fit(&dataset, &split.train)?;
+                s.normalize(&mut dataset);
+                Some(s)
+            }
+        };
         let mut data = GraphBatches {
-            dataset: dataset.clone(),
+            dataset,
+            scaler,
             split,
             batch_size,
             seed,
@@ -78,6 +91,11 @@ impl GraphBatches {
         .map(|(kind, c)| data.batch(c, kind))
         .collect();
         Ok(data)
+    }
+
+    /// Regression: the statistics the targets were normalised with.
+    pub fn scaler(&self) -> Option<&TargetScaler> {
+        self.scaler.as_ref()
     }
 
     /// The split.
@@ -154,7 +172,12 @@ impl TrainData for GraphBatches {
     fn objective(&self) -> Objective {
         match self.dataset.num_classes {
             Some(num_classes) => Objective::Classification { num_classes },
-            None => Objective::Regression,
+            None => Objective::Regression {
+                scale: match self.scaler.as_ref().map(|s| &s.std[..]) {
+                    Some([sigma]) => f64::from(*sigma),
+                    _ => 1.0,
+                },
+            },
         }
     }
 

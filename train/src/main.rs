@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid, tu};
+use gnn_datasets::molecule::Hydrogens;
+use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid, qm9, tu};
 use gnn_models::layers::RgcnNorm;
 use gnn_train::attention::{self, LayerAttention};
 use gnn_train::experiment::{
@@ -39,6 +40,34 @@ enum Command {
     Export(ExportArgs),
     /// Make a model directory from PyTorch Geometric weights (a safetensors state_dict).
     Import(ImportArgs),
+    /// Write a graph dataset, as the models see it, and a split to one safetensors file
+    /// (for PyG side-by-side runs: bench/pyg_qm9.py).
+    ExportData(ExportDataArgs),
+}
+
+#[derive(Args, Debug)]
+struct ExportDataArgs {
+    /// Graph dataset: tu-<name>, qm9, qm9-sdf.
+    #[arg(long)]
+    dataset: String,
+    /// QM9: the target (PyG's order) [default: 0].
+    #[arg(long, default_value_t = 0)]
+    target: usize,
+    /// QM9: hydrogens as graph nodes.
+    #[arg(long)]
+    explicit_h: bool,
+    /// Seed of the 80/10/10 split (the split of `gnn train --seed S`'s first run).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Data root [default: $GNN_DATA_DIR, else the per-user cache directory].
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Never download; fail if a file is missing.
+    #[arg(long)]
+    offline: bool,
+    /// Output file (.safetensors).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// How R-GCN models the self-connection.
@@ -122,12 +151,20 @@ struct ImportArgs {
 
 #[derive(Args, Debug)]
 struct TrainArgs {
-    /// Model: gcn, gat, rgcn.
+    /// Model: gcn, gat, rgcn (node classification); mpnn (graph classification/regression).
     #[arg(long)]
     model: ModelKind,
-    /// Dataset: cora, citeseer, pubmed (Planetoid); aifb, mutag, bgs, am (R-GCN entities).
+    /// Dataset: cora, citeseer, pubmed (Planetoid); aifb, mutag, bgs, am (R-GCN entities);
+    /// tu-<name> (TU graph classification, e.g. tu-mutag); qm9, qm9-sdf (regression).
     #[arg(long)]
     dataset: String,
+    /// QM9: the target to regress, in PyG's order (0 dipole moment in D, 1 polarizability,
+    /// 2 HOMO, 3 LUMO, 4 gap, ... 18 rotational constant C) [default: 0].
+    #[arg(long)]
+    target: Option<usize>,
+    /// QM9: hydrogens as graph nodes (PyG's QM9) instead of a count per heavy atom.
+    #[arg(long)]
+    explicit_h: bool,
     /// Backend: flex (default, CPU), ndarray (CPU), wgpu (GPU; needs the `wgpu` build feature).
     #[arg(long, default_value = "flex")]
     backend: Backend,
@@ -202,7 +239,7 @@ struct TrainArgs {
     #[arg(long)]
     dump_attention: Option<PathBuf>,
     /// Graph datasets: stratified cross-validation folds, one run per fold (0: `--runs` seeded
-    /// 80/10/10 splits) [default: 10].
+    /// 80/10/10 splits) [default: 10 for classification, 0 for regression].
     #[arg(long)]
     folds: Option<usize>,
     /// Graph datasets with --folds: no validation fold; train on the other k-1 folds and keep
@@ -235,7 +272,7 @@ fn load_dataset(name: &str, root: &DataRoot) -> Result<NodeDataset, TrainError> 
         return Ok(entities::load(&lower, root)?);
     }
     Err(TrainError::Config(format!(
-        "unknown dataset '{name}' (cora, citeseer, pubmed, aifb, mutag, bgs, am, tu-<name>)"
+        "unknown dataset '{name}' (cora, citeseer, pubmed, aifb, mutag, bgs, am, tu-<name>, qm9, qm9-sdf)"
     )))
 }
 
@@ -254,9 +291,38 @@ impl AnyDataset {
     }
 }
 
-fn load_any(name: &str, root: &DataRoot) -> Result<AnyDataset, TrainError> {
-    if name.to_ascii_lowercase().starts_with("tu-") {
+/// Which molecule settings a graph dataset is loaded with.
+#[derive(Debug, Clone, Copy, Default)]
+struct GraphOptions {
+    /// Regression target (QM9).
+    target: usize,
+    /// Hydrogens as nodes (QM9).
+    explicit_h: bool,
+}
+
+impl GraphOptions {
+    fn of(spec: &NodeSpec) -> Self {
+        GraphOptions {
+            target: spec.target,
+            explicit_h: spec.explicit_h,
+        }
+    }
+}
+
+fn load_any(name: &str, root: &DataRoot, opts: GraphOptions) -> Result<AnyDataset, TrainError> {
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with("tu-") {
         return Ok(AnyDataset::Graph(tu::load(name, root)?));
+    }
+    if qm9::NAMES.contains(&lower.as_str()) {
+        let hydrogens = if opts.explicit_h {
+            Hydrogens::Explicit
+        } else {
+            Hydrogens::Implicit
+        };
+        let mut ds = qm9::load(&lower, root, hydrogens)?;
+        ds.select_target(opts.target)?;
+        return Ok(AnyDataset::Graph(ds));
     }
     Ok(AnyDataset::Node(load_dataset(name, root)?))
 }
@@ -350,7 +416,18 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
     }
 
     let root = dataset_root(args.root.as_deref(), args.offline);
-    let any = load_any(&args.dataset, &root)?;
+    if let Some(t) = args.target {
+        spec.target = t;
+    }
+    spec.explicit_h = args.explicit_h;
+    let any = load_any(&args.dataset, &root, GraphOptions::of(&spec))?;
+    // Regression datasets have no classes to stratify: a seeded 80/10/10 split per run.
+    if let AnyDataset::Graph(ds) = &any
+        && ds.num_classes.is_none()
+        && args.folds.is_none()
+    {
+        spec.folds = 0;
+    }
 
     let show = !args.quiet && std::io::stderr().is_terminal();
     let bar = if show {
@@ -369,7 +446,7 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
         bar.set_position((run * epochs + rec.epoch) as u64);
         if let Some(v) = rec.scores.get(&gnn_train::data::SplitKind::Val) {
             bar.set_message(format!(
-                "run {} epoch {} loss {:.4} val acc {:.3}",
+                "run {} epoch {} loss {:.4} val {:.3}",
                 run + 1,
                 rec.epoch,
                 rec.step_loss,
@@ -386,17 +463,19 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
     if !args.quiet {
         for (i, r) in report.runs.iter().enumerate() {
             // Datasets without a validation split (the R-GCN entities) have no val acc.
-            let val = if r.val_acc.is_nan() {
+            let val = if r.val_metric.is_nan() {
                 "-".to_string()
             } else {
-                format!("{:.4}", r.val_acc)
+                format!("{:.4}", r.val_metric)
             };
             eprintln!(
-                "run {}/{} seed {}: test acc {:.4}, val acc {val}, best epoch {}/{}, {:.2} ms/epoch",
+                "run {}/{} seed {}: test {} {:.4}, val {} {val}, best epoch {}/{}, {:.2} ms/epoch",
                 i + 1,
                 report.runs.len(),
                 r.seed,
-                r.test_acc,
+                short_metric(&report.metric),
+                r.test_metric,
+                short_metric(&report.metric),
                 r.best_epoch,
                 r.epochs,
                 r.epoch_ms_median
@@ -417,7 +496,13 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
             "{} on {} ({}), seed {}",
             report.model, report.dataset, report.backend, first.seed
         );
-        plot::write_curves(path, &title, "accuracy", &first.history, first.best_epoch)?;
+        plot::write_curves(
+            path,
+            &title,
+            &report.metric,
+            &first.history,
+            first.best_epoch,
+        )?;
     }
     if let (Some(path), Some(TrainedModel::Gat(model)), AnyDataset::Node(dataset)) =
         (&args.dump_attention, models.first(), &any)
@@ -463,7 +548,17 @@ fn dataset_root(root: Option<&std::path::Path>, offline: bool) -> DataRoot {
 fn open_model(using: &UseArgs) -> Result<(SavedModel, AnyDataset), TrainError> {
     let saved = SavedModel::load(&using.model, &using.backend.device()?)?;
     let name = using.dataset.as_deref().unwrap_or(&saved.card.dataset);
-    let dataset = load_any(name, &dataset_root(using.root.as_deref(), using.offline))?;
+    let opts = saved
+        .card
+        .training
+        .as_ref()
+        .map(GraphOptions::of)
+        .unwrap_or_default();
+    let dataset = load_any(
+        name,
+        &dataset_root(using.root.as_deref(), using.offline),
+        opts,
+    )?;
     Ok((saved, dataset))
 }
 
@@ -472,6 +567,10 @@ fn eval(args: EvalArgs) -> Result<(), TrainError> {
     let metrics = match &dataset {
         AnyDataset::Node(ds) => commands::eval(&saved, ds, args.using.backend)?,
         AnyDataset::Graph(ds) => commands::eval_graph(&saved, ds, args.using.backend)?,
+    };
+    let metric = match &dataset {
+        AnyDataset::Graph(ds) if ds.num_classes.is_none() => "mae",
+        _ => "accuracy",
     };
     let parts: Vec<String> = metrics
         .iter()
@@ -482,7 +581,7 @@ fn eval(args: EvalArgs) -> Result<(), TrainError> {
                 Some(s) => format!(" (saved {s:.4})"),
                 None => String::new(),
             };
-            format!("{k} acc {v:.4}{note}")
+            format!("{k} {} {v:.4}{note}", short_metric(metric))
         })
         .collect();
     println!(
@@ -516,6 +615,37 @@ fn predict(args: PredictArgs) -> Result<(), TrainError> {
                 })
         }
     }
+}
+
+fn export_data(args: ExportDataArgs) -> Result<(), TrainError> {
+    check_output_dir(&args.out)?;
+    let opts = GraphOptions {
+        target: args.target,
+        explicit_h: args.explicit_h,
+    };
+    let any = load_any(
+        &args.dataset,
+        &dataset_root(args.root.as_deref(), args.offline),
+        opts,
+    )?;
+    let AnyDataset::Graph(ds) = any else {
+        return Err(TrainError::Config(format!(
+            "{} is a node-level dataset; export-data writes graph datasets",
+            args.dataset
+        )));
+    };
+    let split = gnn_datasets::graph_set::random_split(ds.len(), 0.8, 0.1, args.seed);
+    let note = format!("random_split(n={}, 0.8, 0.1, seed={})", ds.len(), args.seed);
+    commands::export_graph_dataset(&ds, &split, &note, &args.out)?;
+    eprintln!(
+        "wrote {} graphs ({} train / {} val / {} test) to {}",
+        ds.len(),
+        split.train.len(),
+        split.val.len(),
+        split.test.len(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn export(args: ExportArgs) -> Result<(), TrainError> {
@@ -577,18 +707,33 @@ fn check_output_dir(path: &std::path::Path) -> Result<(), TrainError> {
     Ok(())
 }
 
+/// `acc` or `mae`, for one-line reports.
+fn short_metric(metric: &str) -> &str {
+    if metric == "accuracy" { "acc" } else { metric }
+}
+
 fn summary(r: &ExperimentReport) -> String {
-    format!(
-        "{} on {} ({}): test accuracy {:.2} ± {:.2} % over {} run{}, median epoch {:.2} ms",
-        r.model,
-        r.dataset,
-        r.backend,
-        100.0 * r.test_acc_mean,
-        100.0 * r.test_acc_std,
+    let runs = format!(
+        "over {} run{}, median epoch {:.2} ms",
         r.runs.len(),
         if r.runs.len() == 1 { "" } else { "s" },
         r.epoch_ms_median
-    )
+    );
+    if r.metric == "accuracy" {
+        format!(
+            "{} on {} ({}): test accuracy {:.2} ± {:.2} % {runs}",
+            r.model,
+            r.dataset,
+            r.backend,
+            100.0 * r.test_metric_mean,
+            100.0 * r.test_metric_std,
+        )
+    } else {
+        format!(
+            "{} on {} ({}): test {} {:.4} ± {:.4} {runs}",
+            r.model, r.dataset, r.backend, r.metric, r.test_metric_mean, r.test_metric_std,
+        )
+    }
 }
 
 fn main() -> ExitCode {
@@ -640,6 +785,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict(args),
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
+        Command::ExportData(args) => export_data(args),
     });
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

@@ -59,18 +59,24 @@ fn train_writes_json_and_plot() {
         "dataset",
         "backend",
         "runs",
-        "test_acc_mean",
-        "test_acc_std",
+        "test_metric_mean",
+        "test_metric_std",
     ] {
         assert!(report.get(key).is_some(), "json lacks {key}");
     }
     let runs = report["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[1]["seed"], 1);
-    for key in ["seed", "test_acc", "val_acc", "epochs", "epoch_ms_median"] {
+    for key in [
+        "seed",
+        "test_metric",
+        "val_metric",
+        "epochs",
+        "epoch_ms_median",
+    ] {
         assert!(runs[0].get(key).is_some(), "run lacks {key}");
     }
-    let acc = report["test_acc_mean"].as_f64().unwrap();
+    let acc = report["test_metric_mean"].as_f64().unwrap();
     assert!(
         (0.5..=1.0).contains(&acc),
         "accuracy {acc} is not a fraction from a trained model"

@@ -84,16 +84,32 @@ impl NnConv {
     /// # Panics
     /// If the graph has no edge features.
     pub fn forward(&self, x: Tensor<2>, graph: &Graph) -> Tensor<2> {
-        let (f, o) = (self.d_input, self.d_output);
+        let w = self.edge_weights(graph);
+        self.forward_with_weights(x, graph, w)
+    }
+
+    /// The per-edge matrices of the edge network, `W_e = reshape(nn(e_ji), [F, F'])`:
+    /// `[E, F, F']`. They depend only on the edge features, so a model that applies the layer
+    /// several times to one graph (the MPNN's shared steps) computes them once.
+    ///
+    /// # Panics
+    /// If the graph has no edge features.
+    pub fn edge_weights(&self, graph: &Graph) -> Tensor<3> {
         let edge_attr = graph
             .edge_attr()
             .expect("NnConv needs a graph with edge features")
             .clone();
         let e = graph.num_edges();
-        let w = self
-            .nn2
+        self.nn2
             .forward(relu(self.nn0.forward(edge_attr)))
-            .reshape([e, f, o]);
+            .reshape([e, self.d_input, self.d_output])
+    }
+
+    /// Applies the layer with edge matrices `w` `[E, F, F']` from [`NnConv::edge_weights`] of
+    /// the same graph.
+    pub fn forward_with_weights(&self, x: Tensor<2>, graph: &Graph, w: Tensor<3>) -> Tensor<2> {
+        let (f, o) = (self.d_input, self.d_output);
+        let e = graph.num_edges();
         let x_j = gather_src(x.clone(), graph).reshape([e, 1, f]);
         let messages = x_j.matmul(w).reshape([e, o]);
         let mut out = aggregate(messages, graph, self.aggr);

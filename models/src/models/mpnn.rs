@@ -123,11 +123,14 @@ impl MpnnConfig {
 }
 
 impl Mpnn {
-    /// Node states after the message-passing steps, `[N, dim]`.
+    /// Node states after the message-passing steps, `[N, dim]`. The edge network's matrices
+    /// depend only on the edge features, so they are computed once and shared by the `T` steps
+    /// (PyG's example recomputes them each step; the result is the same).
     pub fn node_states(&self, x: Features, graph: &Graph) -> Tensor<2> {
         let mut h = relu(x.linear(&self.lin0));
+        let w = self.conv.edge_weights(graph);
         for _ in 0..self.mp_steps {
-            let m = relu(self.conv.forward(h.clone(), graph));
+            let m = relu(self.conv.forward_with_weights(h.clone(), graph, w.clone()));
             h = self.gru.forward(m, h);
         }
         h
