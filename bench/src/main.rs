@@ -5,8 +5,11 @@
 //! ```text
 //! cargo run --release -p gnn-bench -- --datasets cora --backends flex,ndarray \
 //!     --pyg-python /path/to/venv/bin/python --json bench.json
+//! cargo run --release -p gnn-bench -- --full --setup-pyg --json bench.json --svg bench.svg
+//! cargo run --release -p gnn-bench -- scaling --edges 1e4,1e5,1e6,1e7 --svg scaling.svg
 //! ```
 
+mod chart;
 mod machine;
 mod pyg;
 mod table;
@@ -44,6 +47,9 @@ enum Sub {
         #[arg(long)]
         root: Option<PathBuf>,
     },
+    /// Epoch time and peak memory of a model on synthetic graphs of growing size, each size in
+    /// its own process, with the fitted log-log slope against the number of edges.
+    Scaling(ScalingArgs),
     /// Measure one configuration in this process and print one JSON line (used internally).
     Worker {
         #[arg(long)]
@@ -64,7 +70,57 @@ enum Sub {
 }
 
 #[derive(Args, Debug)]
+struct ScalingArgs {
+    /// Node-level model.
+    #[arg(long, default_value = "gcn")]
+    model: String,
+    /// Random-graph models, comma-separated: er (Erdős–Rényi), ba (preferential attachment).
+    #[arg(long, default_value = "er,ba", value_delimiter = ',')]
+    graphs: Vec<String>,
+    /// Directed-edge counts, comma-separated (`1e6` allowed).
+    #[arg(long, default_value = "1e4,1e5,1e6,1e7", value_delimiter = ',')]
+    edges: Vec<String>,
+    /// Average degree (nodes = edges / degree).
+    #[arg(long, default_value_t = 10)]
+    degree: usize,
+    /// Backends, comma-separated.
+    #[arg(long, default_value = "flex", value_delimiter = ',')]
+    backends: Vec<Backend>,
+    /// Compute threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Untimed epochs per process.
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Timed epochs per process.
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Write the measurements and slopes as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the log-log chart as SVG.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+/// The configurations of `--full`: every model on its datasets, and a synthetic graph.
+const FULL: [(&str, &str); 8] = [
+    ("gcn", "cora"),
+    ("gcn", "citeseer"),
+    ("gcn", "er-100000-10"),
+    ("gat", "cora"),
+    ("gat", "citeseer"),
+    ("rgcn", "aifb"),
+    ("mpnn", "tu-mutag"),
+    ("mpnn", "qm9"),
+];
+
+#[derive(Args, Debug)]
 struct RunArgs {
+    /// Every model on its datasets (see FULL in bench/src/main.rs) instead of --models ×
+    /// --datasets.
+    #[arg(long)]
+    full: bool,
     /// Models, comma-separated.
     #[arg(long, default_value = "gcn", value_delimiter = ',')]
     models: Vec<String>,
@@ -97,9 +153,15 @@ struct RunArgs {
     /// `$GNN_PYG_VENV`, default `~/.cache/gnn/pyg-venv`) and use it.
     #[arg(long)]
     setup_pyg: bool,
+    /// Timed epochs per process of graph-level models (mpnn), whose step is an epoch.
+    #[arg(long, default_value_t = 3)]
+    graph_steps: usize,
     /// Write every measurement, with the machine description, as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write a grouped bar chart of the training steps as SVG.
+    #[arg(long)]
+    svg: Option<PathBuf>,
 }
 
 fn worker_command(
@@ -120,16 +182,30 @@ fn worker_command(
         backend.name(),
     ])
     .args(["--threads", &args.threads.to_string()])
-    .args([
-        "--warmup",
-        &args.warmup.to_string(),
-        "--steps",
-        &args.steps.to_string(),
-    ]);
+    .args(["--warmup", &warmup(args, model).to_string()])
+    .args(["--steps", &steps(args, model).to_string()]);
     if let Some(root) = &args.root {
         c.arg("--root").arg(root);
     }
     c
+}
+
+/// Timed steps of `model`: an epoch for graph-level models.
+fn steps(args: &RunArgs, model: &str) -> usize {
+    if model == "mpnn" {
+        args.graph_steps
+    } else {
+        args.steps
+    }
+}
+
+/// Warm-up steps of `model`: one epoch for graph-level models.
+fn warmup(args: &RunArgs, model: &str) -> usize {
+    if model == "mpnn" {
+        args.warmup.min(1)
+    } else {
+        args.warmup
+    }
 }
 
 /// Runs a command with the thread-count environment and parses its last stdout line.
@@ -181,11 +257,35 @@ fn run(args: RunArgs) -> Result<(), String> {
     let root = gnn_datasets::DataRoot::resolve(args.root.as_deref()).dir;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut all: Vec<Measurement> = Vec::new();
-    for model in &args.models {
-        for dataset in &args.datasets {
+    let configs: Vec<(String, String)> = if args.full {
+        FULL.iter()
+            .map(|(m, d)| (m.to_string(), d.to_string()))
+            .collect()
+    } else {
+        args.models
+            .iter()
+            .flat_map(|m| args.datasets.iter().map(move |d| (m.clone(), d.clone())))
+            .collect()
+    };
+    for (model, dataset) in &configs {
+        let (model, dataset) = (model.as_str(), dataset);
+        {
             // Entity graphs go to PyG as the processed edge list, so both sides use the same data.
             let mut pyg_args = args_for_pyg(&args, model, dataset, &root);
-            if gnn_datasets::entities::NAMES.contains(&dataset.as_str()) && python.is_some() {
+            if model == "mpnn" && python.is_some() {
+                // Graph datasets: the processed graphs and split in `gnn export-data`'s format.
+                let ds = worker::load_graph_dataset(dataset, args.root.as_deref())?;
+                let path = scratch.path().join(format!("{dataset}.safetensors"));
+                gnn_train::commands::export_graph_dataset(
+                    &ds,
+                    &worker::graph_split(&ds),
+                    "random_split(0.8, 0.1, seed 0)",
+                    &path,
+                )
+                .map_err(|e| e.to_string())?;
+                pyg_args.extend(["--graph-data".to_string(), path.display().to_string()]);
+            } else if gnn_datasets::entities::NAMES.contains(&dataset.as_str()) && python.is_some()
+            {
                 let ds = worker::load_dataset(dataset, args.root.as_deref())?;
                 let path = scratch.path().join(format!("{dataset}.json"));
                 let text =
@@ -215,6 +315,16 @@ fn run(args: RunArgs) -> Result<(), String> {
     }
     let rows = table::aggregate(&all);
     println!("{}", table::markdown(&rows, args.threads));
+    if let Some(path) = &args.svg {
+        let title = format!(
+            "training step, {} thread{} ({})",
+            args.threads,
+            if args.threads == 1 { "" } else { "s" },
+            machine::utc_now()
+        );
+        let svg = chart::bars(&rows, &title)?;
+        gnn_train::output::write_atomic(path, svg.as_bytes()).map_err(|e| e.to_string())?;
+    }
     if let Some(path) = &args.json {
         let doc = serde_json::json!({
             "date": machine::utc_now(),
@@ -225,6 +335,99 @@ fn run(args: RunArgs) -> Result<(), String> {
             "repeats": args.repeats,
             "rows": rows,
             "measurements": all,
+        });
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        gnn_train::output::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The scaling run: per graph model, backend and size, one worker process.
+fn scaling(args: ScalingArgs) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut results = vec![];
+    let (mut time_series, mut memory_series) = (vec![], vec![]);
+    let mut md = format!(
+        "{} on synthetic graphs, average degree {}, {} thread{}; epoch = full-batch training step.\n\n\
+         | graph | backend | nodes | edges | epoch ms | peak RSS MiB |\n|---|---|---|---|---|---|\n",
+        args.model,
+        args.degree,
+        args.threads,
+        if args.threads == 1 { "" } else { "s" }
+    );
+    let mut slopes = String::new();
+    for graph in &args.graphs {
+        for &backend in &args.backends {
+            let (mut t, mut m) = (vec![], vec![]);
+            for e in &args.edges {
+                let spec = gnn_datasets::synthetic::RandomGraphSpec::parse(&format!(
+                    "er-{e}-{}",
+                    args.degree
+                ))
+                .ok_or_else(|| format!("bad edge count '{e}'"))?;
+                let nodes = (spec.nodes / args.degree.max(1)).max(2);
+                let name = format!("{graph}-{nodes}-{}", args.degree);
+                eprintln!("[scaling] {} {name} {backend}", args.model);
+                let mut cmd = Command::new(&exe);
+                cmd.args(["worker", "--model", &args.model, "--dataset", &name])
+                    .args(["--backend", backend.name()])
+                    .args(["--threads", &args.threads.to_string()])
+                    .args(["--warmup", &args.warmup.to_string()])
+                    .args(["--steps", &args.steps.to_string()]);
+                let r = measure(cmd, args.threads)?;
+                let ds = gnn_datasets::synthetic::RandomGraphSpec::parse(&name)
+                    .ok_or("bad synthetic name")?;
+                // Edges actually built: merged repeats make it a little under nodes × degree.
+                let edges = gnn_datasets::synthetic::random_graph(&ds)
+                    .map_err(|e| e.to_string())?
+                    .edges
+                    .num_edges() as f64;
+                let ms = table::median(&r.train_ms);
+                md.push_str(&format!(
+                    "| {graph} | {} | {nodes} | {edges:.0} | {ms:.1} | {:.0} |\n",
+                    backend.name(),
+                    r.peak_rss_mb
+                ));
+                t.push((edges, ms));
+                m.push((edges, r.peak_rss_mb));
+                results.push(serde_json::json!({
+                    "graph": graph, "backend": backend.name(), "nodes": nodes, "edges": edges,
+                    "measurement": r,
+                }));
+            }
+            let label = format!("{graph} {}", backend.name());
+            let (st, sm) = (chart::log_log_slope(&t), chart::log_log_slope(&m));
+            slopes.push_str(&format!(
+                "- {label}: epoch time ∝ edges^{:.2}, peak RSS ∝ edges^{:.2}\n",
+                st.unwrap_or(f64::NAN),
+                sm.unwrap_or(f64::NAN)
+            ));
+            time_series.push(chart::Series {
+                label: label.clone(),
+                points: t,
+            });
+            memory_series.push(chart::Series { label, points: m });
+        }
+    }
+    println!("{md}\nFitted log-log slopes (least squares over all sizes):\n{slopes}");
+    if let Some(path) = &args.svg {
+        let title = format!("{} scaling ({})", args.model, machine::utc_now());
+        let svg = chart::scaling(&time_series, &memory_series, &title)?;
+        gnn_train::output::write_atomic(path, svg.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    if let Some(path) = &args.json {
+        let doc = serde_json::json!({
+            "date": machine::utc_now(),
+            "machine": machine::describe(),
+            "model": args.model,
+            "degree": args.degree,
+            "threads": args.threads,
+            "slopes": time_series.iter().zip(&memory_series).map(|(t, m)| serde_json::json!({
+                "series": t.label,
+                "time_slope": chart::log_log_slope(&t.points),
+                "rss_slope": chart::log_log_slope(&m.points),
+            })).collect::<Vec<_>>(),
+            "results": results,
         });
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
         gnn_train::output::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())?;
@@ -243,9 +446,9 @@ fn args_for_pyg(args: &RunArgs, model: &str, dataset: &str, root: &std::path::Pa
         "--threads".into(),
         args.threads.to_string(),
         "--warmup".into(),
-        args.warmup.to_string(),
+        warmup(args, model).to_string(),
         "--steps".into(),
-        args.steps.to_string(),
+        steps(args, model).to_string(),
     ]
 }
 
@@ -280,6 +483,7 @@ fn main() -> ExitCode {
                 gnn_train::output::write_atomic(&out, text.as_bytes()).map_err(|e| e.to_string())
             })
         }
+        Some(Sub::Scaling(args)) => scaling(args),
         None => run(cli.run),
     };
     match result {

@@ -26,6 +26,22 @@ pub struct Row {
     pub rss_ratio_vs_pyg: Option<f64>,
 }
 
+impl Row {
+    /// `gnn-rs <backend>` or `PyG 2.8.1 (torch CPU)`.
+    pub fn label(&self) -> String {
+        if self.implementation == "pyg" {
+            "PyG 2.8.1 (torch CPU)".to_string()
+        } else {
+            format!("gnn-rs {}", self.backend)
+        }
+    }
+}
+
+/// The median of `v` (NaN when empty).
+pub fn median(v: &[f64]) -> f64 {
+    percentile(v, 0.5)
+}
+
 fn percentile(v: &[f64], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -103,16 +119,13 @@ pub fn aggregate(all: &[Measurement]) -> Vec<Row> {
 pub fn markdown(rows: &[Row], threads: usize) -> String {
     let ratio = |r: Option<f64>| r.map_or("–".to_string(), |v| format!("{v:.2}"));
     let mut s = format!(
-        "Threads: {threads}. Times are medians; train step = forward + backward + Adam step.\n\n\
+        "Threads: {threads}. Times are medians; train step = forward + backward + Adam step \
+         (mpnn: one epoch over the training graphs in mini-batches of 32; inference: every graph).\n\n\
          | model | dataset | implementation | train step ms (p10–p90) | inference ms | peak RSS MiB | train / PyG | inference / PyG | RSS / PyG |\n\
          |---|---|---|---|---|---|---|---|---|\n"
     );
     for r in rows {
-        let imp = if r.implementation == "pyg" {
-            "PyG 2.8.1 (torch CPU)".to_string()
-        } else {
-            format!("gnn-rs {}", r.backend)
-        };
+        let imp = r.label();
         s.push_str(&format!(
             "| {} | {} | {} | {:.2} ({:.2}–{:.2}) | {:.2} | {:.0} | {} | {} | {} |\n",
             r.model,

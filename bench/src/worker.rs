@@ -3,14 +3,19 @@
 use std::time::Instant;
 
 use burn::tensor::Tensor;
+use gnn_datasets::graph_set::random_split;
+use gnn_datasets::molecule::Hydrogens;
+use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
 use gnn_datasets::transforms::row_normalize;
-use gnn_datasets::{DataRoot, NodeDataset, entities, planetoid};
+use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid, qm9, tu};
 use gnn_models::GraphModel;
 use gnn_models::models::{GatConfig, GcnConfig, RgcnConfig};
+use gnn_models::models::{Mpnn, MpnnConfig};
 use gnn_train::Backend;
 use gnn_train::data::{NodeClassification, TrainData};
 use gnn_train::experiment::{ModelKind, rgcn_paper_settings};
 use gnn_train::fit::Trainer;
+use gnn_train::graph_data::GraphBatches;
 use serde::{Deserialize, Serialize};
 
 /// What a worker (ours or the PyG script) prints: one JSON line.
@@ -51,9 +56,12 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// A dataset as the training program prepares it: Planetoid with row-normalised features, or
-/// an entities graph.
+/// A dataset as the training program prepares it: Planetoid with row-normalised features, an
+/// entities graph, or a synthetic graph (`er-<nodes>-<degree>[-<features>]`, `ba-…`).
 pub fn load_dataset(name: &str, root: Option<&std::path::Path>) -> Result<NodeDataset, String> {
+    if let Some(spec) = RandomGraphSpec::parse(name) {
+        return random_graph(&spec).map_err(|e| e.to_string());
+    }
     let root = DataRoot::resolve(root);
     if entities::NAMES.contains(&name) {
         return entities::load(name, &root).map_err(|e| e.to_string());
@@ -96,14 +104,101 @@ pub struct WorkerArgs {
     pub root: Option<std::path::PathBuf>,
 }
 
+/// A graph-level dataset (`tu-<name>`, `qm9` with target 0), as `gnn train` loads it.
+pub fn load_graph_dataset(
+    name: &str,
+    root: Option<&std::path::Path>,
+) -> Result<GraphDataset, String> {
+    let root = DataRoot::resolve(root);
+    let mut ds = if qm9::NAMES.contains(&name) {
+        qm9::load(name, &root, Hydrogens::Implicit).map_err(|e| e.to_string())?
+    } else {
+        tu::load(name, &root).map_err(|e| e.to_string())?
+    };
+    if ds.num_classes.is_none() {
+        ds.select_target(0).map_err(|e| e.to_string())?;
+    }
+    Ok(ds)
+}
+
+/// The split graph-level benchmarks train on: seeded 80/10/10 (seed 0), as `gnn export-data`.
+pub fn graph_split(ds: &GraphDataset) -> gnn_datasets::GraphSplit {
+    random_split(ds.len(), 0.8, 0.1, 0)
+}
+
+/// The MPNN on a graph dataset with `gnn train`'s defaults (dim 64, batch 32, Adam 1e-3):
+/// a timed "step" is one epoch (every training mini-batch, reshuffled), inference one
+/// eval-mode pass over every graph.
+fn run_graph(args: &WorkerArgs) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let ds = load_graph_dataset(&args.dataset, args.root.as_deref())?;
+    let device = args.backend.device().map_err(|e| e.to_string())?;
+    let spec = gnn_train::experiment::NodeSpec::new(ModelKind::Mpnn, args.backend);
+    let data = GraphBatches::new(&ds, graph_split(&ds), spec.batch_size, 0, &device)
+        .map_err(|e| e.to_string())?;
+    let train_device = device.clone().autodiff();
+    train_device.seed(0);
+    let model = MpnnConfig::new(
+        ds.num_node_features,
+        ds.num_classes.unwrap_or(1),
+        ds.num_edge_features.max(1),
+    )
+    .with_dim(spec.hidden)
+    .with_edge_hidden(2 * spec.hidden)
+    .init(&train_device);
+    let mut trainer = Trainer::new(model, &spec.fit);
+    let eval = data.eval_batches();
+    let read = |t: Tensor<1>| {
+        t.into_data()
+            .try_into_vec_as::<f32>()
+            .map(|v| v[0])
+            .map_err(|e| format!("{e:?}"))
+    };
+    let mut epoch = 0;
+    let mut train_epoch = |trainer: &mut Trainer<Mpnn>| -> Result<(), String> {
+        epoch += 1;
+        for b in data.train_batches(epoch) {
+            read(trainer.step(&b))?;
+        }
+        Ok(())
+    };
+    let infer = |trainer: &Trainer<Mpnn>| -> Result<(), String> {
+        let model = burn::module::Module::valid(trainer.model());
+        for b in &eval {
+            let out = model.forward(b.x.clone(), &b.graph);
+            read(out.slice([0..1, 0..1]).reshape([1]))?;
+        }
+        Ok(())
+    };
+    for _ in 0..args.warmup {
+        train_epoch(&mut trainer)?;
+        infer(&trainer)?;
+    }
+    let (mut train_ms, mut infer_ms) = (vec![], vec![]);
+    for _ in 0..args.steps {
+        let t0 = Instant::now();
+        train_epoch(&mut trainer)?;
+        train_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    for _ in 0..args.steps {
+        let t0 = Instant::now();
+        infer(&trainer)?;
+        infer_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok((train_ms, infer_ms))
+}
+
 /// Loads the data, builds the model, and times training steps and inference.
 pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
+    let kind: ModelKind = args.model.parse()?;
+    if kind == ModelKind::Mpnn {
+        let (train_ms, infer_ms) = run_graph(args)?;
+        return Ok(measurement(args, train_ms, infer_ms));
+    }
     let ds = load_dataset(&args.dataset, args.root.as_deref())?;
     let device = args.backend.device().map_err(|e| e.to_string())?;
     let data = NodeClassification::new(&ds, &device).map_err(|e| e.to_string())?;
     let train_device = device.clone().autodiff();
     train_device.seed(0);
-    let kind: ModelKind = args.model.parse()?;
     let fit = kind.default_fit();
     let (f, c) = (ds.num_features(), ds.num_classes);
     let (train_ms, infer_ms) = match kind {
@@ -115,7 +210,7 @@ pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
             let model = GatConfig::new(f, c).init(&train_device);
             time(Trainer::new(model, &fit), &data, args)?
         }
-        ModelKind::Mpnn => return Err("the bench does not run mpnn yet".into()),
+        ModelKind::Mpnn => unreachable!("graph models are timed by run_graph"),
         ModelKind::Rgcn => {
             // PyG's RGCNConv semantics (per-relation mean), as bench/pyg_bench.py runs it; the
             // normalisation does not change the cost.
@@ -138,10 +233,14 @@ pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
             time(Trainer::new(model, &fit), &data, args)?
         }
     };
+    Ok(measurement(args, train_ms, infer_ms))
+}
+
+fn measurement(args: &WorkerArgs, train_ms: Vec<f64>, infer_ms: Vec<f64>) -> Measurement {
     let mut versions = serde_json::Map::new();
     versions.insert("burn".into(), "0.22.1".into());
     versions.insert("gnn-rs".into(), env!("CARGO_PKG_VERSION").into());
-    Ok(Measurement {
+    Measurement {
         implementation: "gnn-rs".into(),
         model: args.model.clone(),
         dataset: args.dataset.clone(),
@@ -151,7 +250,7 @@ pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
         infer_ms,
         peak_rss_mb: peak_rss_mb(),
         versions,
-    })
+    }
 }
 
 /// Times `args.steps` training steps and as many eval-mode forward passes, after warm-up.

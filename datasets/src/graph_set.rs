@@ -69,6 +69,105 @@ impl GraphDataset {
 }
 
 impl GraphDataset {
+    /// Checks what training relies on, graph by graph: at least one graph; every graph with at
+    /// least one node (zero edges is allowed: the nodes are then updated from themselves
+    /// alone), feature rows equal to its node count and widths equal to the dataset's, edge
+    /// endpoints below its node count, one edge-feature row per edge, every feature finite,
+    /// classes below `num_classes`, regression targets finite and of one width.
+    pub fn validate(&self) -> Result<(), DatasetError> {
+        let bad = |g: usize, m: String| {
+            Err(DatasetError::Invalid(format!(
+                "dataset {}: graph {g}: {m}",
+                self.name
+            )))
+        };
+        if self.graphs.is_empty() {
+            return Err(DatasetError::Invalid(format!(
+                "dataset {}: no graphs",
+                self.name
+            )));
+        }
+        let width = match &self.graphs[0].y {
+            GraphTarget::Values(v) => v.len(),
+            GraphTarget::Class(_) => 0,
+        };
+        for (g, graph) in self.graphs.iter().enumerate() {
+            let n = graph.num_nodes;
+            if n == 0 {
+                return bad(g, "no nodes".into());
+            }
+            if (graph.x.rows(), graph.x.cols()) != (n, self.num_node_features) {
+                return bad(
+                    g,
+                    format!(
+                        "features are {}x{}, expected {n}x{}",
+                        graph.x.rows(),
+                        graph.x.cols(),
+                        self.num_node_features
+                    ),
+                );
+            }
+            if graph.src.len() != graph.dst.len() {
+                return bad(g, "sources and targets differ in number".into());
+            }
+            if let Some(v) = graph
+                .src
+                .iter()
+                .chain(&graph.dst)
+                .find(|&&v| v as usize >= n)
+            {
+                return bad(g, format!("edge endpoint {v} is not one of its {n} nodes"));
+            }
+            match &graph.edge_attr {
+                Some(e) if (e.rows(), e.cols()) != (graph.src.len(), self.num_edge_features) => {
+                    return bad(
+                        g,
+                        format!(
+                            "edge features are {}x{}, expected {}x{}",
+                            e.rows(),
+                            e.cols(),
+                            graph.src.len(),
+                            self.num_edge_features
+                        ),
+                    );
+                }
+                None if self.num_edge_features > 0 => {
+                    return bad(g, "has no edge features".into());
+                }
+                _ => {}
+            }
+            let finite = graph.x.data().iter().all(|v| v.is_finite())
+                && graph
+                    .edge_attr
+                    .as_ref()
+                    .is_none_or(|e| e.data().iter().all(|v| v.is_finite()));
+            if !finite {
+                return bad(g, "a feature is not finite".into());
+            }
+            match (&graph.y, self.num_classes) {
+                (GraphTarget::Class(c), Some(k)) if *c >= k => {
+                    return bad(g, format!("class {c} is outside 0..{k}"));
+                }
+                (GraphTarget::Class(_), None) => {
+                    return bad(g, "a class label in a regression dataset".into());
+                }
+                (GraphTarget::Values(_), Some(_)) => {
+                    return bad(g, "regression targets in a classification dataset".into());
+                }
+                (GraphTarget::Values(v), None)
+                    if v.len() != width || v.iter().any(|x| !x.is_finite()) =>
+                {
+                    return bad(
+                        g,
+                        format!("targets must be {width} finite values, got {v:?}"),
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Keeps only regression target `k` of every graph (e.g. QM9's dipole moment, `k = 0`).
     pub fn select_target(&mut self, k: usize) -> Result<(), DatasetError> {
         if self.num_classes.is_some() {
@@ -401,5 +500,47 @@ mod tests {
         s.denormalize(&mut p);
         assert_eq!(p, [100.0, 1.0]);
         assert!(TargetScaler::fit(&ds, &[]).is_err());
+    }
+
+    #[test]
+    fn validation_names_the_graph_and_the_cause() {
+        let good = || GraphDataset {
+            name: "v".into(),
+            graphs: vec![graph(3, &[(0, 1), (1, 2)], 0), graph(2, &[], 1)],
+            num_classes: Some(2),
+            num_node_features: 1,
+            num_edge_features: 1,
+        };
+        good().validate().unwrap();
+        type Breaker = Box<dyn Fn(&mut GraphDataset)>;
+        let cases: Vec<(Breaker, &str)> = vec![
+            (Box::new(|d| d.graphs.clear()), "no graphs"),
+            (Box::new(|d| d.graphs[1].num_nodes = 0), "no nodes"),
+            (Box::new(|d| d.graphs[0].dst[1] = 7), "endpoint 7"),
+            (
+                Box::new(|d| d.graphs[0].y = GraphTarget::Class(2)),
+                "class 2",
+            ),
+            (
+                Box::new(|d| d.graphs[0].x.row_mut(1)[0] = f32::NAN),
+                "not finite",
+            ),
+            (Box::new(|d| d.num_node_features = 2), "features are"),
+            (Box::new(|d| d.num_edge_features = 2), "edge features are"),
+            (
+                Box::new(|d| d.graphs[1].edge_attr = None),
+                "no edge features",
+            ),
+            (
+                Box::new(|d| d.graphs[1].y = GraphTarget::Values(vec![1.0])),
+                "regression targets",
+            ),
+        ];
+        for (break_it, want) in cases {
+            let mut d = good();
+            break_it(&mut d);
+            let e = d.validate().unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
     }
 }

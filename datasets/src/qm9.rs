@@ -83,7 +83,9 @@ pub fn load(
                     .map_err(|e| DatasetError::format(&path, format!("line {}: {e}", row.line)))?;
                 graphs.push(graph(&mol, hydrogens, false, row.values, &path, row.line)?);
             }
-            Ok(dataset("qm9", graphs, BOND_FEATURES))
+            let ds = dataset("qm9", graphs, BOND_FEATURES);
+            ds.validate()?;
+            Ok(ds)
         }
         "qm9-sdf" => {
             let path = dir.join("qm9_mini.sdf");
@@ -109,7 +111,9 @@ pub fn load(
                     k + 1,
                 )?);
             }
-            Ok(dataset("qm9-sdf", graphs, BOND_FEATURES + 1))
+            let ds = dataset("qm9-sdf", graphs, BOND_FEATURES + 1);
+            ds.validate()?;
+            Ok(ds)
         }
         _ => Err(DatasetError::Invalid(format!(
             "unknown QM9 dataset '{name}' (qm9, qm9-sdf)"

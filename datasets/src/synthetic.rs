@@ -147,9 +147,249 @@ pub fn author_paper_dataset(authors: usize, papers: usize, seed: u64) -> NodeDat
     }
 }
 
+/// The random-graph model of [`random_graph`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RandomGraph {
+    /// Erdős–Rényi `G(n, m)`: `m = n·d/2` node pairs drawn uniformly (self-loops redrawn,
+    /// repeated pairs merged), each an undirected edge.
+    ErdosRenyi,
+    /// Barabási–Albert preferential attachment: each new node links to `d/2` distinct earlier
+    /// nodes chosen with probability proportional to their degree (power-law degrees, exponent
+    /// ≈ 3), starting from a ring of `d/2 + 1` nodes.
+    PowerLaw,
+}
+
+/// A synthetic node-classification graph for scaling benchmarks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomGraphSpec {
+    /// The model.
+    pub model: RandomGraph,
+    /// Nodes `n`.
+    pub nodes: usize,
+    /// Average degree `d`: about `n·d` directed edges (each undirected edge both ways).
+    pub avg_degree: usize,
+    /// Feature width.
+    pub features: usize,
+    /// Classes.
+    pub classes: usize,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// The most directed edges [`random_graph`] builds (2^31).
+pub const MAX_RANDOM_EDGES: usize = 1 << 31;
+
+impl RandomGraphSpec {
+    /// Parses a dataset name `er-<nodes>-<degree>[-<features>]` or `ba-…` (`ba`: power law),
+    /// e.g. `er-100000-10`: 10^5 nodes, about 10^6 directed edges, 32 features, 8 classes.
+    /// Counts may be written `1e5`.
+    pub fn parse(name: &str) -> Option<Self> {
+        let mut parts = name.split('-');
+        let model = match parts.next()? {
+            "er" => RandomGraph::ErdosRenyi,
+            "ba" => RandomGraph::PowerLaw,
+            _ => return None,
+        };
+        let num = |s: &str| -> Option<usize> {
+            match s.split_once('e') {
+                Some((m, e)) => {
+                    let (m, e) = (m.parse::<usize>().ok()?, e.parse::<u32>().ok()?);
+                    m.checked_mul(10usize.checked_pow(e)?)
+                }
+                None => s.parse().ok(),
+            }
+        };
+        let nodes = num(parts.next()?)?;
+        let avg_degree = num(parts.next()?)?;
+        let features = match parts.next() {
+            Some(f) => num(f)?,
+            None => 32,
+        };
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(RandomGraphSpec {
+            model,
+            nodes,
+            avg_degree,
+            features,
+            classes: 8,
+            seed: 0,
+        })
+    }
+}
+
+/// Builds the graph of `spec`: undirected edges stored both ways, uniform features in
+/// `[0, 1)`, the label of a node the argmax of its first `classes` features (learnable from
+/// the node alone), and a 10/10/80 split in node order.
+pub fn random_graph(spec: &RandomGraphSpec) -> Result<NodeDataset, crate::DatasetError> {
+    let (n, d) = (spec.nodes, spec.avg_degree);
+    let half = d / 2;
+    let invalid = |why: String| crate::DatasetError::Invalid(format!("random graph: {why}"));
+    if n < 2 || half == 0 || half >= n {
+        return Err(invalid(format!(
+            "needs 2 ≤ nodes and 2 ≤ degree < 2·nodes, got {n} nodes, degree {d}"
+        )));
+    }
+    if n.checked_mul(d).is_none_or(|e| e > MAX_RANDOM_EDGES) {
+        return Err(invalid(format!("{n}·{d} edges is over {MAX_RANDOM_EDGES}")));
+    }
+    if spec.classes == 0 || spec.classes > spec.features {
+        return Err(invalid("needs 1 ≤ classes ≤ features".into()));
+    }
+    if n.checked_mul(spec.features)
+        .is_none_or(|v| v > MAX_RANDOM_EDGES)
+    {
+        return Err(invalid("too many feature values".into()));
+    }
+    let mut rng = SplitMix64::new(spec.seed);
+    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n * half);
+    match spec.model {
+        RandomGraph::ErdosRenyi => {
+            while pairs.len() < n * half {
+                let (a, b) = (rng.below(n) as u32, rng.below(n) as u32);
+                if a != b {
+                    pairs.push((a.min(b), a.max(b)));
+                }
+            }
+        }
+        RandomGraph::PowerLaw => {
+            // Every edge endpoint once: picking uniformly from it is picking by degree.
+            let mut ends: Vec<u32> = Vec::with_capacity(2 * n * half);
+            let start = half + 1;
+            for v in 0..start {
+                let w = (v + 1) % start;
+                pairs.push((v.min(w) as u32, v.max(w) as u32));
+                ends.extend([v as u32, w as u32]);
+            }
+            let mut chosen: Vec<u32> = Vec::with_capacity(half);
+            for v in start..n {
+                chosen.clear();
+                while chosen.len() < half {
+                    let t = ends[rng.below(ends.len())];
+                    if !chosen.contains(&t) {
+                        chosen.push(t);
+                    }
+                }
+                for &t in &chosen {
+                    pairs.push((t, v as u32));
+                    ends.extend([t, v as u32]);
+                }
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut src = Vec::with_capacity(2 * pairs.len());
+    let mut dst = Vec::with_capacity(2 * pairs.len());
+    for &(a, b) in &pairs {
+        src.extend([a as usize, b as usize]);
+        dst.extend([b as usize, a as usize]);
+    }
+    drop(pairs);
+    let f = spec.features;
+    let x: Vec<f32> = (0..n * f).map(|_| rng.unit()).collect();
+    let labels = (0..n)
+        .map(|i| {
+            let row = &x[i * f..i * f + spec.classes];
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |b, (k, &v)| if v > b.1 { (k, v) } else { b },
+                );
+            Some(best.0)
+        })
+        .collect();
+    let (a, b) = (n / 10, n / 5);
+    Ok(NodeDataset {
+        name: format!(
+            "{}-{n}-{d}-{f}",
+            if spec.model == RandomGraph::ErdosRenyi {
+                "er"
+            } else {
+                "ba"
+            }
+        ),
+        edges: crate::EdgeList::new(n, src, dst)?,
+        features: Matrix::new(n, f, x)?,
+        labels,
+        num_classes: spec.classes,
+        split: Split {
+            train: (0..a).collect(),
+            val: (a..b).collect(),
+            test: (b..n).collect(),
+        },
+        relations: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_graphs_have_the_asked_size_and_shape() {
+        let spec = RandomGraphSpec::parse("er-2000-10").unwrap();
+        assert_eq!((spec.nodes, spec.avg_degree, spec.features), (2000, 10, 32));
+        assert_eq!(RandomGraphSpec::parse("ba-1e4-8-16").unwrap().nodes, 10_000);
+        for bad in ["er-10", "xx-10-2", "er-1e99-2", "er-10-2-3-4", "er-a-2"] {
+            assert!(RandomGraphSpec::parse(bad).is_none(), "{bad}");
+        }
+        let er = random_graph(&spec).unwrap();
+        er.validate().unwrap();
+        assert!(er.edges.is_undirected());
+        assert_eq!(er.edges.num_self_loops(), 0);
+        // 10^4 pairs drawn; a few repeats merged.
+        let e = er.edges.num_edges();
+        assert!((19_800..=20_000).contains(&e), "{e}");
+        assert_eq!(random_graph(&spec).unwrap(), er);
+
+        let ba = random_graph(&RandomGraphSpec {
+            model: RandomGraph::PowerLaw,
+            ..spec.clone()
+        })
+        .unwrap();
+        ba.validate().unwrap();
+        assert!(ba.edges.is_undirected());
+        let mut degree = vec![0usize; 2000];
+        for &s in ba.edges.src() {
+            degree[s] += 1;
+        }
+        // Preferential attachment: hubs far above the mean degree of 10; ER has none.
+        let max_ba = *degree.iter().max().unwrap();
+        let mut er_degree = vec![0usize; 2000];
+        for &s in er.edges.src() {
+            er_degree[s] += 1;
+        }
+        let max_er = *er_degree.iter().max().unwrap();
+        assert!(
+            max_ba > 60 && max_er < 30,
+            "max degree BA {max_ba}, ER {max_er}"
+        );
+        assert!(
+            random_graph(&RandomGraphSpec {
+                nodes: 1,
+                ..spec.clone()
+            })
+            .is_err()
+        );
+        assert!(
+            random_graph(&RandomGraphSpec {
+                avg_degree: 1,
+                ..spec.clone()
+            })
+            .is_err()
+        );
+        assert!(
+            random_graph(&RandomGraphSpec {
+                nodes: 1 << 40,
+                ..spec
+            })
+            .is_err()
+        );
+    }
 
     #[test]
     fn generator_is_seeded_and_valid() {

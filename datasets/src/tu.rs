@@ -339,13 +339,15 @@ pub fn load(name: &str, root: &DataRoot) -> Result<GraphDataset, DatasetError> {
             y: GraphTarget::Class(class(raw_labels[g])),
         });
     }
-    Ok(GraphDataset {
+    let dataset = GraphDataset {
         name: format!("tu-{}", short.to_ascii_lowercase()),
         graphs,
         num_classes: Some(distinct.len()),
         num_node_features: f,
         num_edge_features: d,
-    })
+    };
+    dataset.validate()?;
+    Ok(dataset)
 }
 
 #[cfg(test)]

@@ -324,6 +324,7 @@ pub fn import_pyg(
             config.kind()
         )));
     }
+    config.validate().map_err(model_error)?;
     let device = backend.device()?;
     let mut model = config.init(&device);
     model

@@ -41,6 +41,7 @@ impl GraphBatches {
         seed: u64,
         device: &Device,
     ) -> Result<Self, TrainError> {
+        dataset.validate()?;
         if batch_size == 0 {
             return Err(TrainError::Config("--batch-size must be at least 1".into()));
         }

@@ -13,6 +13,11 @@ use crate::data::TrainData;
 use crate::experiment::ModelKind;
 use crate::fit::{Scores, evaluate};
 
+/// The most parameters a model read from a file may have (2^28, 1 GiB of `f32`).
+pub const MAX_PARAMETERS: usize = 1 << 28;
+/// The most message-passing or readout steps a model read from a file may take.
+pub const MAX_STEPS: usize = 64;
+
 /// The architecture of a model: everything needed to rebuild it before its weights are
 /// loaded. Serialised into model cards as `{"kind": "gcn", ...the layer config}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +41,102 @@ impl ModelConfig {
             ModelConfig::Gat(_) => ModelKind::Gat,
             ModelConfig::Rgcn(_) => ModelKind::Rgcn,
             ModelConfig::Mpnn(_) => ModelKind::Mpnn,
+        }
+    }
+
+    /// An upper bound on the number of parameters, `None` if it overflows.
+    pub fn parameter_bound(&self) -> Option<usize> {
+        // Every sum and product checked: the widths may come from a hostile file.
+        let m = |a: Option<usize>, b: Option<usize>| a?.checked_mul(b?);
+        let p = |a: usize, k: usize| a.checked_add(k);
+        let v = Some;
+        let add =
+            |xs: &[Option<usize>]| xs.iter().try_fold(0usize, |acc, x| acc.checked_add((*x)?));
+        match self {
+            ModelConfig::Gcn(c) => add(&[
+                m(p(c.d_input, 1), v(c.d_hidden)),
+                m(p(c.d_hidden, 1), v(c.d_output)),
+            ]),
+            ModelConfig::Gat(c) => {
+                let h = m(v(c.d_hidden), v(c.heads));
+                add(&[
+                    m(p(c.d_input, 3), h),
+                    m(m(h.and_then(|h| p(h, 3)), v(c.d_output)), v(c.out_heads)),
+                ])
+            }
+            ModelConfig::Rgcn(c) => {
+                let r = p(c.num_relations, 2);
+                let input = c.input_projection.map_or(c.d_input, |x| x.max(1));
+                add(&[
+                    c.input_projection
+                        .map_or(Some(0), |x| m(v(c.d_input), v(x))),
+                    m(m(r, v(input)), v(c.d_hidden)),
+                    m(m(r, v(c.d_hidden)), v(c.d_output)),
+                    m(r, v(c.num_bases.unwrap_or(0))),
+                ])
+            }
+            ModelConfig::Mpnn(c) => add(&[
+                m(p(c.d_input, 1), v(c.dim)),
+                m(p(c.edge_dim, 1), v(c.edge_hidden)),
+                m(m(p(c.edge_hidden, 1), v(c.dim)), v(c.dim)),
+                m(m(v(c.dim), v(c.dim)), v(40)),
+                m(p(c.dim, 1), v(c.d_output)),
+            ]),
+        }
+    }
+
+    /// Checks an architecture read from a file before anything is allocated for it: every
+    /// width at least 1, at most [`MAX_PARAMETERS`] parameters, at most [`MAX_STEPS`]
+    /// message-passing or readout steps.
+    pub fn validate(&self) -> Result<(), String> {
+        let widths: Vec<(&str, usize)> = match self {
+            ModelConfig::Gcn(c) => vec![
+                ("d_input", c.d_input),
+                ("d_hidden", c.d_hidden),
+                ("d_output", c.d_output),
+            ],
+            ModelConfig::Gat(c) => vec![
+                ("d_input", c.d_input),
+                ("d_hidden", c.d_hidden),
+                ("d_output", c.d_output),
+                ("heads", c.heads),
+                ("out_heads", c.out_heads),
+            ],
+            ModelConfig::Rgcn(c) => vec![
+                ("d_input", c.d_input),
+                ("d_hidden", c.d_hidden),
+                ("d_output", c.d_output),
+                ("num_relations", c.num_relations),
+                ("num_bases", c.num_bases.unwrap_or(1)),
+                ("num_blocks", c.num_blocks.unwrap_or(1)),
+                ("input_projection", c.input_projection.unwrap_or(1)),
+            ],
+            ModelConfig::Mpnn(c) => vec![
+                ("d_input", c.d_input),
+                ("d_output", c.d_output),
+                ("edge_dim", c.edge_dim),
+                ("dim", c.dim),
+                ("edge_hidden", c.edge_hidden),
+                ("mp_steps", c.mp_steps),
+                ("processing_steps", c.processing_steps),
+            ],
+        };
+        if let Some((name, _)) = widths.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{} model: {name} is 0", self.kind()));
+        }
+        if let ModelConfig::Mpnn(c) = self
+            && (c.mp_steps > MAX_STEPS || c.processing_steps > MAX_STEPS)
+        {
+            return Err(format!(
+                "mpnn model: more than {MAX_STEPS} message-passing or readout steps"
+            ));
+        }
+        match self.parameter_bound() {
+            Some(n) if n <= MAX_PARAMETERS => Ok(()),
+            _ => Err(format!(
+                "{} model: its widths need more than {MAX_PARAMETERS} parameters",
+                self.kind()
+            )),
         }
     }
 
@@ -257,6 +358,43 @@ impl TrainedModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_architectures_are_refused_before_allocation() {
+        // Real models pass, with a bound at least their true parameter count.
+        let gcn = ModelConfig::Gcn(GcnConfig::new(1433, 7));
+        gcn.validate().unwrap();
+        let model = gcn.init(&Device::flex());
+        let real: usize = model.export_pyg().values().map(|t| t.values.len()).sum();
+        assert!(gcn.parameter_bound().unwrap() >= real);
+        for ok in [
+            ModelConfig::Rgcn(RgcnConfig::new(8285, 4, 90)),
+            ModelConfig::Rgcn(RgcnConfig::new(23644, 2, 46).with_num_bases(Some(30))),
+            ModelConfig::Gat(GatConfig::new(3703, 6)),
+        ] {
+            ok.validate().unwrap();
+        }
+        let mpnn = ModelConfig::Mpnn(MpnnConfig::new(11, 1, 4));
+        mpnn.validate().unwrap();
+        let real: usize = mpnn
+            .init(&Device::flex())
+            .export_pyg()
+            .values()
+            .map(|t| t.values.len())
+            .sum();
+        assert!(mpnn.parameter_bound().unwrap() >= real);
+        for bad in [
+            ModelConfig::Gcn(GcnConfig::new(1 << 40, 7)),
+            ModelConfig::Gcn(GcnConfig::new(usize::MAX, 7)),
+            ModelConfig::Gcn(GcnConfig::new(10, 0)),
+            ModelConfig::Gat(GatConfig::new(10, 2).with_heads(1 << 30)),
+            ModelConfig::Rgcn(RgcnConfig::new(10, 2, 1 << 40)),
+            ModelConfig::Mpnn(MpnnConfig::new(11, 1, 4).with_dim(1 << 16)),
+            ModelConfig::Mpnn(MpnnConfig::new(11, 1, 4).with_mp_steps(1 << 40)),
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn architectures_are_read_off_exported_shapes() {

@@ -155,6 +155,7 @@ impl SavedModel {
                 format!("card format '{}', expected '{CARD_FORMAT}'", card.format),
             ));
         }
+        card.model.validate().map_err(|e| dir_error(&path, e))?;
         Ok(card)
     }
 

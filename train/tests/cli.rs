@@ -293,3 +293,114 @@ fn bad_invocations_give_one_line_and_fail() {
         );
     }
 }
+
+/// Graph-level and file commands: the same contract (non-zero exit, one line, no panic, the
+/// cause named). Each case is a whitespace-separated command line; `ROOT` is the data root.
+#[test]
+fn bad_graph_and_file_invocations_give_one_line_and_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = data_dir();
+    let root = root.to_str().unwrap();
+    let junk = tmp.path().join("junk");
+    std::fs::write(&junk, b"\x00\x01 not a model").unwrap();
+    let junk = junk.to_str().unwrap();
+    let missing = tmp.path().join("none");
+    let missing = missing.to_str().unwrap();
+    let cases: &[(&str, &str)] = &[
+        (
+            "train --model mpnn --dataset cora --root ROOT",
+            "graph dataset",
+        ),
+        (
+            "train --model gcn --dataset tu-mutag --root ROOT",
+            "node-level model",
+        ),
+        (
+            "train --model mpnn --dataset tu-nosuch --root ROOT --offline",
+            "NOSUCH_A.txt",
+        ),
+        (
+            "train --model mpnn --dataset tu-mutag --folds 2 --root ROOT",
+            "k-fold",
+        ),
+        (
+            "train --model mpnn --dataset tu-mutag --folds 500 --root ROOT",
+            "k-fold",
+        ),
+        (
+            "train --model mpnn --dataset tu-mutag --batch-size 0 --root ROOT",
+            "--batch-size",
+        ),
+        (
+            "train --model mpnn --dataset qm9 --target 19 --root ROOT",
+            "target 19",
+        ),
+        (
+            "train --model mpnn --dataset qm9 --folds 10 --root ROOT",
+            "regression",
+        ),
+        (
+            "train --model mpnn --dataset qm9 --aggr median --root ROOT",
+            "invalid value",
+        ),
+        (
+            "train --model mpnn --dataset qm9-sdf --readout max --root ROOT",
+            "invalid value",
+        ),
+        (
+            "export-data --dataset cora --out x.safetensors --root ROOT",
+            "node-level",
+        ),
+        (
+            "export-data --dataset qm9 --out /no/such/dir/q.st --root ROOT",
+            "does not exist",
+        ),
+        (
+            "export-data --dataset qm9 --target 40 --out q.st --root ROOT",
+            "target 40",
+        ),
+        ("eval --model MISSING", "model.json"),
+        ("eval --model JUNK", "JUNK"),
+        ("predict --model MISSING --out p.csv", "model.json"),
+        ("export --model MISSING --out w.safetensors", "model.json"),
+        ("export --model MISSING --format onnx --out w.onnx", "onnx"),
+        (
+            "import --from-pyg JUNK --model gcn --dataset cora --out OUT",
+            "JUNK",
+        ),
+        (
+            "import --from-pyg MISSING --model gcn --dataset cora --out OUT",
+            "MISSING",
+        ),
+        (
+            "import --from-pyg JUNK --model gnc --dataset cora --out OUT",
+            "invalid value",
+        ),
+    ];
+    let out = tmp.path().join("out");
+    for (line, expect) in cases {
+        let args: Vec<String> = line
+            .split_whitespace()
+            .map(|a| {
+                a.replace("ROOT", root)
+                    .replace("MISSING", missing)
+                    .replace("JUNK", junk)
+                    .replace("OUT", out.to_str().unwrap())
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, stderr) = gnn(&args);
+        let expect = expect.replace("MISSING", missing).replace("JUNK", junk);
+        assert_ne!(code, 0, "{line}: succeeded");
+        assert!(!stderr.contains("panicked"), "{line}: panicked: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{line}: not one line: {stderr}"
+        );
+        assert!(
+            stderr.contains(&expect),
+            "{line}: expected '{expect}' in: {stderr}"
+        );
+    }
+}

@@ -201,4 +201,23 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn graphs_without_edges_are_read_out_from_their_nodes() {
+        let d = Device::flex();
+        let g = Graph::new(&[], &[], 3, &d)
+            .unwrap()
+            .with_edge_attr(Tensor::zeros([0, 2], &d))
+            .unwrap()
+            .with_batch(&[0, 1, 1], 2)
+            .unwrap();
+        let x = tensor2(&seeded_values(3 * 3, 2), [3, 3], &d);
+        let m = MpnnConfig::new(3, 2, 2)
+            .with_dim(4)
+            .with_edge_hidden(5)
+            .init(&d);
+        let out = to_vec(m.forward(x, &g));
+        assert_eq!(out.len(), 4);
+        assert!(out.iter().all(|v| v.is_finite()));
+    }
 }
