@@ -28,6 +28,7 @@ def main():
     p.add_argument("--root", required=True, help="data root holding planetoid/ind.<name>.*")
     p.add_argument("--graph-json", help="processed graph exported by gnn-bench (entities)")
     p.add_argument("--graph-data", help="graph dataset from `gnn export-data` (mpnn)")
+    p.add_argument("--node-data", help="node dataset written by gnn-bench (synthetic graphs)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--steps", type=int, default=100)
@@ -49,18 +50,31 @@ def main():
     if args.model == "mpnn":
         return mpnn(args, torch, F, torch_geometric)
 
-    # PyG's Planetoid reads <root>/<Name>/raw/ind.<name>.*; copy the raw files there.
-    name = PLANETOID[args.dataset]
-    work = tempfile.mkdtemp(prefix="pyg-bench-")
-    try:
-        raw = os.path.join(work, name, "raw")
-        os.makedirs(raw)
-        for suffix in ["x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"]:
-            f = f"ind.{args.dataset}.{suffix}"
-            shutil.copy(os.path.join(args.root, "planetoid", f), os.path.join(raw, f))
-        data = Planetoid(work, name, transform=T.NormalizeFeatures())[0]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    if args.node_data:
+        # A graph gnn-bench generated (synthetic): the same nodes, edges, features and split.
+        from safetensors.numpy import load_file
+        from torch_geometric.data import Data
+
+        t = load_file(args.node_data)
+        n = t["x"].shape[0]
+        data = Data(x=torch.from_numpy(t["x"]),
+                    edge_index=torch.from_numpy(t["edge_index"]).long(),
+                    y=torch.from_numpy(t["y"]).long())
+        data.train_mask = torch.zeros(n, dtype=torch.bool)
+        data.train_mask[torch.from_numpy(t["train_idx"]).long()] = True
+    else:
+        # PyG's Planetoid reads <root>/<Name>/raw/ind.<name>.*; copy the raw files there.
+        name = PLANETOID[args.dataset]
+        work = tempfile.mkdtemp(prefix="pyg-bench-")
+        try:
+            raw = os.path.join(work, name, "raw")
+            os.makedirs(raw)
+            for suffix in ["x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"]:
+                f = f"ind.{args.dataset}.{suffix}"
+                shutil.copy(os.path.join(args.root, "planetoid", f), os.path.join(raw, f))
+            data = Planetoid(work, name, transform=T.NormalizeFeatures())[0]
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     class GCN(torch.nn.Module):
         # examples/gcn.py of PyG: cached normalisation, dropout 0.5 on input and hidden.

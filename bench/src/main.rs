@@ -284,6 +284,14 @@ fn run(args: RunArgs) -> Result<(), String> {
                 )
                 .map_err(|e| e.to_string())?;
                 pyg_args.extend(["--graph-data".to_string(), path.display().to_string()]);
+            } else if gnn_datasets::synthetic::RandomGraphSpec::parse(dataset).is_some()
+                && python.is_some()
+            {
+                // Synthetic graphs: the generated nodes, edges, features, labels and split.
+                let ds = worker::load_dataset(dataset, args.root.as_deref())?;
+                let path = scratch.path().join(format!("{dataset}.safetensors"));
+                worker::write_node_data(&ds, &path)?;
+                pyg_args.extend(["--node-data".to_string(), path.display().to_string()]);
             } else if gnn_datasets::entities::NAMES.contains(&dataset.as_str()) && python.is_some()
             {
                 let ds = worker::load_dataset(dataset, args.root.as_deref())?;

@@ -71,6 +71,31 @@ pub fn load_dataset(name: &str, root: Option<&std::path::Path>) -> Result<NodeDa
     Ok(ds)
 }
 
+/// A node dataset as one safetensors file for the PyG script (`x [N, F]`, `edge_index [2, E]`,
+/// `y [N]`, `train_idx`; all `F32`, exact below 2^24).
+pub fn write_node_data(ds: &NodeDataset, path: &std::path::Path) -> Result<(), String> {
+    use gnn_models::interop::{HostTensor, StateDict, encode_safetensors};
+    let n = ds.num_nodes();
+    if n >= 1 << 24 || ds.edges.num_edges() >= 1 << 24 {
+        return Err(format!("{}: too large to hand to PyG as F32 indices", ds.name));
+    }
+    let t = |shape: Vec<usize>, values: Vec<f32>| HostTensor { shape, values };
+    let mut dict = StateDict::new();
+    dict.insert(
+        "x".into(),
+        t(vec![n, ds.num_features()], ds.features.data().to_vec()),
+    );
+    let mut ei: Vec<f32> = ds.edges.src().iter().map(|&v| v as f32).collect();
+    ei.extend(ds.edges.dst().iter().map(|&v| v as f32));
+    dict.insert("edge_index".into(), t(vec![2, ds.edges.num_edges()], ei));
+    let y = ds.labels.iter().map(|l| l.unwrap_or(0) as f32).collect();
+    dict.insert("y".into(), t(vec![n], y));
+    let train = ds.split.train.iter().map(|&i| i as f32).collect();
+    dict.insert("train_idx".into(), t(vec![ds.split.train.len()], train));
+    let bytes = encode_safetensors(&dict, Default::default())?;
+    gnn_train::output::write_atomic(path, &bytes).map_err(|e| e.to_string())
+}
+
 /// The processed graph as JSON, so the PyG script runs on exactly the same data.
 pub fn graph_json(ds: &NodeDataset) -> serde_json::Value {
     let ids = |v: &[usize]| v.to_vec();

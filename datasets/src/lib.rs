@@ -12,6 +12,7 @@
 //! # Ok::<(), gnn_datasets::DatasetError>(())
 //! ```
 
+pub mod archive;
 pub mod download;
 pub mod entities;
 mod error;

@@ -24,25 +24,83 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 /// The widest one-hot encoding accepted (a label range larger than this is an error).
 pub const MAX_ONE_HOT: i64 = 4096;
 
-/// The folder of `tu-<name>`: `<root>/tu/<NAME>/`, matched case-insensitively.
+/// Where the TU Dortmund datasets are downloaded from: `<base>/<NAME>.zip`.
+pub const TU_BASE_URL: &str = "https://www.chrsmrrs.com/graphkerneldatasets";
+/// The largest archive downloaded for a TU dataset whose hash is not listed (256 MiB).
+pub const MAX_ZIP_BYTES: u64 = 256 << 20;
+
+/// Archives whose sha256 is known (checked on download): `(NAME.zip, sha256, size)`.
+const KNOWN_ZIPS: [(&str, &str, u64); 2] = [
+    (
+        "MUTAG.zip",
+        "20f52db82d6d85d5f67d2fa42c3fb705d05934be44329314ab17b05d0c012f7e",
+        24422,
+    ),
+    (
+        "PROTEINS.zip",
+        "fe9d19741637486ea1fd285bf669fce0b117e10b03cdd379f6a5e6197fc830ae",
+        457780,
+    ),
+];
+
+/// The TU server's spelling of a dataset: as given when it has capitals (`Mutagenicity`),
+/// else upper case (`mutag` → `MUTAG`).
+fn server_name(name: &str) -> String {
+    if name.chars().any(|c| c.is_ascii_uppercase()) {
+        name.to_string()
+    } else {
+        name.to_ascii_uppercase()
+    }
+}
+
+/// The folder of `tu-<name>`: `<root>/tu/<NAME>/`, matched case-insensitively; when absent,
+/// unpacked from `<root>/tu/<NAME>.zip`, which is first downloaded from [`TU_BASE_URL`] when
+/// the root allows downloads (sha256-checked for the datasets in `KNOWN_ZIPS`, size-capped
+/// at [`MAX_ZIP_BYTES`] for the others).
 fn folder(name: &str, root: &DataRoot) -> Result<(PathBuf, String), DatasetError> {
     let base = root.dir.join("tu");
-    if let Ok(entries) = std::fs::read_dir(&base) {
-        for e in entries.flatten() {
+    let find = || -> Option<(PathBuf, String)> {
+        std::fs::read_dir(&base).ok()?.flatten().find_map(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
-            if n.eq_ignore_ascii_case(name) && e.path().is_dir() {
-                return Ok((e.path(), n));
-            }
-        }
+            (n.eq_ignore_ascii_case(name) && e.path().is_dir()).then(|| (e.path(), n))
+        })
+    };
+    if let Some(found) = find() {
+        return Ok(found);
     }
-    let upper = name.to_ascii_uppercase();
-    Err(DatasetError::Missing {
-        path: base.join(&upper).join(format!("{upper}_A.txt")),
-        reason: format!(
-            "get https://www.chrsmrrs.com/graphkerneldatasets/{upper}.zip and unpack it into {}",
-            base.display()
-        ),
-    })
+    let upper = server_name(name);
+    let zip_name = format!("{upper}.zip");
+    let zip = base.join(&zip_name);
+    if !zip.is_file() {
+        let url = match &root.mirror {
+            Some(m) => format!("{}/{zip_name}", m.trim_end_matches('/')),
+            None => format!("{TU_BASE_URL}/{zip_name}"),
+        };
+        if !root.download {
+            return Err(DatasetError::Missing {
+                path: base.join(&upper).join(format!("{upper}_A.txt")),
+                reason: format!(
+                    "offline; get {url} into {} (it is unpacked on first use)",
+                    base.display()
+                ),
+            });
+        }
+        let file = KNOWN_ZIPS.iter().find(|k| k.0 == zip_name).map_or(
+            crate::download::RemoteFile {
+                name: "",
+                sha256: "",
+                size: MAX_ZIP_BYTES,
+            },
+            |k| crate::download::RemoteFile {
+                name: k.0,
+                sha256: k.1,
+                size: k.2,
+            },
+        );
+        crate::download::download(&url, &zip, &file)?;
+    }
+    let dir = crate::archive::unpack_zip(&zip, &base, &upper)?;
+    Ok((dir, upper))
 }
 
 fn read(path: &Path) -> Result<Option<String>, DatasetError> {
@@ -434,10 +492,46 @@ mod tests {
         write(&dir, &[("node_attributes", "1.0\nnan\n2\n")]);
         let e = load("tu-toy", &root).unwrap_err().to_string();
         assert!(e.contains("line 2: 'nan' is not a finite number"), "{e}");
-        let e = load("tu-nothere", &root).unwrap_err().to_string();
+        let offline = DataRoot {
+            download: false,
+            ..root.clone()
+        };
+        let e = load("tu-nothere", &offline).unwrap_err().to_string();
         assert!(
-            e.contains("NOTHERE_A.txt") && e.contains("chrsmrrs.com"),
+            e.contains("NOTHERE_A.txt")
+                && e.contains("chrsmrrs.com/graphkerneldatasets/NOTHERE.zip"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_zip_beside_the_folder_is_unpacked_on_first_use() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tu = tmp.path().join("tu");
+        std::fs::create_dir_all(&tu).unwrap();
+        {
+            use std::io::Write;
+            let mut w = zip::ZipWriter::new(std::fs::File::create(tu.join("TOY.zip")).unwrap());
+            let opts = zip::write::SimpleFileOptions::default();
+            for (f, text) in [
+                ("A", "1, 2\n2, 1\n3, 3\n"),
+                ("graph_indicator", "1\n1\n2\n"),
+                ("graph_labels", "0\n1\n"),
+            ] {
+                w.start_file(format!("TOY/TOY_{f}.txt"), opts).unwrap();
+                w.write_all(text.as_bytes()).unwrap();
+            }
+            w.finish().unwrap();
+        }
+        let root = DataRoot {
+            download: false,
+            ..DataRoot::new(tmp.path())
+        };
+        let ds = load("tu-toy", &root).unwrap();
+        assert_eq!(ds.len(), 2);
+        assert!(tu.join("TOY/TOY_A.txt").is_file());
+        // Second use: the folder is read, the zip not needed.
+        std::fs::remove_file(tu.join("TOY.zip")).unwrap();
+        assert_eq!(load("tu-toy", &root).unwrap().len(), 2);
     }
 }
