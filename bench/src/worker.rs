@@ -77,7 +77,10 @@ pub fn write_node_data(ds: &NodeDataset, path: &std::path::Path) -> Result<(), S
     use gnn_models::interop::{HostTensor, StateDict, encode_safetensors};
     let n = ds.num_nodes();
     if n >= 1 << 24 || ds.edges.num_edges() >= 1 << 24 {
-        return Err(format!("{}: too large to hand to PyG as F32 indices", ds.name));
+        return Err(format!(
+            "{}: too large to hand to PyG as F32 indices",
+            ds.name
+        ));
     }
     let t = |shape: Vec<usize>, values: Vec<f32>| HostTensor { shape, values };
     let mut dict = StateDict::new();
