@@ -276,13 +276,9 @@ fn run(args: RunArgs) -> Result<(), String> {
                 // Graph datasets: the processed graphs and split in `gnn export-data`'s format.
                 let ds = worker::load_graph_dataset(dataset, args.root.as_deref())?;
                 let path = scratch.path().join(format!("{dataset}.safetensors"));
-                gnn_train::commands::export_graph_dataset(
-                    &ds,
-                    &worker::graph_split(&ds),
-                    "random_split(0.8, 0.1, seed 0)",
-                    &path,
-                )
-                .map_err(|e| e.to_string())?;
+                let (split, note) = worker::graph_split(&ds);
+                gnn_train::commands::export_graph_dataset(&ds, &split, &note, &path)
+                    .map_err(|e| e.to_string())?;
                 pyg_args.extend(["--graph-data".to_string(), path.display().to_string()]);
             } else if gnn_datasets::synthetic::RandomGraphSpec::parse(dataset).is_some()
                 && python.is_some()
@@ -364,6 +360,7 @@ fn scaling(args: ScalingArgs) -> Result<(), String> {
         if args.threads == 1 { "" } else { "s" }
     );
     let mut slopes = String::new();
+    let mut edge_counts: std::collections::HashMap<String, f64> = Default::default();
     for graph in &args.graphs {
         for &backend in &args.backends {
             let (mut t, mut m) = (vec![], vec![]);
@@ -383,14 +380,22 @@ fn scaling(args: ScalingArgs) -> Result<(), String> {
                     .args(["--warmup", &args.warmup.to_string()])
                     .args(["--steps", &args.steps.to_string()]);
                 let r = measure(cmd, args.threads)?;
-                let ds = gnn_datasets::synthetic::RandomGraphSpec::parse(&name)
-                    .ok_or("bad synthetic name")?;
-                // Edges actually built: merged repeats make it a little under nodes × degree.
-                let edges = gnn_datasets::synthetic::random_graph(&ds)
-                    .map_err(|e| e.to_string())?
-                    .edges
-                    .num_edges() as f64;
-                let ms = table::median(&r.train_ms);
+                // Edges actually built (merged repeats make it a little under nodes × degree),
+                // generated once per graph whatever the number of backends.
+                let edges = match edge_counts.get(&name) {
+                    Some(&e) => e,
+                    None => {
+                        let ds = gnn_datasets::synthetic::RandomGraphSpec::parse(&name)
+                            .ok_or("bad synthetic name")?;
+                        let e = gnn_datasets::synthetic::random_graph(&ds)
+                            .map_err(|e| e.to_string())?
+                            .edges
+                            .num_edges() as f64;
+                        edge_counts.insert(name.clone(), e);
+                        e
+                    }
+                };
+                let ms = gnn_train::stats::median(&r.train_ms);
                 md.push_str(&format!(
                     "| {graph} | {} | {nodes} | {edges:.0} | {ms:.1} | {:.0} |\n",
                     backend.name(),

@@ -37,11 +37,6 @@ impl Row {
     }
 }
 
-/// The median of `v` (NaN when empty).
-pub fn median(v: &[f64]) -> f64 {
-    percentile(v, 0.5)
-}
-
 fn percentile(v: &[f64], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;

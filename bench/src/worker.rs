@@ -3,14 +3,13 @@
 use std::time::Instant;
 
 use burn::tensor::Tensor;
-use gnn_datasets::graph_set::random_split;
 use gnn_datasets::molecule::Hydrogens;
 use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
 use gnn_datasets::transforms::row_normalize;
 use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid, qm9, tu};
 use gnn_models::GraphModel;
+use gnn_models::models::Mpnn;
 use gnn_models::models::{GatConfig, GcnConfig, RgcnConfig};
-use gnn_models::models::{Mpnn, MpnnConfig};
 use gnn_train::Backend;
 use gnn_train::data::{NodeClassification, TrainData};
 use gnn_train::experiment::{ModelKind, rgcn_paper_settings};
@@ -149,9 +148,10 @@ pub fn load_graph_dataset(
     Ok(ds)
 }
 
-/// The split graph-level benchmarks train on: seeded 80/10/10 (seed 0), as `gnn export-data`.
-pub fn graph_split(ds: &GraphDataset) -> gnn_datasets::GraphSplit {
-    random_split(ds.len(), 0.8, 0.1, 0)
+/// The split graph-level benchmarks train on: seeded 80/10/10 (seed 0), as `gnn export-data`,
+/// with its note.
+pub fn graph_split(ds: &GraphDataset) -> (gnn_datasets::GraphSplit, String) {
+    gnn_train::experiment::seeded_split(ds.len(), 0)
 }
 
 /// The MPNN on a graph dataset with `gnn train`'s defaults (dim 64, batch 32, Adam 1e-3):
@@ -161,18 +161,16 @@ fn run_graph(args: &WorkerArgs) -> Result<(Vec<f64>, Vec<f64>), String> {
     let ds = load_graph_dataset(&args.dataset, args.root.as_deref())?;
     let device = args.backend.device().map_err(|e| e.to_string())?;
     let spec = gnn_train::experiment::NodeSpec::new(ModelKind::Mpnn, args.backend);
-    let data = GraphBatches::new(&ds, graph_split(&ds), spec.batch_size, 0, &device)
+    let data = GraphBatches::new(&ds, graph_split(&ds).0, spec.batch_size, 0, &device)
         .map_err(|e| e.to_string())?;
     let train_device = device.clone().autodiff();
     train_device.seed(0);
-    let model = MpnnConfig::new(
-        ds.num_node_features,
-        ds.num_classes.unwrap_or(1),
-        ds.num_edge_features.max(1),
-    )
-    .with_dim(spec.hidden)
-    .with_edge_hidden(2 * spec.hidden)
-    .init(&train_device);
+    let gnn_train::model::ModelConfig::Mpnn(config) =
+        gnn_train::experiment::graph_model_config(&spec, &ds).map_err(|e| e.to_string())?
+    else {
+        return Err("graph_model_config returns an MPNN".into());
+    };
+    let model = config.init(&train_device);
     let mut trainer = Trainer::new(model, &spec.fit);
     let eval = data.eval_batches();
     let read = |t: Tensor<1>| {

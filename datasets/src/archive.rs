@@ -3,7 +3,7 @@
 //! bounded number of entries and bytes, written to a temporary folder that is renamed into
 //! place only once everything has been extracted.
 
-use std::io::Read;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use crate::DatasetError;
@@ -67,22 +67,19 @@ pub fn unpack_zip(zip: &Path, dest: &Path, top: &str) -> Result<PathBuf, Dataset
         let out = tmp.path().join(top).join(rest);
         std::fs::create_dir_all(tmp.path().join(top))
             .map_err(|e| DatasetError::io(tmp.path(), e))?;
-        let mut bytes = Vec::new();
-        // The declared size may lie: read at most one byte past the cap.
-        (&mut entry)
-            .take(MAX_ENTRY_BYTES + 1)
-            .read_to_end(&mut bytes)
+        // The declared size may lie: copy at most one byte past the cap, then check.
+        let mut file = std::fs::File::create(&out).map_err(|e| DatasetError::io(&out, e))?;
+        let written = std::io::copy(&mut (&mut entry).take(MAX_ENTRY_BYTES + 1), &mut file)
             .map_err(|e| bad(format!("entry '{raw_name}': {e}")))?;
-        if bytes.len() as u64 > MAX_ENTRY_BYTES {
+        if written > MAX_ENTRY_BYTES {
             return Err(bad(format!(
                 "entry '{raw_name}' expands past {MAX_ENTRY_BYTES} bytes"
             )));
         }
-        total += bytes.len() as u64;
+        total += written;
         if total > MAX_TOTAL_BYTES {
             return Err(bad(format!("expands past {MAX_TOTAL_BYTES} bytes in all")));
         }
-        std::fs::write(&out, &bytes).map_err(|e| DatasetError::io(&out, e))?;
         extracted += 1;
     }
     if extracted == 0 {

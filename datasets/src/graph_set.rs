@@ -56,6 +56,15 @@ impl GraphDataset {
         self.graphs.is_empty()
     }
 
+    /// Outputs a model needs: the classes, or the number of regression targets.
+    pub fn num_outputs(&self) -> usize {
+        match (self.num_classes, self.graphs.first().map(|g| &g.y)) {
+            (Some(c), _) => c,
+            (None, Some(GraphTarget::Values(v))) => v.len().max(1),
+            _ => 1,
+        }
+    }
+
     /// The class of every graph (classification datasets).
     pub fn classes(&self) -> Option<Vec<usize>> {
         self.graphs

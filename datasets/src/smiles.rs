@@ -8,8 +8,10 @@
 //!
 //! Implicit hydrogens follow the OpenSMILES rule for unbracketed atoms: the smallest normal
 //! valence (`B` 3; `C` 4; `N` 3, 5; `O` 2; `P` 3, 5; `S` 2, 4, 6; halogens 1) that is at least
-//! the bond-order sum (aromatic bonds count 1, plus 1 for an aromatic atom's π bond), minus that
-//! sum; none if no valence fits. Bracket atoms have exactly the hydrogens they list.
+//! the bond-order sum (aromatic bonds count 1), minus that sum, minus 1 more for an aromatic
+//! atom's π bond (never below 0); none if no valence fits. So benzene's `c` has 1, pyridine's
+//! and N-methylpyrrole's `n` and thiophene's `s` have none. Bracket atoms have exactly the
+//! hydrogens they list.
 //!
 //! No aromaticity perception or kekulisation: atoms and bonds are aromatic exactly when written
 //! so. Not a maintained-crate wrapper on purpose: the available crates were unmaintained or did
@@ -271,13 +273,15 @@ pub fn parse(smiles: &str) -> Result<Molecule, SmilesError> {
         .map(|(p, sum)| {
             let mut atom = p.atom;
             if !p.bracket {
-                let need = sum + u32::from(atom.aromatic);
+                // The smallest normal valence that holds the bonds; an aromatic atom also
+                // spends one on its π bond (never below zero hydrogens).
+                let pi = u32::from(atom.aromatic);
                 atom.hydrogens = atom
                     .element
                     .normal_valences()
                     .iter()
-                    .find(|&&v| v >= need)
-                    .map_or(0, |&v| (v - need) as u8);
+                    .find(|&&v| v >= sum)
+                    .map_or(0, |&v| (v - sum).saturating_sub(pi) as u8);
             }
             atom
         })
@@ -489,6 +493,10 @@ mod tests {
         assert_eq!(hs("c1ccncc1"), [1, 1, 1, 0, 1, 1]);
         assert_eq!(hs("c1cc[nH]c1"), [1, 1, 1, 1, 1]);
         assert_eq!(hs("c1ccoc1"), [1, 1, 1, 0, 1]);
+        // Three-bonded aromatic nitrogen (N-methylpyrrole, imidazole) and thiophene's sulfur.
+        assert_eq!(hs("Cn1cccc1"), [3, 0, 1, 1, 1, 1]);
+        assert_eq!(hs("Cn1ccnc1"), [3, 0, 1, 1, 0, 1]);
+        assert_eq!(hs("s1cccc1"), [0, 1, 1, 1, 1]);
         // Substituted and fused rings; an aromatic carbon with an exocyclic double bond.
         assert_eq!(hs("Cc1ccccc1"), [3, 0, 1, 1, 1, 1, 1]);
         assert_eq!(hs("c1ccc2ccccc2c1")[3], 0);

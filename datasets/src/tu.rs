@@ -218,6 +218,16 @@ pub fn load(name: &str, root: &DataRoot) -> Result<GraphDataset, DatasetError> {
         .strip_prefix("tu-")
         .or_else(|| name.strip_prefix("TU-"))
         .unwrap_or(name);
+    // The name becomes a path and a URL: letters, digits, '_' and '-' only.
+    if short.is_empty()
+        || !short
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(DatasetError::Invalid(format!(
+            "'{name}': a TU dataset name has only letters, digits, '_' and '-'"
+        )));
+    }
     let (dir, stem) = folder(short, root)?;
     let file = |suffix: &str| dir.join(format!("{stem}_{suffix}.txt"));
     let required = |suffix: &str| -> Result<(PathBuf, String), DatasetError> {
@@ -496,6 +506,10 @@ mod tests {
             download: false,
             ..root.clone()
         };
+        for bad in ["tu-../../x", "tu-a/b", "tu-", "tu-x.zip"] {
+            let e = load(bad, &offline).unwrap_err().to_string();
+            assert!(e.contains("letters, digits"), "{bad}: {e}");
+        }
         let e = load("tu-nothere", &offline).unwrap_err().to_string();
         assert!(
             e.contains("NOTHERE_A.txt")

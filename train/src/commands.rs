@@ -88,12 +88,12 @@ fn graph_batches(
         spec
     });
     let (f, c) = saved.card.model.widths();
-    if dataset.num_node_features != f || dataset.num_classes.unwrap_or(1) != c {
+    if dataset.num_node_features != f || dataset.num_outputs() != c {
         return Err(TrainError::Config(format!(
             "the model takes {f} node features and predicts {c} outputs; {} has {} and {}",
             dataset.name,
             dataset.num_node_features,
-            dataset.num_classes.unwrap_or(1)
+            dataset.num_outputs()
         )));
     }
     let split = graph_splits(&spec, dataset)?

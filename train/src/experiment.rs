@@ -266,6 +266,14 @@ impl NodeSpec {
                 self.fit.lr
             ));
         }
+        if let Some(d) = self.fit.lr_decay
+            && (d.every == 0 || !(d.factor > 0.0 && d.factor <= 1.0))
+        {
+            return bad(format!(
+                "--lr-decay-every must be ≥ 1 and --lr-decay-factor in (0, 1], got {} and {}",
+                d.every, d.factor
+            ));
+        }
         if !(self.fit.weight_decay.is_finite() && self.fit.weight_decay >= 0.0) {
             return bad(format!(
                 "--weight-decay must be ≥ 0, got {}",
@@ -511,7 +519,7 @@ pub fn graph_model_config(
             spec.model, dataset.name
         )));
     }
-    let outputs = dataset.num_classes.unwrap_or(1);
+    let outputs = dataset.num_outputs();
     Ok(ModelConfig::Mpnn(
         MpnnConfig::new(
             dataset.num_node_features,
@@ -525,6 +533,15 @@ pub fn graph_model_config(
     ))
 }
 
+/// The seeded 80/10/10 split of `n` graphs that run `r` of `gnn train --seed S` uses with
+/// `seed = S + r` (and `gnn export-data --seed`), with a note saying how it was made.
+pub fn seeded_split(n: usize, seed: u64) -> (GraphSplit, String) {
+    (
+        random_split(n, 0.8, 0.1, seed),
+        format!("random_split(n={n}, train 0.8, val 0.1, seed={seed})"),
+    )
+}
+
 /// The splits of a graph experiment: stratified `spec.folds`-fold cross-validation (one run
 /// per fold, each fold's successor its validation set), or with `folds = 0` one seeded 80/10/10
 /// split per run.
@@ -534,7 +551,7 @@ pub fn graph_splits(
 ) -> Result<Vec<GraphSplit>, TrainError> {
     if spec.folds == 0 {
         return Ok((0..spec.runs)
-            .map(|r| random_split(dataset.len(), 0.8, 0.1, spec.seed + r as u64))
+            .map(|r| seeded_split(dataset.len(), spec.seed + r as u64).0)
             .collect());
     }
     let classes = dataset.classes().ok_or_else(|| {

@@ -110,6 +110,33 @@ pub struct FitConfig {
     pub patience: Option<usize>,
     /// How the best epoch is chosen.
     pub selection: Selection,
+    /// Step decay of the learning rate: multiplied by `factor` every `every` epochs (torch's
+    /// `StepLR`); none by default.
+    #[serde(default)]
+    pub lr_decay: Option<LrDecay>,
+}
+
+/// A step schedule: the learning rate at epoch `e` (1-based) is `lr · factor^⌊(e−1)/every⌋`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LrDecay {
+    /// Epochs between decays (≥ 1).
+    pub every: usize,
+    /// Multiplier per decay, in `(0, 1]`.
+    pub factor: f64,
+}
+
+impl FitConfig {
+    /// The learning rate of `epoch` (1-based) under the schedule.
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        match self.lr_decay {
+            Some(d) if d.every > 0 => {
+                self.lr
+                    * d.factor
+                        .powi(((epoch.max(1) - 1) / d.every).min(i32::MAX as usize) as i32)
+            }
+            _ => self.lr,
+        }
+    }
 }
 
 impl Default for FitConfig {
@@ -121,6 +148,7 @@ impl Default for FitConfig {
             adam_epsilon: 1e-8,
             patience: None,
             selection: Selection::ValMetric,
+            lr_decay: None,
         }
     }
 }
@@ -344,6 +372,11 @@ impl<M: GraphModel> Trainer<M> {
         loss.detach()
     }
 
+    /// Sets the learning rate of the next steps.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
     /// The model being trained.
     pub fn model(&self) -> &M {
         &self.model
@@ -368,6 +401,7 @@ where
 
     for epoch in 1..=cfg.epochs {
         let start = Instant::now();
+        trainer.set_lr(cfg.lr_at(epoch));
         let step_losses: Vec<Tensor<1>> = data
             .train_batches(epoch)
             .iter()
@@ -416,6 +450,23 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_decay_schedule() {
+        let cfg = FitConfig {
+            lr: 0.01,
+            lr_decay: Some(LrDecay {
+                every: 50,
+                factor: 0.5,
+            }),
+            ..FitConfig::default()
+        };
+        assert_eq!(cfg.lr_at(1), 0.01);
+        assert_eq!(cfg.lr_at(50), 0.01);
+        assert_eq!(cfg.lr_at(51), 0.005);
+        assert_eq!(cfg.lr_at(101), 0.0025);
+        assert_eq!(FitConfig::default().lr_at(1000), 0.01);
+    }
 
     fn score(loss: f64, metric: f64) -> Score {
         Score {

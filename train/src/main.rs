@@ -180,6 +180,12 @@ struct TrainArgs {
     /// Adam learning rate [default: GCN 0.01, GAT 0.005 (PubMed 0.01)].
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
+    /// Multiply the learning rate by --lr-decay-factor every this many epochs [default: never].
+    #[arg(long)]
+    lr_decay_every: Option<usize>,
+    /// Step decay factor of --lr-decay-every.
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    lr_decay_factor: f64,
     /// Hidden features, per head for GAT [default: GCN 16, GAT 8].
     #[arg(long)]
     hidden: Option<usize>,
@@ -359,6 +365,12 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
     }
     if let Some(v) = args.lr {
         spec.fit.lr = v;
+    }
+    if let Some(every) = args.lr_decay_every {
+        spec.fit.lr_decay = Some(gnn_train::fit::LrDecay {
+            every,
+            factor: args.lr_decay_factor,
+        });
     }
     if let Some(v) = args.hidden {
         spec.hidden = v;
@@ -634,8 +646,7 @@ fn export_data(args: ExportDataArgs) -> Result<(), TrainError> {
             args.dataset
         )));
     };
-    let split = gnn_datasets::graph_set::random_split(ds.len(), 0.8, 0.1, args.seed);
-    let note = format!("random_split(n={}, 0.8, 0.1, seed={})", ds.len(), args.seed);
+    let (split, note) = gnn_train::experiment::seeded_split(ds.len(), args.seed);
     commands::export_graph_dataset(&ds, &split, &note, &args.out)?;
     eprintln!(
         "wrote {} graphs ({} train / {} val / {} test) to {}",
