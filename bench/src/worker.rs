@@ -173,12 +173,6 @@ fn run_graph(args: &WorkerArgs) -> Result<(Vec<f64>, Vec<f64>), String> {
     let model = config.init(&train_device);
     let mut trainer = Trainer::new(model, &spec.fit);
     let eval = data.eval_batches();
-    let read = |t: Tensor<1>| {
-        t.into_data()
-            .try_into_vec_as::<f32>()
-            .map(|v| v[0])
-            .map_err(|e| format!("{e:?}"))
-    };
     let mut epoch = 0;
     let mut train_epoch = |trainer: &mut Trainer<Mpnn>| -> Result<(), String> {
         epoch += 1;
@@ -211,6 +205,15 @@ fn run_graph(args: &WorkerArgs) -> Result<(Vec<f64>, Vec<f64>), String> {
         infer_ms.push(t0.elapsed().as_secs_f64() * 1e3);
     }
     Ok((train_ms, infer_ms))
+}
+
+/// Reads the first value of `t` back to the host, which waits for the device (as PyG's
+/// `float(loss)` does).
+fn read(t: Tensor<1>) -> Result<f32, String> {
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .map(|v| v[0])
+        .map_err(|e| format!("{e:?}"))
 }
 
 /// Loads the data, builds the model, and times training steps and inference.
@@ -289,12 +292,6 @@ fn time<M: GraphModel>(
 ) -> Result<(Vec<f64>, Vec<f64>), String> {
     let train = data.train_batches(0);
     let eval = data.eval_batches();
-    let read = |t: Tensor<1>| {
-        t.into_data()
-            .try_into_vec_as::<f32>()
-            .map(|v| v[0])
-            .map_err(|e| format!("{e:?}"))
-    };
     let infer = |trainer: &Trainer<M>| {
         let out = trainer
             .model()
