@@ -508,7 +508,8 @@ pub fn model_config(spec: &NodeSpec, dataset: &NodeDataset) -> Result<ModelConfi
 }
 
 /// The MPNN `spec` trains on a graph dataset: `dim = spec.hidden`, edge network hidden width
-/// `2·dim` (PyG's example: 64 and 128), 3 steps, Set2Set with 3 rounds, mean aggregation.
+/// `2·dim` (PyG's example: 64 and 128), 3 steps, Set2Set with 3 rounds, mean aggregation,
+/// dropout `spec.dropout` before the last layer.
 pub fn graph_model_config(
     spec: &NodeSpec,
     dataset: &GraphDataset,
@@ -529,7 +530,8 @@ pub fn graph_model_config(
         .with_dim(spec.hidden)
         .with_edge_hidden(2 * spec.hidden)
         .with_aggr(spec.aggr.unwrap_or(Aggregation::Mean))
-        .with_readout(spec.readout),
+        .with_readout(spec.readout)
+        .with_dropout(spec.dropout),
     ))
 }
 

@@ -211,7 +211,7 @@ struct TrainArgs {
     /// decomposition, no bias).
     #[arg(long, default_value = "root")]
     rgcn_self_loop: SelfLoop,
-    /// Dropout probability [default: GCN 0.5, GAT 0.6].
+    /// Dropout probability [default: GCN 0.5, GAT 0.6, MPNN 0 (before its last layer)].
     #[arg(long, allow_negative_numbers = true)]
     dropout: Option<f64>,
     /// L2 weight decay [default: GCN 5e-4 on the first layer, GAT 5e-4 on all (PubMed 1e-3)].
@@ -252,7 +252,8 @@ struct TrainArgs {
     /// the last epoch.
     #[arg(long)]
     no_val_fold: bool,
-    /// MPNN: graph readout, set2set or sum [default: set2set].
+    /// MPNN: graph readout, set2set, sum, or jk-sum (the sums after every step, concatenated)
+    /// [default: set2set].
     #[arg(long)]
     readout: Option<gnn_models::models::Readout>,
     /// MPNN: message aggregation, sum, mean or max [default: mean].

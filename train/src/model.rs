@@ -5,7 +5,9 @@ use std::path::Path;
 
 use burn::tensor::{Device, Tensor};
 use gnn_models::interop::{self, InteropError, StateDict};
-use gnn_models::models::{Gat, GatConfig, Gcn, GcnConfig, Mpnn, MpnnConfig, Rgcn, RgcnConfig};
+use gnn_models::models::{
+    Gat, GatConfig, Gcn, GcnConfig, Mpnn, MpnnConfig, Readout, Rgcn, RgcnConfig,
+};
 use gnn_models::{Features, Graph, GraphModel};
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +81,10 @@ impl ModelConfig {
                 m(p(c.d_input, 1), v(c.dim)),
                 m(p(c.edge_dim, 1), v(c.edge_hidden)),
                 m(m(p(c.edge_hidden, 1), v(c.dim)), v(c.dim)),
-                m(m(v(c.dim), v(c.dim)), v(40)),
+                // Root weight, GRU and Set2Set's LSTM: under 30·dim² + 30·dim.
+                m(m(p(c.dim, 1), v(c.dim)), v(30)),
+                // lin1: at most (T+1)·dim inputs (the jumping-knowledge readout).
+                m(m(p(c.mp_steps, 2), v(c.dim)), p(c.dim, 1)),
                 m(p(c.dim, 1), v(c.d_output)),
             ]),
         }
@@ -124,12 +129,18 @@ impl ModelConfig {
         if let Some((name, _)) = widths.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{} model: {name} is 0", self.kind()));
         }
-        if let ModelConfig::Mpnn(c) = self
-            && (c.mp_steps > MAX_STEPS || c.processing_steps > MAX_STEPS)
-        {
-            return Err(format!(
-                "mpnn model: more than {MAX_STEPS} message-passing or readout steps"
-            ));
+        if let ModelConfig::Mpnn(c) = self {
+            if c.mp_steps > MAX_STEPS || c.processing_steps > MAX_STEPS {
+                return Err(format!(
+                    "mpnn model: more than {MAX_STEPS} message-passing or readout steps"
+                ));
+            }
+            if !(0.0..1.0).contains(&c.dropout) {
+                return Err(format!(
+                    "mpnn model: dropout must be in [0, 1), got {}",
+                    c.dropout
+                ));
+            }
         }
         match self.parameter_bound() {
             Some(n) if n <= MAX_PARAMETERS => Ok(()),
@@ -235,17 +246,29 @@ impl ModelConfig {
                 let [dim, f] = dims2("lin0.weight")?;
                 let [hidden, d] = dims2("conv.nn.0.weight")?;
                 let [c, _] = dims2("lin2.weight")?;
+                let [_, embedding] = dims2("lin1.weight")?;
+                // The readout is read off lin1's input width: 2·dim after Set2Set, dim after
+                // a sum, (T+1)·dim after a jumping-knowledge sum.
                 let readout = if dict.contains_key("set2set.lstm.weight_ih_l0") {
-                    gnn_models::models::Readout::Set2Set
+                    Readout::Set2Set
+                } else if embedding == dim {
+                    Readout::Sum
                 } else {
-                    gnn_models::models::Readout::Sum
+                    Readout::JkSum
                 };
-                ModelConfig::Mpnn(
-                    MpnnConfig::new(f, c, d)
-                        .with_dim(dim)
-                        .with_edge_hidden(hidden)
-                        .with_readout(readout),
-                )
+                let mut config = MpnnConfig::new(f, c, d)
+                    .with_dim(dim)
+                    .with_edge_hidden(hidden)
+                    .with_readout(readout);
+                if readout == Readout::JkSum {
+                    if dim == 0 || embedding % dim != 0 || embedding / dim < 2 {
+                        return Err(format!(
+                            "'lin1.weight' takes {embedding} inputs: not dim ({dim}), 2·dim (Set2Set) or (T+1)·dim (jk-sum)"
+                        ));
+                    }
+                    config = config.with_mp_steps(embedding / dim - 1);
+                }
+                ModelConfig::Mpnn(config)
             }
         })
     }
@@ -374,15 +397,23 @@ mod tests {
         ] {
             ok.validate().unwrap();
         }
-        let mpnn = ModelConfig::Mpnn(MpnnConfig::new(11, 1, 4));
-        mpnn.validate().unwrap();
-        let real: usize = mpnn
-            .init(&Device::flex())
-            .export_pyg()
-            .values()
-            .map(|t| t.values.len())
-            .sum();
-        assert!(mpnn.parameter_bound().unwrap() >= real);
+        for readout in [Readout::Set2Set, Readout::Sum, Readout::JkSum] {
+            for steps in [1, 3, 8] {
+                let mpnn = ModelConfig::Mpnn(
+                    MpnnConfig::new(11, 1, 4)
+                        .with_readout(readout)
+                        .with_mp_steps(steps),
+                );
+                mpnn.validate().unwrap();
+                let real: usize = mpnn
+                    .init(&Device::flex())
+                    .export_pyg()
+                    .values()
+                    .map(|t| t.values.len())
+                    .sum();
+                assert!(mpnn.parameter_bound().unwrap() >= real, "{mpnn:?}");
+            }
+        }
         for bad in [
             ModelConfig::Gcn(GcnConfig::new(1 << 40, 7)),
             ModelConfig::Gcn(GcnConfig::new(usize::MAX, 7)),
@@ -391,6 +422,8 @@ mod tests {
             ModelConfig::Rgcn(RgcnConfig::new(10, 2, 1 << 40)),
             ModelConfig::Mpnn(MpnnConfig::new(11, 1, 4).with_dim(1 << 16)),
             ModelConfig::Mpnn(MpnnConfig::new(11, 1, 4).with_mp_steps(1 << 40)),
+            ModelConfig::Mpnn(MpnnConfig::new(11, 1, 4).with_dropout(1.0)),
+            ModelConfig::Mpnn(MpnnConfig::new(11, 1, 4).with_dropout(f64::NAN)),
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
@@ -424,7 +457,14 @@ mod tests {
                 MpnnConfig::new(7, 2, 4)
                     .with_dim(8)
                     .with_edge_hidden(5)
-                    .with_readout(gnn_models::models::Readout::Sum),
+                    .with_readout(Readout::Sum),
+            ),
+            ModelConfig::Mpnn(
+                MpnnConfig::new(7, 2, 4)
+                    .with_dim(8)
+                    .with_edge_hidden(5)
+                    .with_readout(Readout::JkSum)
+                    .with_mp_steps(2),
             ),
         ] {
             let dict = config.init(&d).export_pyg();
@@ -437,5 +477,18 @@ mod tests {
         let gcn = ModelConfig::Gcn(GcnConfig::new(7, 3)).init(&d).export_pyg();
         let e = ModelConfig::infer(ModelKind::Gat, &gcn).unwrap_err();
         assert!(e.contains("not a gat state dict"), "{e}");
+        // A lin1 whose input is not a multiple of the state width fits no readout.
+        let mut jk = ModelConfig::Mpnn(
+            MpnnConfig::new(7, 2, 4)
+                .with_dim(8)
+                .with_readout(Readout::Sum),
+        )
+        .init(&d)
+        .export_pyg();
+        let lin1 = jk.get_mut("lin1.weight").unwrap();
+        lin1.shape = vec![8, 12];
+        lin1.values = vec![0.0; 96];
+        let e = ModelConfig::infer(ModelKind::Mpnn, &jk).unwrap_err();
+        assert!(e.contains("'lin1.weight' takes 12 inputs"), "{e}");
     }
 }

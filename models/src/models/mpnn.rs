@@ -3,7 +3,7 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -38,6 +38,10 @@ pub struct MpnnConfig {
     /// Graph readout: Set2Set (Gilmer et al.) or a plain sum over each graph's nodes.
     #[config(default = "Readout::Set2Set")]
     pub readout: Readout,
+    /// Dropout probability on the hidden layer of the output MLP (PyG's GIN example: 0.5;
+    /// training only).
+    #[config(default = 0.0)]
+    pub dropout: f64,
 }
 
 /// How an [`Mpnn`] turns node states into one vector per graph.
@@ -49,6 +53,22 @@ pub enum Readout {
     Set2Set,
     /// `Σ_{n ∈ b} h_n`, `[B, dim]` (PyG's `global_add_pool`): keeps the graph's size.
     Sum,
+    /// Jumping-knowledge sum (Xu et al. 2018; GIN's readout): the sums of the states after the
+    /// input layer and after every step, concatenated, `[Σ h⁰ ‖ Σ h¹ ‖ … ‖ Σ hᵀ]`,
+    /// `[B, (T+1)·dim]`. The output layer then sees the graph at every radius, down to counts
+    /// of the input labels.
+    JkSum,
+}
+
+impl Readout {
+    /// Width of the graph embedding for node states of width `dim` after `steps` steps.
+    pub fn width(self, dim: usize, steps: usize) -> usize {
+        match self {
+            Readout::Set2Set => 2 * dim,
+            Readout::Sum => dim,
+            Readout::JkSum => (steps + 1) * dim,
+        }
+    }
 }
 
 impl std::str::FromStr for Readout {
@@ -58,7 +78,8 @@ impl std::str::FromStr for Readout {
         match s {
             "set2set" => Ok(Readout::Set2Set),
             "sum" => Ok(Readout::Sum),
-            _ => Err(format!("unknown readout '{s}' (set2set, sum)")),
+            "jk-sum" => Ok(Readout::JkSum),
+            _ => Err(format!("unknown readout '{s}' (set2set, sum, jk-sum)")),
         }
     }
 }
@@ -66,10 +87,11 @@ impl std::str::FromStr for Readout {
 /// The MPNN:
 ///
 /// `h = relu(lin0(x))`; `T` times: `m = relu(conv(h, e))`, `h = GRU(m, h)`;
-/// `g = Set2Set(h)`; `out = lin2(relu(lin1(g)))`.
+/// `g = Set2Set(h)`; `out = lin2(dropout(relu(lin1(g))))`.
 ///
 /// Parameters have PyG's names: `lin0`, `conv` ([`NnConv`], `dim → dim`), `gru`, `set2set`,
-/// `lin1 (2·dim → dim)`, `lin2 (dim → outputs)`.
+/// `lin1 (2·dim → dim)`, `lin2 (dim → outputs)`. With a [`Readout::Sum`] or
+/// [`Readout::JkSum`] readout there is no `set2set` and `lin1` takes `dim` or `(T+1)·dim`.
 ///
 /// # Shapes
 /// - `x`: `[N, F]`; graph with edge features `[E, D]` and a batch vector of `B` graphs (none:
@@ -88,7 +110,10 @@ pub struct Mpnn {
     pub lin1: Linear,
     /// Second output layer `dim → outputs`.
     pub lin2: Linear,
+    /// Dropout before `lin2` (active only on an autodiff device).
+    pub dropout: Dropout,
     mp_steps: usize,
+    jk: bool,
 }
 
 impl MpnnConfig {
@@ -107,17 +132,11 @@ impl MpnnConfig {
                     .with_processing_steps(self.processing_steps)
                     .init(device)
             }),
-            lin1: LinearConfig::new(
-                if self.readout == Readout::Set2Set {
-                    2 * dim
-                } else {
-                    dim
-                },
-                dim,
-            )
-            .init(device),
+            lin1: LinearConfig::new(self.readout.width(dim, self.mp_steps), dim).init(device),
             lin2: LinearConfig::new(dim, self.d_output).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
             mp_steps: self.mp_steps,
+            jk: self.readout == Readout::JkSum,
         }
     }
 }
@@ -127,37 +146,66 @@ impl Mpnn {
     /// depend only on the edge features, so they are computed once and shared by the `T` steps
     /// (PyG's example recomputes them each step; the result is the same).
     pub fn node_states(&self, x: Features, graph: &Graph) -> Tensor<2> {
-        let mut h = relu(x.linear(&self.lin0));
-        let w = self.conv.edge_weights(graph);
-        for _ in 0..self.mp_steps {
-            let m = relu(self.conv.forward_with_weights(h.clone(), graph, w.clone()));
-            h = self.gru.forward(m, h);
-        }
-        h
+        self.step_states(x, graph)
+            .pop()
+            .expect("the input layer's states")
     }
 
-    /// The graph embeddings of node states `h`: Set2Set `[B, 2·dim]`, or sums `[B, dim]`.
+    /// The node states after the input layer and after each step, `T+1` tensors `[N, dim]`.
+    pub fn step_states(&self, x: Features, graph: &Graph) -> Vec<Tensor<2>> {
+        let mut h = relu(x.linear(&self.lin0));
+        let w = self.conv.edge_weights(graph);
+        let mut states = Vec::with_capacity(self.mp_steps + 1);
+        for _ in 0..self.mp_steps {
+            let m = relu(self.conv.forward_with_weights(h.clone(), graph, w.clone()));
+            states.push(h.clone());
+            h = self.gru.forward(m, h);
+        }
+        states.push(h);
+        states
+    }
+
+    /// The graph embeddings of the last node states `h`: Set2Set `[B, 2·dim]`, or sums
+    /// `[B, dim]` (for [`Readout::JkSum`], the sums of `h` alone; see [`Mpnn::embed`]).
     pub fn readout(&self, h: Tensor<2>, graph: &Graph) -> Tensor<2> {
-        let (batch, b) = match graph.batch() {
-            Some(b) => (b.tensor.clone(), b.num_graphs),
-            None => {
-                let n = graph.num_nodes();
-                let zeros =
-                    Tensor::<1, Int>::from_data(TensorData::new(vec![0i64; n], [n]), &h.device());
-                (zeros, 1)
-            }
-        };
+        let (batch, b) = batch_of(graph, &h.device());
         match &self.set2set {
             Some(s2s) => s2s.forward(h, &batch, b),
             None => global_add_pool(h, &batch, b),
         }
     }
 
+    /// One embedding per graph, `[B, readout width]`.
+    pub fn embed(&self, x: Features, graph: &Graph) -> Tensor<2> {
+        if !self.jk {
+            return self.readout(self.node_states(x, graph), graph);
+        }
+        let states = self.step_states(x, graph);
+        let (batch, b) = batch_of(graph, &states[0].device());
+        let sums = states
+            .into_iter()
+            .map(|h| global_add_pool(h, &batch, b))
+            .collect();
+        Tensor::cat(sums, 1)
+    }
+
     /// Applies the model: one output row per graph.
     pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Tensor<2> {
-        let h = self.node_states(x.into(), graph);
-        let g = self.readout(h, graph);
-        self.lin2.forward(relu(self.lin1.forward(g)))
+        let g = self.embed(x.into(), graph);
+        self.lin2
+            .forward(self.dropout.forward(relu(self.lin1.forward(g))))
+    }
+}
+
+/// The batch vector `[N]` of `graph` and its number of graphs (one graph when it has none).
+fn batch_of(graph: &Graph, device: &Device) -> (Tensor<1, Int>, usize) {
+    match graph.batch() {
+        Some(b) => (b.tensor.clone(), b.num_graphs),
+        None => {
+            let n = graph.num_nodes();
+            let zeros = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64; n], [n]), device);
+            (zeros, 1)
+        }
     }
 }
 
@@ -200,6 +248,82 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn jk_sum_concatenates_the_sums_after_every_step() {
+        let d = Device::flex();
+        let g = Graph::new(&[0, 1, 3, 4], &[1, 0, 4, 2], 5, &d)
+            .unwrap()
+            .with_edge_attr(tensor2(&seeded_values(4 * 2, 3), [4, 2], &d))
+            .unwrap()
+            .with_batch(&[0, 0, 1, 1, 1], 2)
+            .unwrap();
+        let x = tensor2(&seeded_values(5 * 3, 4), [5, 3], &d);
+        let m = MpnnConfig::new(3, 2, 2)
+            .with_dim(4)
+            .with_edge_hidden(5)
+            .with_mp_steps(2)
+            .with_readout(Readout::JkSum)
+            .init(&d);
+        let states: Vec<Vec<f32>> = m
+            .step_states(x.clone().into(), &g)
+            .into_iter()
+            .map(to_vec)
+            .collect();
+        assert_eq!(states.len(), 3);
+        assert_ne!(states[0], states[2], "the steps change the states");
+        assert_eq!(
+            to_vec(m.node_states(x.clone().into(), &g)),
+            states[2],
+            "node_states is the last step"
+        );
+        let embedding = to_vec(m.embed(x.clone().into(), &g));
+        assert_eq!(embedding.len(), 2 * 3 * 4);
+        let graphs = [0..2, 2..5];
+        for (b, nodes) in graphs.iter().enumerate() {
+            for (t, h) in states.iter().enumerate() {
+                for c in 0..4 {
+                    let sum: f32 = nodes.clone().map(|n| h[n * 4 + c]).sum();
+                    let got = embedding[b * 12 + t * 4 + c];
+                    assert!((got - sum).abs() < 1e-5, "graph {b} step {t} channel {c}");
+                }
+            }
+        }
+        assert_eq!(m.forward(x, &g).dims(), [2, 2]);
+    }
+
+    #[test]
+    fn dropout_is_active_only_when_training() {
+        let d = Device::flex();
+        let g = Graph::new(&[0, 1], &[1, 0], 2, &d)
+            .unwrap()
+            .with_edge_attr(tensor2(&seeded_values(2, 5), [2, 1], &d))
+            .unwrap();
+        let x = tensor2(&seeded_values(2 * 3, 6), [2, 3], &d);
+        let config = MpnnConfig::new(3, 2, 1)
+            .with_dim(16)
+            .with_edge_hidden(5)
+            .with_readout(Readout::Sum);
+        let plain = config.init(&d);
+        let dropped = config
+            .clone()
+            .with_dropout(0.9)
+            .init(&d)
+            .load_record(plain.clone().into_record());
+        assert_eq!(
+            to_vec(plain.forward(x.clone(), &g)),
+            to_vec(dropped.forward(x.clone(), &g)),
+            "no dropout at inference"
+        );
+        let trained = dropped.fork(&d.clone().autodiff());
+        let outputs: Vec<Vec<f32>> = (0..4)
+            .map(|_| to_vec(trained.forward(x.clone().autodiff(), &g)))
+            .collect();
+        assert!(
+            outputs.windows(2).any(|w| w[0] != w[1]),
+            "dropout 0.9 draws a different mask per forward when training"
+        );
     }
 
     #[test]
