@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use gnn_datasets::molecule::Hydrogens;
 use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
 use gnn_datasets::transforms::row_normalize;
-use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid, qm9, tu};
+use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid};
 use gnn_models::GraphModel;
 use gnn_models::models::Mpnn;
 use gnn_models::models::{GatConfig, GcnConfig, RgcnConfig};
@@ -137,15 +137,9 @@ pub fn load_graph_dataset(
     root: Option<&std::path::Path>,
 ) -> Result<GraphDataset, String> {
     let root = DataRoot::resolve(root);
-    let mut ds = if qm9::NAMES.contains(&name) {
-        qm9::load(name, &root, Hydrogens::Implicit).map_err(|e| e.to_string())?
-    } else {
-        tu::load(name, &root).map_err(|e| e.to_string())?
-    };
-    if ds.num_classes.is_none() {
-        ds.select_target(0).map_err(|e| e.to_string())?;
-    }
-    Ok(ds)
+    gnn_train::graph_data::load_graph_dataset(name, &root, 0, Hydrogens::Implicit)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{name} is not a graph-level dataset (tu-<name>, qm9, qm9-sdf)"))
 }
 
 /// The split graph-level benchmarks train on: seeded 80/10/10 (seed 0), as `gnn export-data`,

@@ -3,7 +3,8 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use gnn_datasets::graph_set::{Rng, collate};
-use gnn_datasets::{GraphDataset, GraphSplit, GraphTarget, TargetScaler};
+use gnn_datasets::molecule::Hydrogens;
+use gnn_datasets::{DataRoot, GraphDataset, GraphSplit, GraphTarget, TargetScaler, qm9, tu};
 use gnn_models::{Features, Graph};
 
 use crate::TrainError;
@@ -11,6 +12,27 @@ use crate::data::{Batch, Objective, Scored, SplitKind, Targets, TrainData};
 
 /// Graphs per evaluation batch.
 pub const EVAL_BATCH: usize = 512;
+
+/// The graph-level dataset `name` as `gnn train` loads it: `tu-<name>`, or a QM9 file (`qm9`,
+/// `qm9-sdf`) with regression target `target` (PyG's order) and `hydrogens`. `None` when
+/// `name` is not a graph-level dataset (a node-level one, or unknown).
+pub fn load_graph_dataset(
+    name: &str,
+    root: &DataRoot,
+    target: usize,
+    hydrogens: Hydrogens,
+) -> Result<Option<GraphDataset>, TrainError> {
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with("tu-") {
+        return Ok(Some(tu::load(name, root)?));
+    }
+    if qm9::NAMES.contains(&lower.as_str()) {
+        let mut ds = qm9::load(&lower, root, hydrogens)?;
+        ds.select_target(target)?;
+        return Ok(Some(ds));
+    }
+    Ok(None)
+}
 
 /// Graph classification (or regression) over the graphs of one split: shuffled, seeded
 /// training mini-batches and evaluation batches covering every split once.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use gnn_datasets::molecule::Hydrogens;
-use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid, qm9, tu};
+use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid};
 use gnn_models::layers::RgcnNorm;
 use gnn_train::attention::{self, LayerAttention};
 use gnn_train::experiment::{
@@ -14,6 +14,7 @@ use gnn_train::experiment::{
     node_data, rgcn_paper_settings, run_graph_task, run_node_classification,
 };
 use gnn_train::fit::Selection;
+use gnn_train::graph_data::load_graph_dataset;
 use gnn_train::saved::{self, ModelCard, Preprocessing, SavedModel};
 use gnn_train::{Backend, TrainError, commands, output, plot};
 
@@ -317,21 +318,17 @@ impl GraphOptions {
 }
 
 fn load_any(name: &str, root: &DataRoot, opts: GraphOptions) -> Result<AnyDataset, TrainError> {
-    let lower = name.to_ascii_lowercase();
-    if lower.starts_with("tu-") {
-        return Ok(AnyDataset::Graph(tu::load(name, root)?));
-    }
-    if qm9::NAMES.contains(&lower.as_str()) {
-        let hydrogens = if opts.explicit_h {
-            Hydrogens::Explicit
-        } else {
-            Hydrogens::Implicit
-        };
-        let mut ds = qm9::load(&lower, root, hydrogens)?;
-        ds.select_target(opts.target)?;
-        return Ok(AnyDataset::Graph(ds));
-    }
-    Ok(AnyDataset::Node(load_dataset(name, root)?))
+    let hydrogens = if opts.explicit_h {
+        Hydrogens::Explicit
+    } else {
+        Hydrogens::Implicit
+    };
+    Ok(
+        match load_graph_dataset(name, root, opts.target, hydrogens)? {
+            Some(ds) => AnyDataset::Graph(ds),
+            None => AnyDataset::Node(load_dataset(name, root)?),
+        },
+    )
 }
 
 fn train(args: TrainArgs) -> Result<(), TrainError> {
