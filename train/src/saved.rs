@@ -148,7 +148,11 @@ impl SavedModel {
     /// Reads a model directory's card.
     pub fn read_card(dir: &Path) -> Result<ModelCard, TrainError> {
         let path = dir.join(CARD_FILE);
-        let card: ModelCard = read_bounded_json(&path).map_err(|e| dir_error(&path, e))?;
+        let mut value: serde_json::Value =
+            read_bounded_json(&path).map_err(|e| dir_error(&path, e))?;
+        fill_later_fields(&mut value);
+        let card: ModelCard = serde_json::from_value(value)
+            .map_err(|e| dir_error(&path, format!("not a valid model card: {e}")))?;
         if card.format != CARD_FORMAT {
             return Err(dir_error(
                 &path,
@@ -189,6 +193,22 @@ fn read_bounded_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, S
     serde_json::from_str(&text).map_err(|e| format!("not a valid model card: {e}"))
 }
 
+/// Fields added to the `gnn-model-card/1` format after its first cards were written, with the
+/// value that reproduces those cards' models: an MPNN's `readout` (Set2Set) and `dropout` (0).
+fn fill_later_fields(card: &mut serde_json::Value) {
+    let Some(model) = card.get_mut("model").and_then(|m| m.as_object_mut()) else {
+        return;
+    };
+    if model.get("kind").and_then(|k| k.as_str()) == Some("mpnn") {
+        model
+            .entry("readout")
+            .or_insert_with(|| serde_json::json!("set2set"));
+        model
+            .entry("dropout")
+            .or_insert_with(|| serde_json::json!(0.0));
+    }
+}
+
 /// The current time, UTC, as RFC 3339 (`2026-11-24T08:15:00Z`).
 pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now()
@@ -222,6 +242,28 @@ fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mpnn_cards_without_later_fields_read_as_before() {
+        let card = ModelCard::new(
+            ModelConfig::Mpnn(gnn_models::models::MpnnConfig::new(7, 2, 4).with_dim(8)),
+            "tu-mutag",
+            Preprocessing {
+                normalize_features: false,
+            },
+            "flex",
+        );
+        let mut value = serde_json::to_value(&card).unwrap();
+        let model = value["model"].as_object_mut().unwrap();
+        assert!(model.remove("readout").is_some() && model.remove("dropout").is_some());
+        assert!(serde_json::from_value::<ModelCard>(value.clone()).is_err());
+        fill_later_fields(&mut value);
+        let read: ModelCard = serde_json::from_value(value).unwrap();
+        assert_eq!(
+            serde_json::to_value(&read.model).unwrap(),
+            serde_json::to_value(&card.model).unwrap()
+        );
+    }
 
     #[test]
     fn rfc3339_dates() {

@@ -157,6 +157,29 @@ fn mpnn_round_trips() {
     );
 }
 
+/// The jumping-knowledge readout is read back off `lin1`'s width when imported.
+#[test]
+fn mpnn_jk_sum_round_trips() {
+    round_trip(
+        "mpnn",
+        "tu-mutag",
+        &[
+            "--epochs",
+            "2",
+            "--hidden",
+            "8",
+            "--folds",
+            "0",
+            "--aggr",
+            "sum",
+            "--readout",
+            "jk-sum",
+            "--dropout",
+            "0.5",
+        ],
+    );
+}
+
 #[test]
 fn mpnn_regression_round_trips() {
     round_trip("mpnn", "qm9-sdf", &["--epochs", "2", "--hidden", "8"]);
