@@ -113,7 +113,8 @@ pub struct Mpnn {
     /// Dropout before `lin2` (active only on an autodiff device).
     pub dropout: Dropout,
     mp_steps: usize,
-    jk: bool,
+    #[module(skip)]
+    readout: Readout,
 }
 
 impl MpnnConfig {
@@ -136,7 +137,7 @@ impl MpnnConfig {
             lin2: LinearConfig::new(dim, self.d_output).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             mp_steps: self.mp_steps,
-            jk: self.readout == Readout::JkSum,
+            readout: self.readout,
         }
     }
 }
@@ -146,23 +147,32 @@ impl Mpnn {
     /// depend only on the edge features, so they are computed once and shared by the `T` steps
     /// (PyG's example recomputes them each step; the result is the same).
     pub fn node_states(&self, x: Features, graph: &Graph) -> Tensor<2> {
-        self.step_states(x, graph)
-            .pop()
-            .expect("the input layer's states")
+        self.run_steps(x, graph, |_| {})
     }
 
     /// The node states after the input layer and after each step, `T+1` tensors `[N, dim]`.
     pub fn step_states(&self, x: Features, graph: &Graph) -> Vec<Tensor<2>> {
+        let mut states = Vec::with_capacity(self.mp_steps + 1);
+        let last = self.run_steps(x, graph, |h| states.push(h.clone()));
+        states.push(last);
+        states
+    }
+
+    /// The input layer and the `T` steps; `before_step` sees the states each step starts from.
+    fn run_steps(
+        &self,
+        x: Features,
+        graph: &Graph,
+        mut before_step: impl FnMut(&Tensor<2>),
+    ) -> Tensor<2> {
         let mut h = relu(x.linear(&self.lin0));
         let w = self.conv.edge_weights(graph);
-        let mut states = Vec::with_capacity(self.mp_steps + 1);
         for _ in 0..self.mp_steps {
+            before_step(&h);
             let m = relu(self.conv.forward_with_weights(h.clone(), graph, w.clone()));
-            states.push(h.clone());
             h = self.gru.forward(m, h);
         }
-        states.push(h);
-        states
+        h
     }
 
     /// The graph embeddings of the last node states `h`: Set2Set `[B, 2·dim]`, or sums
@@ -177,7 +187,7 @@ impl Mpnn {
 
     /// One embedding per graph, `[B, readout width]`.
     pub fn embed(&self, x: Features, graph: &Graph) -> Tensor<2> {
-        if !self.jk {
+        if self.readout != Readout::JkSum {
             return self.readout(self.node_states(x, graph), graph);
         }
         let states = self.step_states(x, graph);
@@ -301,8 +311,11 @@ mod tests {
             .with_edge_attr(tensor2(&seeded_values(2, 5), [2, 1], &d))
             .unwrap();
         let x = tensor2(&seeded_values(2 * 3, 6), [2, 3], &d);
+        // Init is unseeded, so the head's ReLU could leave every unit of a
+        // narrow model at zero and make any mask invisible; 2 x 64 units
+        // make that, and four equal masks, vanishingly unlikely.
         let config = MpnnConfig::new(3, 2, 1)
-            .with_dim(16)
+            .with_dim(64)
             .with_edge_hidden(5)
             .with_readout(Readout::Sum);
         let plain = config.init(&d);
