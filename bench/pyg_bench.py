@@ -2,8 +2,14 @@
 """PyTorch Geometric reference for gnn-bench: the same model, data and hyperparameters,
 timed the same way, printed as one JSON line in gnn-bench's worker format.
 
-    python bench/pyg_bench.py --model gcn --dataset cora --root ../shared/data \
-        --threads 1 --warmup 10 --steps 100
+gnn-bench calls it with the model's PyG reference (`--reference`, JSON from the model's spec:
+`ModelSpec::pyg_reference`) and the data exactly as gnn-rs prepared it (`--node-data` or
+`--graph-data`); the script knows builders (a stack of convolutions; PyG's R-GCN and
+edge-network MPNN examples), never model names, so a new model whose spec describes a stack
+needs no change here:
+
+    python bench/pyg_bench.py --model gcn --dataset cora --node-data cora.safetensors \
+        --reference '{"builder": "stack", "convs": [...], ...}' --threads 1
 
 Measures, after `--warmup` untimed steps: the training step (forward + backward + Adam step,
 dropout active, loss read back as a float) and eval-mode inference (forward under no_grad),
@@ -13,112 +19,94 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import sys
-import tempfile
 import time
-
-PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", default="gcn", choices=["gcn", "gat", "rgcn", "mpnn"])
-    p.add_argument("--dataset", default="cora")
-    p.add_argument("--root", required=True, help="data root holding planetoid/ind.<name>.*")
-    p.add_argument("--graph-json", help="processed graph exported by gnn-bench (entities)")
-    p.add_argument("--graph-data", help="graph dataset from `gnn export-data` (mpnn)")
-    p.add_argument("--node-data", help="node dataset written by gnn-bench (synthetic graphs)")
+    p.add_argument("--model", required=True, help="the model's name (a label in the output)")
+    p.add_argument("--dataset", required=True, help="the dataset's name (a label)")
+    p.add_argument("--reference", required=True,
+                   help="JSON: the PyG model, as the model's spec describes it (builder stack, "
+                        "relational or edge-conditioned)")
+    p.add_argument("--node-data", help="node dataset written by gnn-bench (stack, relational)")
+    p.add_argument("--graph-data", help="graph dataset from `gnn export-data` (edge-conditioned)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
+    ref = json.loads(args.reference)
 
     import torch
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    import torch.nn.functional as F
     import torch_geometric
-    import torch_geometric.transforms as T
-    from torch_geometric.datasets import Planetoid
-    from torch_geometric.nn import GATConv, GCNConv, RGCNConv
 
-    if args.model == "rgcn":
-        return rgcn(args, torch, F, torch_geometric, RGCNConv)
-    if args.model == "mpnn":
-        return mpnn(args, torch, F, torch_geometric)
+    builders = {"stack": stack, "relational": relational, "edge-conditioned": edge_conditioned}
+    if ref["builder"] not in builders:
+        sys.exit(f"unknown builder {ref['builder']!r} ({', '.join(builders)})")
+    train_step, inference = builders[ref["builder"]](args, ref, torch)
+    report(args, torch, torch_geometric, train_step, inference)
 
-    if args.node_data:
-        # A graph gnn-bench generated (synthetic): the same nodes, edges, features and split.
-        from safetensors.numpy import load_file
-        from torch_geometric.data import Data
 
-        t = load_file(args.node_data)
-        n = t["x"].shape[0]
-        data = Data(x=torch.from_numpy(t["x"]),
-                    edge_index=torch.from_numpy(t["edge_index"]).long(),
-                    y=torch.from_numpy(t["y"]).long())
-        data.train_mask = torch.zeros(n, dtype=torch.bool)
-        data.train_mask[torch.from_numpy(t["train_idx"]).long()] = True
-    else:
-        # PyG's Planetoid reads <root>/<Name>/raw/ind.<name>.*; copy the raw files there.
-        name = PLANETOID[args.dataset]
-        work = tempfile.mkdtemp(prefix="pyg-bench-")
-        try:
-            raw = os.path.join(work, name, "raw")
-            os.makedirs(raw)
-            for suffix in ["x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"]:
-                f = f"ind.{args.dataset}.{suffix}"
-                shutil.copy(os.path.join(args.root, "planetoid", f), os.path.join(raw, f))
-            data = Planetoid(work, name, transform=T.NormalizeFeatures())[0]
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+def node_data(path, torch):
+    """The node dataset gnn-bench wrote: `x` (absent when featureless), `edge_index`,
+    `edge_type` (relational), `y`, `train_idx`, as torch tensors."""
+    from safetensors.numpy import load_file
 
-    class GCN(torch.nn.Module):
-        # examples/gcn.py of PyG: cached normalisation, dropout 0.5 on input and hidden.
-        def __init__(self, fin, fout):
+    t = {k: torch.from_numpy(v) for k, v in load_file(path).items()}
+    for k in ["edge_index", "edge_type", "y", "train_idx"]:
+        if k in t:
+            t[k] = t[k].long()
+    return t
+
+
+def stack(args, ref, torch):
+    """A stack of PyG convolutions: dropout before each, the activation between them (PyG's
+    examples/gcn.py and gat.py have this shape), Adam with weight decay on the first layer or
+    on all. `ref`: convs [{class, args, kwargs}], activation, dropout, lr, weight_decay,
+    decay ("first" or "all")."""
+    import torch.nn.functional as F
+    import torch_geometric.nn as pyg_nn
+
+    t = node_data(args.node_data, torch)
+    x, edge_index, y, train_idx = t["x"], t["edge_index"], t["y"], t["train_idx"]
+    act = getattr(F, ref["activation"])
+    p = ref["dropout"]
+
+    class Stack(torch.nn.Module):
+        def __init__(self):
             super().__init__()
-            self.conv1 = GCNConv(fin, 16, cached=True)
-            self.conv2 = GCNConv(16, fout, cached=True)
+            self.convs = torch.nn.ModuleList(
+                getattr(pyg_nn, c["class"])(*c["args"], **c.get("kwargs", {}))
+                for c in ref["convs"])
 
         def forward(self, x, edge_index):
-            x = F.dropout(x, p=0.5, training=self.training)
-            x = self.conv1(x, edge_index).relu()
-            x = F.dropout(x, p=0.5, training=self.training)
-            return self.conv2(x, edge_index)
+            for i, conv in enumerate(self.convs):
+                x = F.dropout(x, p=p, training=self.training)
+                x = conv(x, edge_index)
+                if i + 1 < len(self.convs):
+                    x = act(x)
+            return x
 
-    class GAT(torch.nn.Module):
-        # examples/gat.py of PyG: 8 heads x 8 hidden, ELU, dropout 0.6 everywhere.
-        def __init__(self, fin, fout):
-            super().__init__()
-            self.conv1 = GATConv(fin, 8, heads=8, dropout=0.6)
-            self.conv2 = GATConv(64, fout, heads=1, concat=False, dropout=0.6)
-
-        def forward(self, x, edge_index):
-            x = F.dropout(x, p=0.6, training=self.training)
-            x = F.elu(self.conv1(x, edge_index))
-            x = F.dropout(x, p=0.6, training=self.training)
-            return self.conv2(x, edge_index)
-
-    num_classes = int(data.y.max()) + 1
-    if args.model == "gcn":
-        model = GCN(data.num_features, num_classes)
-        optimizer = torch.optim.Adam(
-            [dict(params=model.conv1.parameters(), weight_decay=5e-4),
-             dict(params=model.conv2.parameters(), weight_decay=0)],
-            lr=0.01,
-        )
+    model = Stack()
+    if ref["decay"] == "first":
+        groups = [dict(params=model.convs[0].parameters(), weight_decay=ref["weight_decay"])]
+        groups += [dict(params=c.parameters(), weight_decay=0) for c in model.convs[1:]]
+        optimizer = torch.optim.Adam(groups, lr=ref["lr"])
     else:
-        model = GAT(data.num_features, num_classes)
-        optimizer = torch.optim.Adam(model.parameters(), lr=0.005, weight_decay=5e-4)
+        optimizer = torch.optim.Adam(model.parameters(), lr=ref["lr"],
+                                     weight_decay=ref["weight_decay"])
 
     def train_step():
         model.train()
         optimizer.zero_grad()
-        out = model(data.x, data.edge_index)
-        loss = F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
+        out = model(x, edge_index)
+        loss = F.cross_entropy(out[train_idx], y[train_idx])
         loss.backward()
         optimizer.step()
         return float(loss)
@@ -126,10 +114,9 @@ def main():
     @torch.no_grad()
     def inference():
         model.eval()
-        out = model(data.x, data.edge_index)
-        return float(out[0, 0])
+        return float(model(x, edge_index)[0, 0])
 
-    report(args, torch, torch_geometric, train_step, inference)
+    return train_step, inference
 
 
 def report(args, torch, torch_geometric, train_step, inference):
@@ -164,32 +151,33 @@ def report(args, torch, torch_geometric, train_step, inference):
     }))
 
 
-def rgcn(args, torch, F, torch_geometric, RGCNConv):
-    """PyG's examples/rgcn.py model on the graph gnn-bench exported (same nodes, edges,
-    relations and split), with the R-GCN paper's per-dataset settings."""
-    with open(args.graph_json) as f:
-        g = json.load(f)
-    edge_index = torch.tensor([g["src"], g["dst"]], dtype=torch.long)
-    edge_type = torch.tensor(g["edge_type"], dtype=torch.long)
-    train_idx = torch.tensor(g["train_idx"], dtype=torch.long)
-    train_y = torch.tensor(g["train_y"], dtype=torch.long)
-    n, r, c = g["num_nodes"], g["num_relations"], g["num_classes"]
-    bases, weight_decay, hidden = {
-        "mutag": (30, 5e-4, 16), "bgs": (40, 5e-4, 16), "am": (40, 5e-4, 10),
-    }.get(args.dataset, (None, 0.0, 16))
+def relational(args, ref, torch):
+    """PyG's examples/rgcn.py model on the relational graph gnn-bench wrote (same nodes,
+    edges, relations and split): two RGCNConv layers, featureless input (`x = None`), ReLU,
+    Adam. `ref`: in_channels, hidden, out_channels, num_relations, num_bases, lr,
+    weight_decay."""
+    import torch.nn.functional as F
+    from torch_geometric.nn import RGCNConv
+
+    t = node_data(args.node_data, torch)
+    edge_index, edge_type = t["edge_index"], t["edge_type"]
+    train_idx, train_y = t["train_idx"], t["y"][t["train_idx"]]
+    x = t.get("x")
+    r, bases = ref["num_relations"], ref["num_bases"]
 
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.conv1 = RGCNConv(n, hidden, r, num_bases=bases)
-            self.conv2 = RGCNConv(hidden, c, r, num_bases=bases)
+            self.conv1 = RGCNConv(ref["in_channels"], ref["hidden"], r, num_bases=bases)
+            self.conv2 = RGCNConv(ref["hidden"], ref["out_channels"], r, num_bases=bases)
 
         def forward(self):
-            x = F.relu(self.conv1(None, edge_index, edge_type))
-            return self.conv2(x, edge_index, edge_type)
+            h = F.relu(self.conv1(x, edge_index, edge_type))
+            return self.conv2(h, edge_index, edge_type)
 
     model = Net()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=ref["lr"],
+                                 weight_decay=ref["weight_decay"])
 
     def train_step():
         model.train()
@@ -204,13 +192,15 @@ def rgcn(args, torch, F, torch_geometric, RGCNConv):
         model.eval()
         return float(model()[0, 0])
 
-    report(args, torch, torch_geometric, train_step, inference)
+    return train_step, inference
 
 
-def mpnn(args, torch, F, torch_geometric):
-    """PyG's examples/qm9_nn_conv.py model (dim 64, mean NNConv, GRU, Set2Set) on the graphs
-    and split gnn-bench exported, with gnn train's defaults (batch 32, Adam 1e-3). A timed step
-    is one epoch over the training graphs; inference one pass over every graph."""
+def edge_conditioned(args, ref, torch):
+    """PyG's examples/qm9_nn_conv.py model (mean NNConv, GRU, Set2Set) on the graphs and split
+    gnn-bench exported, with gnn train's batches and optimiser. A timed step is one epoch over
+    the training graphs; inference one pass over every graph. `ref`: dim, lr."""
+    import torch.nn.functional as F
+
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from pyg_qm9 import load, model as build
     from torch_geometric.loader import DataLoader
@@ -223,10 +213,11 @@ def mpnn(args, torch, F, torch_geometric):
         outputs = int(max(int(g.y) for g in graphs)) + 1
     else:
         outputs = graphs[0].y.shape[1]
-    train = DataLoader([graphs[i] for i in split["train"]], batch_size=32, shuffle=True)
+    train = DataLoader([graphs[i] for i in split["train"]], batch_size=args.batch_size,
+                       shuffle=True)
     every = DataLoader(graphs, batch_size=512, shuffle=False)
-    net = build(graphs[0].x.shape[1], graphs[0].edge_attr.shape[1], 64, outputs, torch)
-    optimizer = torch.optim.Adam(net.parameters(), lr=0.001)
+    net = build(graphs[0].x.shape[1], graphs[0].edge_attr.shape[1], ref["dim"], outputs, torch)
+    optimizer = torch.optim.Adam(net.parameters(), lr=ref["lr"])
 
     def train_step():
         net.train()
@@ -247,7 +238,7 @@ def mpnn(args, torch, F, torch_geometric):
         for data in every:
             float(net(data)[0, 0])
 
-    report(args, torch, torch_geometric, train_step, inference)
+    return train_step, inference
 
 
 if __name__ == "__main__":

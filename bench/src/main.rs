@@ -19,9 +19,11 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use clap::{Args, Parser, Subcommand};
+use gnn_models::registry::{Registry, Task};
 use gnn_train::Backend;
+use gnn_train::datasets::AnyDataset;
 
-use crate::worker::{Measurement, WorkerArgs};
+use crate::worker::{Measurement, Setup, WorkerArgs, step_is_epoch};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -71,9 +73,9 @@ enum Sub {
 
 #[derive(Args, Debug)]
 struct ScalingArgs {
-    /// Node-level model.
-    #[arg(long, default_value = "gcn")]
-    model: String,
+    /// Node-level model [default: the first registered node-level model].
+    #[arg(long)]
+    model: Option<String>,
     /// Random-graph models, comma-separated: er (Erdős–Rényi), ba (preferential attachment).
     #[arg(long, default_value = "er,ba", value_delimiter = ',')]
     graphs: Vec<String>,
@@ -103,26 +105,27 @@ struct ScalingArgs {
     svg: Option<PathBuf>,
 }
 
-/// The configurations of `--full`: every model on its datasets, and a synthetic graph.
-const FULL: [(&str, &str); 8] = [
-    ("gcn", "cora"),
-    ("gcn", "citeseer"),
-    ("gcn", "er-100000-10"),
-    ("gat", "cora"),
-    ("gat", "citeseer"),
-    ("rgcn", "aifb"),
-    ("mpnn", "tu-mutag"),
-    ("mpnn", "qm9"),
-];
+/// The configurations of `--full`: every registered model on the datasets its spec names
+/// (`ModelSpec::bench_datasets`).
+fn full_configs(registry: &Registry) -> Vec<(String, String)> {
+    registry
+        .iter()
+        .flat_map(|e| {
+            e.bench_datasets()
+                .iter()
+                .map(|d| (e.name().to_string(), d.to_string()))
+        })
+        .collect()
+}
 
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// Every model on its datasets (see FULL in bench/src/main.rs) instead of --models ×
-    /// --datasets.
+    /// Every registered model on the datasets its spec names for benchmarks, instead of
+    /// --models × --datasets.
     #[arg(long)]
     full: bool,
-    /// Models, comma-separated.
-    #[arg(long, default_value = "gcn", value_delimiter = ',')]
+    /// Models, comma-separated [default: the first registered model].
+    #[arg(long, value_delimiter = ',')]
     models: Vec<String>,
     /// Datasets, comma-separated.
     #[arg(long, default_value = "cora,citeseer", value_delimiter = ',')]
@@ -153,7 +156,7 @@ struct RunArgs {
     /// `$GNN_PYG_VENV`, default `~/.cache/gnn/pyg-venv`) and use it.
     #[arg(long)]
     setup_pyg: bool,
-    /// Timed epochs per process of graph-level models (mpnn), whose step is an epoch.
+    /// Timed epochs per process of graph-level models, whose step is an epoch.
     #[arg(long, default_value_t = 3)]
     graph_steps: usize,
     /// Write every measurement, with the machine description, as JSON.
@@ -168,6 +171,7 @@ fn worker_command(
     exe: &PathBuf,
     args: &RunArgs,
     model: &str,
+    task: Task,
     dataset: &str,
     backend: Backend,
 ) -> Command {
@@ -182,26 +186,26 @@ fn worker_command(
         backend.name(),
     ])
     .args(["--threads", &args.threads.to_string()])
-    .args(["--warmup", &warmup(args, model).to_string()])
-    .args(["--steps", &steps(args, model).to_string()]);
+    .args(["--warmup", &warmup(args, task).to_string()])
+    .args(["--steps", &steps(args, task).to_string()]);
     if let Some(root) = &args.root {
         c.arg("--root").arg(root);
     }
     c
 }
 
-/// Timed steps of `model`: an epoch for graph-level models.
-fn steps(args: &RunArgs, model: &str) -> usize {
-    if model == "mpnn" {
+/// Timed steps of a model of `task`: an epoch for graph-level models.
+fn steps(args: &RunArgs, task: Task) -> usize {
+    if step_is_epoch(task) {
         args.graph_steps
     } else {
         args.steps
     }
 }
 
-/// Warm-up steps of `model`: one epoch for graph-level models.
-fn warmup(args: &RunArgs, model: &str) -> usize {
-    if model == "mpnn" {
+/// Warm-up steps of a model of `task`: one epoch for graph-level models.
+fn warmup(args: &RunArgs, task: Task) -> usize {
+    if step_is_epoch(task) {
         args.warmup.min(1)
     } else {
         args.warmup
@@ -254,66 +258,49 @@ fn run(args: RunArgs) -> Result<(), String> {
     } else {
         args.pyg_python.clone()
     };
-    let root = gnn_datasets::DataRoot::resolve(args.root.as_deref()).dir;
+    let registry = Registry::builtin();
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut all: Vec<Measurement> = Vec::new();
     let configs: Vec<(String, String)> = if args.full {
-        FULL.iter()
-            .map(|(m, d)| (m.to_string(), d.to_string()))
-            .collect()
+        full_configs(&registry)
     } else {
-        args.models
+        let models = if args.models.is_empty() {
+            registry
+                .names()
+                .into_iter()
+                .take(1)
+                .map(String::from)
+                .collect()
+        } else {
+            args.models.clone()
+        };
+        models
             .iter()
             .flat_map(|m| args.datasets.iter().map(move |d| (m.clone(), d.clone())))
             .collect()
     };
     for (model, dataset) in &configs {
-        let (model, dataset) = (model.as_str(), dataset);
-        {
-            // Entity graphs go to PyG as the processed edge list, so both sides use the same data.
-            let mut pyg_args = args_for_pyg(&args, model, dataset, &root);
-            if model == "mpnn" && python.is_some() {
-                // Graph datasets: the processed graphs and split in `gnn export-data`'s format.
-                let ds = worker::load_graph_dataset(dataset, args.root.as_deref())?;
-                let path = scratch.path().join(format!("{dataset}.safetensors"));
-                let (split, note) = worker::graph_split(&ds);
-                gnn_train::commands::export_graph_dataset(&ds, &split, &note, &path)
-                    .map_err(|e| e.to_string())?;
-                pyg_args.extend(["--graph-data".to_string(), path.display().to_string()]);
-            } else if gnn_datasets::synthetic::RandomGraphSpec::parse(dataset).is_some()
-                && python.is_some()
-            {
-                // Synthetic graphs: the generated nodes, edges, features, labels and split.
-                let ds = worker::load_dataset(dataset, args.root.as_deref())?;
-                let path = scratch.path().join(format!("{dataset}.safetensors"));
-                worker::write_node_data(&ds, &path)?;
-                pyg_args.extend(["--node-data".to_string(), path.display().to_string()]);
-            } else if gnn_datasets::entities::NAMES.contains(&dataset.as_str()) && python.is_some()
-            {
-                let ds = worker::load_dataset(dataset, args.root.as_deref())?;
-                let path = scratch.path().join(format!("{dataset}.json"));
-                let text =
-                    serde_json::to_string(&worker::graph_json(&ds)).map_err(|e| e.to_string())?;
-                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-                pyg_args.extend(["--graph-json".to_string(), path.display().to_string()]);
+        let task = registry.get(model).map_err(|e| e.to_string())?.task();
+        let pyg_args = match &python {
+            Some(_) => pyg_inputs(&registry, &args, model, dataset, scratch.path())?,
+            None => None,
+        };
+        for round in 0..args.repeats {
+            // Alternate implementations within each round, so drift hits all of them.
+            for &backend in &backends {
+                eprintln!(
+                    "[{}/{}] {model} {dataset} {backend}",
+                    round + 1,
+                    args.repeats
+                );
+                all.push(measure(
+                    worker_command(&exe, &args, model, task, dataset, backend),
+                    args.threads,
+                )?);
             }
-            for round in 0..args.repeats {
-                // Alternate implementations within each round, so drift hits all of them.
-                for &backend in &backends {
-                    eprintln!(
-                        "[{}/{}] {model} {dataset} {backend}",
-                        round + 1,
-                        args.repeats
-                    );
-                    all.push(measure(
-                        worker_command(&exe, &args, model, dataset, backend),
-                        args.threads,
-                    )?);
-                }
-                if let Some(py) = &python {
-                    eprintln!("[{}/{}] {model} {dataset} pyg", round + 1, args.repeats);
-                    all.push(measure(pyg::command(py, &pyg_args), args.threads)?);
-                }
+            if let (Some(py), Some(pyg_args)) = (&python, &pyg_args) {
+                eprintln!("[{}/{}] {model} {dataset} pyg", round + 1, args.repeats);
+                all.push(measure(pyg::command(py, pyg_args), args.threads)?);
             }
         }
     }
@@ -349,12 +336,25 @@ fn run(args: RunArgs) -> Result<(), String> {
 /// The scaling run: per graph model, backend and size, one worker process.
 fn scaling(args: ScalingArgs) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let registry = Registry::builtin();
+    let model = match &args.model {
+        Some(m) => registry
+            .get(m)
+            .map_err(|e| e.to_string())?
+            .name()
+            .to_string(),
+        None => registry
+            .iter()
+            .find(|e| e.task() == Task::Node)
+            .map(|e| e.name().to_string())
+            .ok_or("no node-level model is registered")?,
+    };
     let mut results = vec![];
     let (mut time_series, mut memory_series) = (vec![], vec![]);
     let mut md = format!(
         "{} on synthetic graphs, average degree {}, {} thread{}; epoch = full-batch training step.\n\n\
          | graph | backend | nodes | edges | epoch ms | peak RSS MiB |\n|---|---|---|---|---|---|\n",
-        args.model,
+        model,
         args.degree,
         args.threads,
         if args.threads == 1 { "" } else { "s" }
@@ -372,9 +372,9 @@ fn scaling(args: ScalingArgs) -> Result<(), String> {
                 .ok_or_else(|| format!("bad edge count '{e}'"))?;
                 let nodes = (spec.nodes / args.degree.max(1)).max(2);
                 let name = format!("{graph}-{nodes}-{}", args.degree);
-                eprintln!("[scaling] {} {name} {backend}", args.model);
+                eprintln!("[scaling] {model} {name} {backend}");
                 let mut cmd = Command::new(&exe);
-                cmd.args(["worker", "--model", &args.model, "--dataset", &name])
+                cmd.args(["worker", "--model", &model, "--dataset", &name])
                     .args(["--backend", backend.name()])
                     .args(["--threads", &args.threads.to_string()])
                     .args(["--warmup", &args.warmup.to_string()])
@@ -424,7 +424,7 @@ fn scaling(args: ScalingArgs) -> Result<(), String> {
     }
     println!("{md}\nFitted log-log slopes (least squares over all sizes):\n{slopes}");
     if let Some(path) = &args.svg {
-        let title = format!("{} scaling ({})", args.model, machine::utc_now());
+        let title = format!("{model} scaling ({})", machine::utc_now());
         let svg = chart::scaling(&time_series, &memory_series, &title)?;
         gnn_train::output::write_atomic(path, svg.as_bytes()).map_err(|e| e.to_string())?;
     }
@@ -432,7 +432,7 @@ fn scaling(args: ScalingArgs) -> Result<(), String> {
         let doc = serde_json::json!({
             "date": machine::utc_now(),
             "machine": machine::describe(),
-            "model": args.model,
+            "model": model,
             "degree": args.degree,
             "threads": args.threads,
             "slopes": time_series.iter().zip(&memory_series).map(|(t, m)| serde_json::json!({
@@ -448,21 +448,63 @@ fn scaling(args: ScalingArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn args_for_pyg(args: &RunArgs, model: &str, dataset: &str, root: &std::path::Path) -> Vec<String> {
-    vec![
+/// The PyG script's arguments for `model` on `dataset`: the model's PyG reference (from its
+/// spec) and the data exactly as gnn-rs prepares it, written to `scratch`; `None` when the
+/// model has no PyG reference.
+fn pyg_inputs(
+    registry: &Registry,
+    args: &RunArgs,
+    model: &str,
+    dataset: &str,
+    scratch: &std::path::Path,
+) -> Result<Option<Vec<String>>, String> {
+    let setup = Setup::new(
+        registry,
+        model,
+        dataset,
+        Backend::Flex,
+        args.root.as_deref(),
+    )?;
+    let Some(reference) = setup
+        .entry
+        .pyg_reference(&setup.config, &setup.spec.fit)
+        .map_err(|e| e.to_string())?
+    else {
+        eprintln!("{model} has no PyG reference: PyG is not measured on {dataset}");
+        return Ok(None);
+    };
+    let task = setup.entry.task();
+    let mut pyg_args = vec![
         "--model".into(),
         model.into(),
         "--dataset".into(),
         dataset.into(),
-        "--root".into(),
-        root.display().to_string(),
+        "--reference".into(),
+        reference.to_string(),
         "--threads".into(),
         args.threads.to_string(),
         "--warmup".into(),
-        warmup(args, model).to_string(),
+        warmup(args, task).to_string(),
         "--steps".into(),
-        steps(args, model).to_string(),
-    ]
+        steps(args, task).to_string(),
+        "--batch-size".into(),
+        setup.spec.batch_size.to_string(),
+    ];
+    let path = scratch.join(format!("{dataset}.safetensors"));
+    match &setup.dataset {
+        AnyDataset::Graph(ds) => {
+            let (split, note) = worker::graph_split(ds);
+            gnn_train::commands::export_graph_dataset(ds, &split, &note, &path)
+                .map_err(|e| e.to_string())?;
+            pyg_args.extend(["--graph-data".to_string(), path.display().to_string()]);
+        }
+        AnyDataset::Node(_) => {
+            let ds = setup.prepared_nodes().ok_or("a node dataset")?;
+            worker::write_node_data(&ds, &path)?;
+            pyg_args.extend(["--node-data".to_string(), path.display().to_string()]);
+        }
+    }
+    Ok(Some(pyg_args))
 }
 
 fn main() -> ExitCode {
@@ -491,6 +533,11 @@ fn main() -> ExitCode {
         }),
         Some(Sub::ExportGraph { dataset, out, root }) => {
             worker::load_dataset(&dataset, root.as_deref()).and_then(|ds| {
+                let AnyDataset::Node(ds) = ds else {
+                    return Err(format!(
+                        "{dataset} is a graph-level dataset; export-graph writes node datasets"
+                    ));
+                };
                 let text =
                     serde_json::to_string(&worker::graph_json(&ds)).map_err(|e| e.to_string())?;
                 gnn_train::output::write_atomic(&out, text.as_bytes()).map_err(|e| e.to_string())

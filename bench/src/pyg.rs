@@ -16,8 +16,8 @@ pub fn command(python: &Path, args: &[String]) -> Command {
 }
 
 /// Creates (once) a virtual environment with the PyG version the fixtures were made with (and
-/// scipy, which PyG's Planetoid reader needs) and
-/// returns its interpreter. Location: `$GNN_PYG_VENV`, else `~/.cache/gnn/pyg-venv`.
+/// safetensors and numpy, which read the data gnn-bench hands over) and returns its
+/// interpreter. Location: `$GNN_PYG_VENV`, else `~/.cache/gnn/pyg-venv`.
 pub fn setup_venv() -> Result<PathBuf, String> {
     let dir = std::env::var_os("GNN_PYG_VENV")
         .map(PathBuf::from)
@@ -51,8 +51,9 @@ pub fn setup_venv() -> Result<PathBuf, String> {
         "-q",
         "torch==2.15.0",
         "torch_geometric==2.8.1",
-        // PyG's Planetoid reader unpickles scipy sparse matrices.
-        "scipy",
+        // The script reads the data gnn-bench hands it as safetensors.
+        "safetensors",
+        "numpy",
     ]))?;
     Ok(python)
 }

@@ -115,7 +115,7 @@ pub fn markdown(rows: &[Row], threads: usize) -> String {
     let ratio = |r: Option<f64>| r.map_or("–".to_string(), |v| format!("{v:.2}"));
     let mut s = format!(
         "Threads: {threads}. Times are medians; train step = forward + backward + Adam step \
-         (mpnn: one epoch over the training graphs in mini-batches of 32; inference: every graph).\n\n\
+         (graph-level models: one epoch over the training graphs in mini-batches; inference: every graph).\n\n\
          | model | dataset | implementation | train step ms (p10–p90) | inference ms | peak RSS MiB | train / PyG | inference / PyG | RSS / PyG |\n\
          |---|---|---|---|---|---|---|---|---|\n"
     );

@@ -1,18 +1,16 @@
-//! One measurement in its own process: a model on a dataset on a backend.
+//! One measurement in its own process: a registered model on a dataset on a backend, built
+//! and fed exactly as `gnn train` builds and feeds it.
 
+use std::path::Path;
 use std::time::Instant;
 
 use burn::tensor::Tensor;
-use gnn_datasets::molecule::Hydrogens;
-use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
-use gnn_datasets::transforms::row_normalize;
-use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid};
-use gnn_models::GraphModel;
-use gnn_models::models::Mpnn;
-use gnn_models::models::{GatConfig, GcnConfig, RgcnConfig};
+use gnn_datasets::{DataRoot, GraphDataset, GraphSplit, NodeDataset};
+use gnn_models::registry::{ModelConfig, ModelEntry, Registry, Task};
 use gnn_train::Backend;
-use gnn_train::data::{NodeClassification, TrainData};
-use gnn_train::experiment::{ModelKind, rgcn_paper_settings};
+use gnn_train::data::TrainData;
+use gnn_train::datasets::{self, AnyDataset, LoadOptions, data_info};
+use gnn_train::experiment::{ExperimentSpec, model_config, node_data, seeded_split};
 use gnn_train::fit::Trainer;
 use gnn_train::graph_data::GraphBatches;
 use serde::{Deserialize, Serialize};
@@ -55,24 +53,64 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// A dataset as the training program prepares it: Planetoid with row-normalised features, an
-/// entities graph, or a synthetic graph (`er-<nodes>-<degree>[-<features>]`, `ba-…`).
-pub fn load_dataset(name: &str, root: Option<&std::path::Path>) -> Result<NodeDataset, String> {
-    if let Some(spec) = RandomGraphSpec::parse(name) {
-        return random_graph(&spec).map_err(|e| e.to_string());
-    }
-    let root = DataRoot::resolve(root);
-    if entities::NAMES.contains(&name) {
-        return entities::load(name, &root).map_err(|e| e.to_string());
-    }
-    let mut ds = planetoid::load(name, &root).map_err(|e| e.to_string())?;
-    row_normalize(&mut ds.features);
-    Ok(ds)
+/// A dataset by name from the dataset registry (QM9: target 0, implicit hydrogens).
+pub fn load_dataset(name: &str, root: Option<&Path>) -> Result<AnyDataset, String> {
+    datasets::load(name, &DataRoot::resolve(root), &LoadOptions::default())
+        .map_err(|e| e.to_string())
 }
 
-/// A node dataset as one safetensors file for the PyG script (`x [N, F]`, `edge_index [2, E]`,
-/// `y [N]`, `train_idx`; all `F32`, exact below 2^24).
-pub fn write_node_data(ds: &NodeDataset, path: &std::path::Path) -> Result<(), String> {
+/// A registered model's protocol on a dataset, its entry and the architecture it gives there:
+/// what `gnn train --model <model> --dataset <dataset>` trains.
+pub struct Setup {
+    /// The experiment (protocol, task-level defaults).
+    pub spec: ExperimentSpec,
+    /// The model's registry entry.
+    pub entry: std::sync::Arc<dyn ModelEntry>,
+    /// The architecture.
+    pub config: ModelConfig,
+    /// The dataset.
+    pub dataset: AnyDataset,
+}
+
+impl Setup {
+    /// `model` on `dataset` as `gnn train` sets it up.
+    pub fn new(
+        registry: &Registry,
+        model: &str,
+        dataset: &str,
+        backend: Backend,
+        root: Option<&Path>,
+    ) -> Result<Self, String> {
+        let spec =
+            ExperimentSpec::new(registry, model, dataset, backend).map_err(|e| e.to_string())?;
+        let dataset = load_dataset(dataset, root)?;
+        let (entry, config) =
+            model_config(registry, &spec, &data_info(&dataset)).map_err(|e| e.to_string())?;
+        Ok(Setup {
+            entry: entry.clone(),
+            spec,
+            config,
+            dataset,
+        })
+    }
+
+    /// The node dataset as the model sees it (features row-normalised when the protocol does).
+    pub fn prepared_nodes(&self) -> Option<NodeDataset> {
+        let AnyDataset::Node(ds) = &self.dataset else {
+            return None;
+        };
+        let mut ds = ds.clone();
+        if self.spec.normalize_features {
+            gnn_datasets::transforms::row_normalize(&mut ds.features);
+        }
+        Some(ds)
+    }
+}
+
+/// A node dataset as one safetensors file for the PyG script (all `F32`, exact below 2^24):
+/// `x [N, F]` (absent for a featureless dataset), `edge_index [2, E]`, `edge_type [E]` (with
+/// relation types), `y [N]`, `train_idx`; metadata `num_nodes`, `num_relations`.
+pub fn write_node_data(ds: &NodeDataset, path: &Path) -> Result<(), String> {
     use gnn_models::interop::{HostTensor, StateDict, encode_safetensors};
     let n = ds.num_nodes();
     if n >= 1 << 24 || ds.edges.num_edges() >= 1 << 24 {
@@ -83,18 +121,31 @@ pub fn write_node_data(ds: &NodeDataset, path: &std::path::Path) -> Result<(), S
     }
     let t = |shape: Vec<usize>, values: Vec<f32>| HostTensor { shape, values };
     let mut dict = StateDict::new();
-    dict.insert(
-        "x".into(),
-        t(vec![n, ds.num_features()], ds.features.data().to_vec()),
-    );
+    if ds.num_features() > 0 {
+        dict.insert(
+            "x".into(),
+            t(vec![n, ds.num_features()], ds.features.data().to_vec()),
+        );
+    }
     let mut ei: Vec<f32> = ds.edges.src().iter().map(|&v| v as f32).collect();
     ei.extend(ds.edges.dst().iter().map(|&v| v as f32));
     dict.insert("edge_index".into(), t(vec![2, ds.edges.num_edges()], ei));
+    if let Some(r) = &ds.relations {
+        let types = r.edge_type.iter().map(|&v| v as f32).collect();
+        dict.insert("edge_type".into(), t(vec![r.edge_type.len()], types));
+    }
     let y = ds.labels.iter().map(|l| l.unwrap_or(0) as f32).collect();
     dict.insert("y".into(), t(vec![n], y));
     let train = ds.split.train.iter().map(|&i| i as f32).collect();
     dict.insert("train_idx".into(), t(vec![ds.split.train.len()], train));
-    let bytes = encode_safetensors(&dict, Default::default())?;
+    let meta = std::collections::HashMap::from([
+        ("num_nodes".to_string(), n.to_string()),
+        (
+            "num_relations".to_string(),
+            ds.relations.as_ref().map_or(0, |r| r.len()).to_string(),
+        ),
+    ]);
+    let bytes = encode_safetensors(&dict, meta)?;
     gnn_train::output::write_atomic(path, &bytes).map_err(|e| e.to_string())
 }
 
@@ -131,74 +182,10 @@ pub struct WorkerArgs {
     pub root: Option<std::path::PathBuf>,
 }
 
-/// A graph-level dataset (`tu-<name>`, `qm9` with target 0), as `gnn train` loads it.
-pub fn load_graph_dataset(
-    name: &str,
-    root: Option<&std::path::Path>,
-) -> Result<GraphDataset, String> {
-    let root = DataRoot::resolve(root);
-    gnn_train::graph_data::load_graph_dataset(name, &root, 0, Hydrogens::Implicit)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{name} is not a graph-level dataset (tu-<name>, qm9, qm9-sdf)"))
-}
-
 /// The split graph-level benchmarks train on: seeded 80/10/10 (seed 0), as `gnn export-data`,
 /// with its note.
-pub fn graph_split(ds: &GraphDataset) -> (gnn_datasets::GraphSplit, String) {
-    gnn_train::experiment::seeded_split(ds.len(), 0)
-}
-
-/// The MPNN on a graph dataset with `gnn train`'s defaults (dim 64, batch 32, Adam 1e-3):
-/// a timed "step" is one epoch (every training mini-batch, reshuffled), inference one
-/// eval-mode pass over every graph.
-fn run_graph(args: &WorkerArgs) -> Result<(Vec<f64>, Vec<f64>), String> {
-    let ds = load_graph_dataset(&args.dataset, args.root.as_deref())?;
-    let device = args.backend.device().map_err(|e| e.to_string())?;
-    let spec = gnn_train::experiment::NodeSpec::new(ModelKind::Mpnn, args.backend);
-    let data = GraphBatches::new(&ds, graph_split(&ds).0, spec.batch_size, 0, &device)
-        .map_err(|e| e.to_string())?;
-    let train_device = device.clone().autodiff();
-    train_device.seed(0);
-    let gnn_train::model::ModelConfig::Mpnn(config) =
-        gnn_train::experiment::graph_model_config(&spec, &ds).map_err(|e| e.to_string())?
-    else {
-        return Err("graph_model_config returns an MPNN".into());
-    };
-    let model = config.init(&train_device);
-    let mut trainer = Trainer::new(model, &spec.fit);
-    let eval = data.eval_batches();
-    let mut epoch = 0;
-    let mut train_epoch = |trainer: &mut Trainer<Mpnn>| -> Result<(), String> {
-        epoch += 1;
-        for b in data.train_batches(epoch) {
-            read(trainer.step(&b))?;
-        }
-        Ok(())
-    };
-    let infer = |trainer: &Trainer<Mpnn>| -> Result<(), String> {
-        let model = burn::module::Module::valid(trainer.model());
-        for b in &eval {
-            let out = model.forward(b.x.clone(), &b.graph);
-            read(out.slice([0..1, 0..1]).reshape([1]))?;
-        }
-        Ok(())
-    };
-    for _ in 0..args.warmup {
-        train_epoch(&mut trainer)?;
-        infer(&trainer)?;
-    }
-    let (mut train_ms, mut infer_ms) = (vec![], vec![]);
-    for _ in 0..args.steps {
-        let t0 = Instant::now();
-        train_epoch(&mut trainer)?;
-        train_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
-    for _ in 0..args.steps {
-        let t0 = Instant::now();
-        infer(&trainer)?;
-        infer_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok((train_ms, infer_ms))
+pub fn graph_split(ds: &GraphDataset) -> (GraphSplit, String) {
+    seeded_split(ds.len(), 0)
 }
 
 /// Reads the first value of `t` back to the host, which waits for the device (as PyG's
@@ -210,53 +197,78 @@ fn read(t: Tensor<1>) -> Result<f32, String> {
         .map_err(|e| format!("{e:?}"))
 }
 
-/// Loads the data, builds the model, and times training steps and inference.
+/// Loads the data, builds the model as `gnn train` does, and times training steps and
+/// inference. A timed step is one epoch's training batches: the full-batch step of a node
+/// model, every mini-batch (reshuffled) of a graph model; inference is one eval-mode pass over
+/// every evaluation batch. Each is followed by a read-back of one value, which waits for the
+/// device (as PyG's `float(loss)` does).
 pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
-    let kind: ModelKind = args.model.parse()?;
-    if kind == ModelKind::Mpnn {
-        let (train_ms, infer_ms) = run_graph(args)?;
-        return Ok(measurement(args, train_ms, infer_ms));
-    }
-    let ds = load_dataset(&args.dataset, args.root.as_deref())?;
+    let registry = Registry::builtin();
+    let setup = Setup::new(
+        &registry,
+        &args.model,
+        &args.dataset,
+        args.backend,
+        args.root.as_deref(),
+    )?;
     let device = args.backend.device().map_err(|e| e.to_string())?;
-    let data = NodeClassification::new(&ds, &device).map_err(|e| e.to_string())?;
+    let data: Box<dyn TrainData> = match &setup.dataset {
+        AnyDataset::Node(ds) => {
+            Box::new(node_data(&setup.spec, ds, &device).map_err(|e| e.to_string())?)
+        }
+        AnyDataset::Graph(ds) => Box::new(
+            GraphBatches::new(ds, graph_split(ds).0, setup.spec.batch_size, 0, &device)
+                .map_err(|e| e.to_string())?,
+        ),
+    };
     let train_device = device.clone().autodiff();
     train_device.seed(0);
-    let fit = kind.default_fit();
-    let (f, c) = (ds.num_features(), ds.num_classes);
-    let (train_ms, infer_ms) = match kind {
-        ModelKind::Gcn => {
-            let model = GcnConfig::new(f, c).init(&train_device);
-            time(Trainer::new(model, &fit), &data, args)?
+    let model = setup
+        .entry
+        .init(&setup.config, &train_device)
+        .map_err(|e| e.to_string())?;
+    let mut trainer = Trainer::new(model, &setup.spec.fit);
+    let eval = data.eval_batches().map_err(|e| e.to_string())?;
+    let mut epoch = 0;
+    let mut train_epoch = |trainer: &mut Trainer| -> Result<(), String> {
+        epoch += 1;
+        for b in data.train_batches(epoch).map_err(|e| e.to_string())? {
+            read(trainer.step(&b).map_err(|e| e.to_string())?)?;
         }
-        ModelKind::Gat => {
-            let model = GatConfig::new(f, c).init(&train_device);
-            time(Trainer::new(model, &fit), &data, args)?
-        }
-        ModelKind::Mpnn => unreachable!("graph models are timed by run_graph"),
-        ModelKind::Rgcn => {
-            // PyG's RGCNConv semantics (per-relation mean), as bench/pyg_bench.py runs it; the
-            // normalisation does not change the cost.
-            let paper = rgcn_paper_settings(&args.dataset);
-            let (bases, weight_decay, hidden) = (paper.bases, paper.weight_decay, paper.hidden);
-            let r = ds
-                .relations
-                .as_ref()
-                .ok_or("R-GCN needs an entities dataset")?
-                .len();
-            let n = if f == 0 { ds.num_nodes() } else { f };
-            let model = RgcnConfig::new(n, c, r)
-                .with_num_bases(bases)
-                .with_d_hidden(hidden)
-                .init(&train_device);
-            let fit = gnn_train::fit::FitConfig {
-                weight_decay,
-                ..fit
-            };
-            time(Trainer::new(model, &fit), &data, args)?
-        }
+        Ok(())
     };
+    let infer = |trainer: &Trainer| -> Result<(), String> {
+        let model = trainer.model().valid();
+        for b in &eval {
+            let out = model
+                .forward(b.x.clone(), &b.graph)
+                .map_err(|e| e.to_string())?;
+            read(out.slice([0..1, 0..1]).reshape([1]))?;
+        }
+        Ok(())
+    };
+    for _ in 0..args.warmup {
+        train_epoch(&mut trainer)?;
+        infer(&trainer)?;
+    }
+    let mut train_ms = Vec::with_capacity(args.steps);
+    for _ in 0..args.steps {
+        let t0 = Instant::now();
+        train_epoch(&mut trainer)?;
+        train_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut infer_ms = Vec::with_capacity(args.steps);
+    for _ in 0..args.steps {
+        let t0 = Instant::now();
+        infer(&trainer)?;
+        infer_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
     Ok(measurement(args, train_ms, infer_ms))
+}
+
+/// Whether a step of `task` is a whole epoch of mini-batches (graph-level models).
+pub fn step_is_epoch(task: Task) -> bool {
+    task == Task::Graph
 }
 
 fn measurement(args: &WorkerArgs, train_ms: Vec<f64>, infer_ms: Vec<f64>) -> Measurement {
@@ -274,40 +286,4 @@ fn measurement(args: &WorkerArgs, train_ms: Vec<f64>, infer_ms: Vec<f64>) -> Mea
         peak_rss_mb: peak_rss_mb(),
         versions,
     }
-}
-
-/// Times `args.steps` training steps and as many eval-mode forward passes, after warm-up.
-/// Each is followed by a read-back of one value, which waits for the device (as PyG's
-/// `float(loss)` does).
-fn time<M: GraphModel>(
-    mut trainer: Trainer<M>,
-    data: &NodeClassification,
-    args: &WorkerArgs,
-) -> Result<(Vec<f64>, Vec<f64>), String> {
-    let train = data.train_batches(0);
-    let eval = data.eval_batches();
-    let infer = |trainer: &Trainer<M>| {
-        let out = trainer
-            .model()
-            .valid()
-            .forward(eval[0].x.clone(), &eval[0].graph);
-        read(out.slice([0..1, 0..1]).reshape([1]))
-    };
-    for _ in 0..args.warmup {
-        read(trainer.step(&train[0]))?;
-        infer(&trainer)?;
-    }
-    let mut train_ms = Vec::with_capacity(args.steps);
-    for _ in 0..args.steps {
-        let t0 = Instant::now();
-        read(trainer.step(&train[0]))?;
-        train_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
-    let mut infer_ms = Vec::with_capacity(args.steps);
-    for _ in 0..args.steps {
-        let t0 = Instant::now();
-        infer(&trainer)?;
-        infer_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok((train_ms, infer_ms))
 }

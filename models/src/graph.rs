@@ -1,5 +1,7 @@
 //! [`Graph`]: the device-side graph value that flows into every layer.
 
+use std::any::Any;
+use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -55,7 +57,39 @@ pub enum GraphError {
         /// The number of relations.
         num_relations: usize,
     },
+    /// A layer needs a part of the graph (edge types, edge features) that it does not have.
+    #[error("{layer} needs a graph with {part}, and this graph has none")]
+    Missing {
+        /// The layer or model.
+        layer: &'static str,
+        /// What it needs: `edge types`, `edge features`.
+        part: &'static str,
+    },
+    /// A graph's relations, edge features or node features are wider than a layer takes.
+    #[error("{layer} takes {expected} {what}, and the graph has {got}")]
+    Width {
+        /// The layer or model.
+        layer: &'static str,
+        /// `relations`, `edge features`, `node features`.
+        what: &'static str,
+        /// What the layer takes (at most this many relations; exactly this many features).
+        expected: usize,
+        /// What the graph has.
+        got: usize,
+    },
 }
+
+/// A key under which a [`Graph`] remembers a graph derived from it ([`Graph::memoized`]): any
+/// value type whose equal values stand for the same derivation — a unit struct naming the
+/// transform, or a struct of the settings it depends on (`GcnNormKey { improved, loops }`).
+/// Keys of different types never collide, so layers written outside this crate can cache
+/// their own derived graphs beside the library's.
+pub trait MemoKey: Any + PartialEq + Debug + Send + Sync {}
+
+impl<T: Any + PartialEq + Debug + Send + Sync> MemoKey for T {}
+
+/// The derived graphs a [`Graph`] remembers, by typed key.
+type Memo = Arc<Mutex<Vec<(Box<dyn Any + Send + Sync>, Graph)>>>;
 
 /// The relation of every edge (R-GCN's edge types).
 #[derive(Clone, Debug)]
@@ -92,7 +126,7 @@ pub struct Graph {
     batch: Option<BatchVector>,
     host_src: Arc<[u32]>,
     host_dst: Arc<[u32]>,
-    memo: Arc<Mutex<Vec<(String, Graph)>>>,
+    memo: Memo,
 }
 
 /// Which graph of a mini-batch each node belongs to (a disjoint union of graphs).
@@ -321,14 +355,9 @@ impl Graph {
 
     /// The typed graph with a self-loop `(i, i)` for every node appended as one more relation,
     /// `R` (so `R + 1` relations): how the R-GCN authors' code models the self-connection.
-    /// Edge weights are dropped.
-    ///
-    /// # Panics
-    /// If the graph has no edge types.
-    pub fn with_self_loop_relation(&self) -> Graph {
-        let types = self
-            .host_edge_type()
-            .expect("with_self_loop_relation needs a typed graph");
+    /// Edge weights are dropped. An untyped graph is an error.
+    pub fn with_self_loop_relation(&self) -> Result<Graph, GraphError> {
+        let types = self.require_edge_types("R-GCN's self-loop relation")?;
         let r = self.num_relations();
         let n = self.num_nodes as u32;
         let src: Vec<u32> = self.host_src().iter().copied().chain(0..n).collect();
@@ -340,7 +369,36 @@ impl Graph {
             .collect();
         self.with_edges(src, dst, None)
             .with_edge_types(&types, r + 1)
-            .expect("types are in range by construction")
+    }
+
+    /// The relation of every edge on the host, or the error that `layer` needs them.
+    pub fn require_edge_types(&self, layer: &'static str) -> Result<&[u32], GraphError> {
+        self.host_edge_type().ok_or(GraphError::Missing {
+            layer,
+            part: "edge types",
+        })
+    }
+
+    /// The edge features `[E, D]` with `D = width`, or the error naming what `layer` lacks.
+    pub fn require_edge_attr(
+        &self,
+        layer: &'static str,
+        width: usize,
+    ) -> Result<&Tensor<2>, GraphError> {
+        let attr = self.edge_attr().ok_or(GraphError::Missing {
+            layer,
+            part: "edge features",
+        })?;
+        let [_, got] = attr.dims();
+        if got != width {
+            return Err(GraphError::Width {
+                layer,
+                what: "edge features",
+                expected: width,
+                got,
+            });
+        }
+        Ok(attr)
     }
 
     /// The same graph without edge weights.
@@ -424,18 +482,33 @@ impl Graph {
     /// Returns the graph derived from this one under `key`, computing it with `make` the first
     /// time. Used for cached normalisation (`GcnConv { cached: true }`): the derived graph is
     /// stored with its edge weights detached from autodiff, so it is a constant.
-    pub fn memoized(&self, key: &str, make: impl FnOnce(&Graph) -> Graph) -> Graph {
-        if let Ok(memo) = self.memo.lock()
-            && let Some((_, g)) = memo.iter().find(|(k, _)| k == key)
-        {
-            return g.clone();
+    pub fn memoized<K: MemoKey>(&self, key: K, make: impl FnOnce(&Graph) -> Graph) -> Graph {
+        match self.try_memoized(key, |g| Ok::<_, std::convert::Infallible>(make(g))) {
+            Ok(g) => g,
+            Err(never) => match never {},
         }
-        let mut g = make(self);
+    }
+
+    /// [`memoized`](Self::memoized) for a derivation that can fail: an error is returned and
+    /// nothing is remembered.
+    pub fn try_memoized<K: MemoKey, E>(
+        &self,
+        key: K,
+        make: impl FnOnce(&Graph) -> Result<Graph, E>,
+    ) -> Result<Graph, E> {
+        if let Ok(memo) = self.memo.lock()
+            && let Some((_, g)) = memo
+                .iter()
+                .find(|(k, _)| k.downcast_ref::<K>() == Some(&key))
+        {
+            return Ok(g.clone());
+        }
+        let mut g = make(self)?;
         g.edge_weight = g.edge_weight.map(|w| w.detach());
         if let Ok(mut memo) = self.memo.lock() {
-            memo.push((key.to_string(), g.clone()));
+            memo.push((Box::new(key), g.clone()));
         }
-        g
+        Ok(g)
     }
 
     /// A graph with the same nodes and new host edges and weights (for structural transforms).
@@ -484,6 +557,69 @@ mod tests {
                 .edge_weight()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn memo_keys_are_typed() {
+        #[derive(Debug, PartialEq)]
+        struct Reversed;
+        #[derive(Debug, PartialEq)]
+        struct Scaled(u32);
+        let d = Device::flex();
+        let g = Graph::new(&[0, 1], &[1, 2], 3, &d).unwrap();
+        let mut calls = 0;
+        let mut reversed = || {
+            g.memoized(Reversed, |g| {
+                calls += 1;
+                g.with_edges(g.host_dst().to_vec(), g.host_src().to_vec(), None)
+            })
+        };
+        assert_eq!(reversed().host_src(), &[1, 2]);
+        assert_eq!(reversed().host_src(), &[1, 2]);
+        assert_eq!(calls, 1, "computed once per key");
+        // Another key type, and another value of a key type, are other entries.
+        let a = g.memoized(Scaled(2), |g| {
+            g.clone().with_edge_weights(&[2.0, 2.0]).unwrap()
+        });
+        let b = g.memoized(Scaled(3), |g| {
+            g.clone().with_edge_weights(&[3.0, 3.0]).unwrap()
+        });
+        let w = |g: &Graph| crate::testing::to_vec(g.edge_weight().unwrap().clone());
+        assert_eq!((w(&a), w(&b)), (vec![2.0, 2.0], vec![3.0, 3.0]));
+        // A failed derivation is an error and is not remembered.
+        let e: Result<Graph, &str> = g.try_memoized(Scaled(4), |_| Err("no"));
+        assert!(e.is_err());
+        assert!(
+            g.try_memoized(Scaled(4), |g| Ok::<_, &str>(g.clone()))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn missing_parts_are_errors() {
+        let d = Device::flex();
+        let g = Graph::new(&[0], &[1], 2, &d).unwrap();
+        assert!(matches!(
+            g.with_self_loop_relation(),
+            Err(GraphError::Missing {
+                part: "edge types",
+                ..
+            })
+        ));
+        let e = g.require_edge_attr("NNConv", 3).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "NNConv needs a graph with edge features, and this graph has none"
+        );
+        let g = g.with_edge_attr(Tensor::zeros([1, 2], &d)).unwrap();
+        assert!(matches!(
+            g.require_edge_attr("NNConv", 3),
+            Err(GraphError::Width {
+                expected: 3,
+                got: 2,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -2,16 +2,21 @@
 //! as the node tasks, over shuffled mini-batches of many graphs.
 
 use gnn_datasets::tu;
+use gnn_models::registry::Registry;
 use gnn_tests::data_root;
 use gnn_train::Backend;
-use gnn_train::experiment::{ModelKind, NodeSpec, run_graph_task};
+use gnn_train::experiment::{ExperimentSpec, run_graph_task};
+
+fn spec(model: &str, dataset: &str) -> ExperimentSpec {
+    ExperimentSpec::new(&Registry::builtin(), model, dataset, Backend::Flex).unwrap()
+}
 
 #[test]
 fn mpnn_learns_tu_mutag() {
     let ds = tu::load("tu-mutag", &data_root()).expect("MUTAG");
-    let mut spec = NodeSpec::new(ModelKind::Mpnn, Backend::Flex);
+    let mut spec = spec("mpnn", "tu-mutag");
     spec.folds = 0; // one seeded 80/10/10 split
-    spec.hidden = 16;
+    spec.set(&Registry::builtin(), &[("hidden", "16")]).unwrap();
     spec.batch_size = 16;
     spec.fit.epochs = 30;
     spec.fit.lr = 0.005;
@@ -30,7 +35,7 @@ fn mpnn_learns_tu_mutag() {
 #[test]
 fn node_models_refuse_graph_datasets_and_back() {
     let ds = tu::load("tu-mutag", &data_root()).expect("MUTAG");
-    let spec = NodeSpec::new(ModelKind::Gcn, Backend::Flex);
+    let spec = spec("gcn", "tu-mutag");
     let e = run_graph_task(&spec, &ds, |_, _| {})
         .unwrap_err()
         .to_string();
@@ -43,9 +48,9 @@ fn mpnn_regresses_qm9_in_target_units() {
     use gnn_datasets::{GraphTarget, qm9};
     let mut ds = qm9::load("qm9-sdf", &data_root(), Hydrogens::Explicit).expect("qm9_mini.sdf");
     ds.select_target(0).unwrap();
-    let mut spec = NodeSpec::new(ModelKind::Mpnn, Backend::Flex);
+    let mut spec = spec("mpnn", "qm9-sdf");
     spec.folds = 0;
-    spec.hidden = 16;
+    spec.set(&Registry::builtin(), &[("hidden", "16")]).unwrap();
     spec.batch_size = 4;
     spec.fit.epochs = 60;
     spec.fit.lr = 0.005;

@@ -1,18 +1,22 @@
 //! End-to-end training of GCN and GAT on the real Cora graph.
 
 use gnn_datasets::planetoid;
-use gnn_models::models::GcnConfig;
+use gnn_models::models::{Gat, GcnConfig};
+use gnn_models::registry::Registry;
 use gnn_tests::data_root;
 use gnn_train::Backend;
 use gnn_train::data::{NodeClassification, SplitKind};
-use gnn_train::experiment::{ModelKind, NodeSpec, run_node_classification, train_one};
+use gnn_train::experiment::{ExperimentSpec, run_node_classification, train_one};
 use gnn_train::fit::FitConfig;
+
+fn spec(model: &str) -> ExperimentSpec {
+    ExperimentSpec::new(&Registry::builtin(), model, "cora", Backend::Flex).unwrap()
+}
 
 #[test]
 fn gcn_learns_cora_on_flex() {
     let cora = planetoid::load("cora", &data_root()).unwrap();
-    let spec = NodeSpec::new(ModelKind::Gcn, Backend::Flex);
-    let (report, _) = run_node_classification(&spec, &cora, |_, _| {}).unwrap();
+    let (report, _) = run_node_classification(&spec("gcn"), &cora, |_, _| {}).unwrap();
     let run = &report.runs[0];
     // The paper reports 81.5 % on average; one seeded run lands within a few points of it.
     assert!(run.test_metric > 0.78, "test accuracy {}", run.test_metric);
@@ -42,7 +46,7 @@ fn same_seed_gives_identical_runs_on_ndarray() {
         epochs: 25,
         ..FitConfig::default()
     };
-    let run = |seed| train_one(&device, seed, &data, &fit, |d| config.init(d), |_| {});
+    let run = |seed| train_one(&device, seed, &data, &fit, |d| config.init(d), |_| {}).unwrap();
     let (a, b, c) = (run(7), run(7), run(8));
     let losses = |r: &gnn_train::fit::FitResult<_>| {
         r.history.iter().map(|e| e.step_loss).collect::<Vec<_>>()
@@ -63,7 +67,7 @@ fn same_seed_gives_identical_runs_on_ndarray() {
 #[test]
 fn early_stopping_stops() {
     let cora = planetoid::load("cora", &data_root()).unwrap();
-    let mut spec = NodeSpec::new(ModelKind::Gcn, Backend::Flex);
+    let mut spec = spec("gcn");
     spec.fit.patience = Some(5);
     spec.fit.lr = 0.2; // converges (and stalls) quickly
     let (report, _) = run_node_classification(&spec, &cora, |_, _| {}).unwrap();
@@ -75,7 +79,7 @@ fn early_stopping_stops() {
 #[test]
 fn gat_learns_cora_and_its_attention_is_a_distribution() {
     let cora = planetoid::load("cora", &data_root()).unwrap();
-    let mut spec = NodeSpec::new(ModelKind::Gat, Backend::Flex);
+    let mut spec = spec("gat");
     spec.fit.epochs = 150;
     spec.fit.patience = None;
     let (report, models) = run_node_classification(&spec, &cora, |_, _| {}).unwrap();
@@ -84,9 +88,7 @@ fn gat_learns_cora_and_its_attention_is_a_distribution() {
         "test accuracy {}",
         report.runs[0].test_metric
     );
-    let gnn_train::experiment::TrainedModel::Gat(model) = &models[0] else {
-        panic!("a GAT was trained")
-    };
+    let model = models[0].downcast_ref::<Gat>().expect("a GAT was trained");
     let data =
         gnn_train::experiment::node_data(&spec, &cora, &Backend::Flex.device().unwrap()).unwrap();
     let (_, [a1, a2]) = model.forward_with_attention(data.features().clone(), data.graph());

@@ -1,5 +1,5 @@
-//! The wgpu backend agrees with ndarray: for each model type (GCN, GAT, R-GCN, MPNN) a forward pass
-//! and a few training steps.
+//! The wgpu backend agrees with ndarray: for each model type (GCN, GAT, GATv2, R-GCN, MPNN) a
+//! forward pass and a few training steps.
 //! Built only with `--features wgpu` (CI turns it on; on a machine without a GPU it runs on
 //! Mesa's software Vulkan).
 #![cfg(feature = "wgpu")]
@@ -11,7 +11,7 @@ use gnn_datasets::{
     Split,
 };
 use gnn_models::GraphModel;
-use gnn_models::models::{GatConfig, GcnConfig, MpnnConfig, RgcnConfig};
+use gnn_models::models::{GatConfig, GatV2, GcnConfig, MpnnConfig, RgcnConfig};
 use gnn_train::Backend;
 use gnn_train::data::NodeClassification;
 use gnn_train::data::TrainData;
@@ -101,8 +101,8 @@ fn matches_ndarray<M: GraphModel>(
 
     let (data_nd, data_gpu) = (data(&ndarray), data(&wgpu));
     let forward = |m: &M, d: &dyn TrainData| {
-        let batch = d.eval_batches().remove(0);
-        values(m.forward(batch.x, &batch.graph))
+        let batch = d.eval_batches().unwrap().remove(0);
+        values(m.forward(batch.x, &batch.graph).unwrap())
     };
     let out_nd = forward(&base.valid(), data_nd.as_ref());
     let out_gpu = forward(&base_gpu.valid(), data_gpu.as_ref());
@@ -113,8 +113,8 @@ fn matches_ndarray<M: GraphModel>(
         epochs: 5,
         ..FitConfig::default()
     };
-    let run_nd = fit(base.train(), data_nd, &cfg, |_| {});
-    let run_gpu = fit(base_gpu.train(), data_gpu, &cfg, |_| {});
+    let run_nd = fit(base.train(), data_nd, &cfg, |_| {}).unwrap();
+    let run_gpu = fit(base_gpu.train(), data_gpu, &cfg, |_| {}).unwrap();
     let losses = |h: &[gnn_train::fit::EpochRecord]| {
         h.iter().map(|r| r.step_loss as f32).collect::<Vec<_>>()
     };
@@ -153,12 +153,23 @@ fn gat_matches_ndarray() {
 }
 
 #[test]
+fn gatv2_matches_ndarray() {
+    let config = GatConfig::new(8, 3).with_heads(2).with_dropout(0.0);
+    matches_ndarray(
+        "gatv2",
+        node_data(toy_dataset()),
+        |d| GatV2::new(&config, d),
+        |m| m.conv1.lin_l.weight.val(),
+    );
+}
+
+#[test]
 fn rgcn_matches_ndarray() {
     let config = RgcnConfig::new(8, 3, 2).with_num_bases(Some(2));
     matches_ndarray(
         "rgcn",
         node_data(typed_toy_dataset()),
-        |d| config.init(d),
+        |d| config.init(d).unwrap(),
         |m| m.conv1.root.as_ref().expect("root weight").val(),
     );
 }

@@ -36,7 +36,7 @@ fn main() -> Result<(), TrainError> {
                 println!("epoch {:3}  loss {:.4}", epoch.epoch, epoch.step_loss);
             }
         },
-    );
+    )?;
 
     println!(
         "best epoch {}: val accuracy {:.3}, test accuracy {:.3}",

@@ -65,7 +65,12 @@ fn main() -> Result<(), TrainError> {
         weight_decay: 5e-4,
         ..FitConfig::default()
     };
-    let run = train_one(&device, 0, &data, &fit, |d| model.init(d), |_| {});
+    // An impossible decomposition is a typed error here, before training starts.
+    model
+        .layers()
+        .map_err(|e| TrainError::Config(e.to_string()))?;
+    let init = |d: &_| model.init(d).expect("checked by layers()");
+    let run = train_one(&device, 0, &data, &fit, init, |_| {})?;
     println!(
         "paper topic: val accuracy {:.3}, test accuracy {:.3} (best epoch {})",
         run.metric(SplitKind::Val),

@@ -56,15 +56,127 @@ impl Targets {
     }
 }
 
-/// The output rows of one split in a batch, and their targets.
+/// The output rows of one split in a batch, and their targets. Built from host values, which
+/// are checked, so that the loop can check them against the model's output without reading
+/// the device: row ids below the output's rows, classes below its width, targets as wide as
+/// it.
 #[derive(Debug, Clone)]
 pub struct Scored {
+    split: SplitKind,
+    rows: Option<Tensor<1, Int>>,
+    targets: Targets,
+    /// One past the largest row id scored (the number of rows when `rows` is `None`).
+    rows_end: usize,
+    /// Classification: one past the largest class; regression: the number of targets.
+    width: usize,
+}
+
+fn int_tensor(values: &[usize], device: &Device) -> Tensor<1, Int> {
+    let data: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+    Tensor::from_data(TensorData::new(data, [values.len()]), device)
+}
+
+impl Scored {
+    /// Rows `rows` of the output (all rows, in order, when `None`) scored as `split` against
+    /// a class each.
+    pub fn classes(
+        split: SplitKind,
+        rows: Option<&[usize]>,
+        labels: &[usize],
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let rows_end = Self::check_rows(rows, labels.len())?;
+        Ok(Scored {
+            split,
+            rows: rows.map(|r| int_tensor(r, device)),
+            targets: Targets::Classes(int_tensor(labels, device)),
+            rows_end,
+            width: labels.iter().max().map_or(0, |&c| c + 1),
+        })
+    }
+
+    /// Rows scored as `split` against `width` values each (`values` row-major, `[R, width]`).
+    pub fn values(
+        split: SplitKind,
+        rows: Option<&[usize]>,
+        values: &[f32],
+        width: usize,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        if width == 0 || !values.len().is_multiple_of(width) {
+            return Err(TrainError::Data(format!(
+                "{} target values do not make rows of {width}",
+                values.len()
+            )));
+        }
+        let count = values.len() / width;
+        let rows_end = Self::check_rows(rows, count)?;
+        Ok(Scored {
+            split,
+            rows: rows.map(|r| int_tensor(r, device)),
+            targets: Targets::Values(Tensor::from_data(
+                TensorData::new(values.to_vec(), [count, width]),
+                device,
+            )),
+            rows_end,
+            width,
+        })
+    }
+
+    /// One past the largest row id (the number of targets when every row is scored).
+    fn check_rows(rows: Option<&[usize]>, targets: usize) -> Result<usize, TrainError> {
+        match rows {
+            None => Ok(targets),
+            Some(r) if r.len() == targets => Ok(r.iter().max().map_or(0, |&m| m + 1)),
+            Some(r) => Err(TrainError::Data(format!(
+                "{} scored rows but {targets} targets",
+                r.len()
+            ))),
+        }
+    }
+
     /// Which split these rows belong to.
-    pub split: SplitKind,
-    /// Output rows to score, `[R]`; `None` for all rows.
-    pub rows: Option<Tensor<1, Int>>,
+    pub fn split(&self) -> SplitKind {
+        self.split
+    }
+
+    /// The output rows scored, `[R]`; `None` for all rows.
+    pub fn rows(&self) -> Option<&Tensor<1, Int>> {
+        self.rows.as_ref()
+    }
+
     /// Their targets.
-    pub targets: Targets,
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// Checks these rows against a model output of shape `[rows, width]`.
+    pub fn check(&self, [rows, width]: [usize; 2]) -> Result<(), TrainError> {
+        let all = self.rows.is_none();
+        if (all && self.rows_end != rows) || self.rows_end > rows {
+            return Err(TrainError::Data(format!(
+                "the {} split scores rows up to {} of an output with {rows}",
+                self.split.name(),
+                self.rows_end
+            )));
+        }
+        let fits = match self.targets {
+            Targets::Classes(_) => self.width <= width,
+            Targets::Values(_) => self.width == width,
+        };
+        if !fits {
+            let what = match self.targets {
+                Targets::Classes(_) => "classes",
+                Targets::Values(_) => "targets",
+            };
+            return Err(TrainError::Data(format!(
+                "the {} split has {} {what}, the model outputs {width}",
+                self.split.name(),
+                self.width
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// One forward pass: node features, the graph, and the rows scored per split.
@@ -95,23 +207,30 @@ pub enum Objective {
     },
 }
 
-/// A dataset as the training loop sees it, on a (non-autodiff) device.
+impl Objective {
+    /// `accuracy` or `mae`: what the metric measures.
+    pub fn metric_name(self) -> &'static str {
+        match self {
+            Objective::Classification { .. } => "accuracy",
+            Objective::Regression { .. } => "mae",
+        }
+    }
+}
+
+/// A dataset as the training loop sees it, on a (non-autodiff) device. Implement it to train
+/// on data of your own: build each [`Batch`]'s scored rows with [`Scored::classes`] or
+/// [`Scored::values`].
 pub trait TrainData {
     /// Loss and metric.
     fn objective(&self) -> Objective;
     /// Batches of one training epoch (each scoring its training rows); `epoch` seeds shuffling.
-    fn train_batches(&self, epoch: usize) -> Vec<Batch>;
+    fn train_batches(&self, epoch: usize) -> Result<Vec<Batch>, TrainError>;
     /// Batches that together score every split once.
-    fn eval_batches(&self) -> Vec<Batch>;
+    fn eval_batches(&self) -> Result<Vec<Batch>, TrainError>;
 }
 
 /// Input features with at most this share of non-zeros are kept sparse on the device.
 pub const SPARSE_MAX_DENSITY: f64 = 0.1;
-
-fn int_tensor(values: &[usize], device: &Device) -> Tensor<1, Int> {
-    let data: Vec<i64> = values.iter().map(|&v| v as i64).collect();
-    Tensor::from_data(TensorData::new(data, [values.len()]), device)
-}
 
 /// Full-batch node classification on one graph (Planetoid and the like).
 #[derive(Debug, Clone)]
@@ -145,18 +264,6 @@ impl NodeClassification {
                 device,
             )
         };
-        let scored = |split: SplitKind, ids: &[usize]| {
-            // validate() guarantees every split node has a label.
-            let labels: Vec<usize> = ids
-                .iter()
-                .map(|&i| dataset.labels[i].unwrap_or(0))
-                .collect();
-            Scored {
-                split,
-                rows: Some(int_tensor(ids, device)),
-                targets: Targets::Classes(int_tensor(&labels, device)),
-            }
-        };
         let splits = [
             (SplitKind::Train, &dataset.split.train),
             (SplitKind::Val, &dataset.split.val),
@@ -164,8 +271,15 @@ impl NodeClassification {
         ]
         .into_iter()
         .filter(|(_, ids)| !ids.is_empty())
-        .map(|(kind, ids)| scored(kind, ids))
-        .collect();
+        .map(|(kind, ids)| {
+            // validate() guarantees every split node has a label.
+            let labels: Vec<usize> = ids
+                .iter()
+                .map(|&i| dataset.labels[i].unwrap_or(0))
+                .collect();
+            Scored::classes(kind, Some(ids), &labels, device)
+        })
+        .collect::<Result<_, _>>()?;
         Ok(NodeClassification {
             x,
             graph,
@@ -192,8 +306,8 @@ impl TrainData for NodeClassification {
         }
     }
 
-    fn train_batches(&self, _epoch: usize) -> Vec<Batch> {
-        vec![Batch {
+    fn train_batches(&self, _epoch: usize) -> Result<Vec<Batch>, TrainError> {
+        Ok(vec![Batch {
             x: self.x.clone(),
             graph: self.graph.clone(),
             scored: self
@@ -202,14 +316,46 @@ impl TrainData for NodeClassification {
                 .filter(|s| s.split == SplitKind::Train)
                 .cloned()
                 .collect(),
-        }]
+        }])
     }
 
-    fn eval_batches(&self) -> Vec<Batch> {
-        vec![Batch {
+    fn eval_batches(&self) -> Result<Vec<Batch>, TrainError> {
+        Ok(vec![Batch {
             x: self.x.clone(),
             graph: self.graph.clone(),
             scored: self.splits.clone(),
-        }]
+        }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scored_rows_are_checked_against_the_output() {
+        let d = Device::flex();
+        let s = Scored::classes(SplitKind::Val, Some(&[4, 1]), &[2, 0], &d).unwrap();
+        s.check([5, 3]).unwrap();
+        let e = s.check([4, 3]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "training data: the val split scores rows up to 5 of an output with 4"
+        );
+        assert!(
+            s.check([5, 2])
+                .unwrap_err()
+                .to_string()
+                .contains("3 classes")
+        );
+        assert!(Scored::classes(SplitKind::Train, Some(&[1]), &[0, 1], &d).is_err());
+        let v = Scored::values(SplitKind::Test, None, &[1.0, 2.0, 3.0, 4.0], 2, &d).unwrap();
+        v.check([2, 2]).unwrap();
+        assert!(
+            v.check([3, 2]).is_err(),
+            "every row is scored: counts must match"
+        );
+        assert!(v.check([2, 1]).is_err());
+        assert!(Scored::values(SplitKind::Test, None, &[1.0, 2.0, 3.0], 2, &d).is_err());
     }
 }

@@ -7,39 +7,16 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::optim::{AdamConfig, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 use gnn_models::GraphModel;
+use gnn_models::registry::DynModel;
+pub use gnn_models::registry::{FitConfig, LrDecay, Selection};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Batch, Objective, SplitKind, Targets, TrainData};
-
-/// Which validation numbers pick the best epoch and count as progress for early stopping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Selection {
-    /// Highest validation accuracy (lowest MAE for regression); the first best epoch wins.
-    ValMetric,
-    /// Lowest validation loss.
-    ValLoss,
-    /// The GAT authors' rule: progress when the validation metric or the loss is at least as
-    /// good as its best so far; the weights are kept when both are.
-    ValMetricAndLoss,
-}
-
-impl std::str::FromStr for Selection {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "acc" | "metric" => Ok(Selection::ValMetric),
-            "loss" => Ok(Selection::ValLoss),
-            "acc-and-loss" | "metric-and-loss" => Ok(Selection::ValMetricAndLoss),
-            _ => Err(format!("unknown selection '{s}' (acc, loss, acc-and-loss)")),
-        }
-    }
-}
+use crate::TrainError;
+use crate::data::{Batch, Objective, Scored, SplitKind, Targets, TrainData};
 
 /// Tracks the best validation numbers seen: which epoch to keep, and when to stop.
 #[derive(Debug, Clone)]
@@ -91,65 +68,6 @@ impl Selector {
         }
         self.since_progress = if progress { 0 } else { self.since_progress + 1 };
         keep
-    }
-}
-
-/// Optimiser and schedule settings of one training run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FitConfig {
-    /// Maximum number of epochs.
-    pub epochs: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// L2 weight decay (added to the gradient, as torch's Adam does), applied to the model's
-    /// [`weight_decay_group`](GraphModel::weight_decay_group).
-    pub weight_decay: f64,
-    /// Adam's epsilon (torch's default 1e-8; Burn's default is 1e-5).
-    pub adam_epsilon: f64,
-    /// Stop when the selection criterion has not improved for this many epochs.
-    pub patience: Option<usize>,
-    /// How the best epoch is chosen.
-    pub selection: Selection,
-    /// Step decay of the learning rate: multiplied by `factor` every `every` epochs (torch's
-    /// `StepLR`); none by default.
-    #[serde(default)]
-    pub lr_decay: Option<LrDecay>,
-}
-
-/// A step schedule: the learning rate at epoch `e` (1-based) is `lr · factor^⌊(e−1)/every⌋`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LrDecay {
-    /// Epochs between decays (≥ 1).
-    pub every: usize,
-    /// Multiplier per decay, in `(0, 1]`.
-    pub factor: f64,
-}
-
-impl FitConfig {
-    /// The learning rate of `epoch` (1-based) under the schedule.
-    pub fn lr_at(&self, epoch: usize) -> f64 {
-        match self.lr_decay {
-            Some(d) if d.every > 0 => {
-                self.lr
-                    * d.factor
-                        .powi(((epoch.max(1) - 1) / d.every).min(i32::MAX as usize) as i32)
-            }
-            _ => self.lr,
-        }
-    }
-}
-
-impl Default for FitConfig {
-    fn default() -> Self {
-        FitConfig {
-            epochs: 200,
-            lr: 0.01,
-            weight_decay: 5e-4,
-            adam_epsilon: 1e-8,
-            patience: None,
-            selection: Selection::ValMetric,
-            lr_decay: None,
-        }
     }
 }
 
@@ -255,16 +173,27 @@ fn batch_sums(out: Tensor<2>, rows: Option<&Tensor<1, Int>>, targets: &Targets) 
     }
 }
 
-/// The mean training loss of a batch (cross-entropy or L1 over its training rows).
-fn train_loss(out: Tensor<2>, batch: &Batch) -> Tensor<1> {
+/// Checks every scored split of a batch against the model's output for it.
+fn check_scored(out: &Tensor<2>, scored: &[Scored]) -> Result<(), TrainError> {
+    scored.iter().try_for_each(|s| s.check(out.dims()))
+}
+
+/// The mean training loss of a batch (cross-entropy or L1 over its training rows); a batch
+/// without training rows is an error.
+fn train_loss(out: Tensor<2>, batch: &Batch) -> Result<Tensor<1>, TrainError> {
+    check_scored(&out, &batch.scored)?;
     let mut total: Option<Tensor<1>> = None;
     let mut count = 0usize;
-    for s in batch.scored.iter().filter(|s| s.split == SplitKind::Train) {
-        let rows = match &s.rows {
+    for s in batch
+        .scored
+        .iter()
+        .filter(|s| s.split() == SplitKind::Train)
+    {
+        let rows = match s.rows() {
             Some(r) => out.clone().select(0, r.clone()),
             None => out.clone(),
         };
-        let sum = match &s.targets {
+        let sum = match s.targets() {
             Targets::Classes(y) => log_softmax(rows, 1)
                 .gather(1, y.clone().unsqueeze_dim(1))
                 .sum()
@@ -274,30 +203,31 @@ fn train_loss(out: Tensor<2>, batch: &Batch) -> Tensor<1> {
                 (rows - t.clone()).abs().sum().div_scalar(cols as f64)
             }
         };
-        count += s.targets.len();
+        count += s.targets().len();
         total = Some(match total {
             Some(t) => t + sum,
             None => sum,
         });
     }
-    total
-        .expect("a training batch scores its training rows")
-        .div_scalar(count.max(1) as f64)
+    let total =
+        total.ok_or_else(|| TrainError::Data("a training batch scores no training rows".into()))?;
+    Ok(total.div_scalar(count.max(1) as f64))
 }
 
 /// Scores every split with `model` in eval mode (call it on `model.valid()`).
-pub fn evaluate<M: GraphModel>(model: &M, data: &dyn TrainData) -> Scores {
+pub fn evaluate(model: &dyn DynModel, data: &dyn TrainData) -> Result<Scores, TrainError> {
     let scale = match data.objective() {
         Objective::Regression { scale } => scale,
         Objective::Classification { .. } => 1.0,
     };
     let mut sums: BTreeMap<SplitKind, (f64, f64, usize)> = BTreeMap::new();
-    for batch in data.eval_batches() {
-        let out = model.forward(batch.x.clone(), &batch.graph);
+    for batch in data.eval_batches()? {
+        let out = model.forward(batch.x.clone(), &batch.graph)?;
+        check_scored(&out, &batch.scored)?;
         let parts: Vec<Tensor<1>> = batch
             .scored
             .iter()
-            .map(|s| batch_sums(out.clone(), s.rows.as_ref(), &s.targets))
+            .map(|s| batch_sums(out.clone(), s.rows(), s.targets()))
             .collect();
         if parts.is_empty() {
             continue;
@@ -307,13 +237,14 @@ pub fn evaluate<M: GraphModel>(model: &M, data: &dyn TrainData) -> Scores {
             .try_into_vec_as::<f64>()
             .unwrap_or_default();
         for (i, s) in batch.scored.iter().enumerate() {
-            let e = sums.entry(s.split).or_default();
+            let e = sums.entry(s.split()).or_default();
             e.0 += values.get(2 * i).copied().unwrap_or(f64::NAN);
             e.1 += values.get(2 * i + 1).copied().unwrap_or(f64::NAN);
-            e.2 += s.targets.len();
+            e.2 += s.targets().len();
         }
     }
-    sums.into_iter()
+    Ok(sums
+        .into_iter()
         .map(|(k, (l, m, n))| {
             let d = n.max(1) as f64;
             (
@@ -325,10 +256,10 @@ pub fn evaluate<M: GraphModel>(model: &M, data: &dyn TrainData) -> Scores {
                 },
             )
         })
-        .collect()
+        .collect())
 }
 
-fn optimizer<M: GraphModel>(model: &M, cfg: &FitConfig) -> ModuleOptimizer {
+fn optimizer(model: &dyn DynModel, cfg: &FitConfig) -> ModuleOptimizer {
     let adam = AdamConfig::new().with_epsilon(cfg.adam_epsilon as f32);
     if cfg.weight_decay == 0.0 {
         return adam.init();
@@ -344,17 +275,17 @@ fn optimizer<M: GraphModel>(model: &M, cfg: &FitConfig) -> ModuleOptimizer {
 
 /// One model under optimisation: the model on the autodiff device, its Adam state and the
 /// learning rate. [`fit`] drives it; benchmarks time [`Trainer::step`] alone.
-pub struct Trainer<M> {
-    model: M,
+pub struct Trainer {
+    model: Box<dyn DynModel>,
     optim: ModuleOptimizer,
     lr: f64,
 }
 
-impl<M: GraphModel> Trainer<M> {
+impl Trainer {
     /// Wraps a model initialised on an autodiff device.
-    pub fn new(model: M, cfg: &FitConfig) -> Self {
+    pub fn new(model: Box<dyn DynModel>, cfg: &FitConfig) -> Self {
         Trainer {
-            optim: optimizer(&model, cfg),
+            optim: optimizer(model.as_ref(), cfg),
             model,
             lr: cfg.lr,
         }
@@ -362,14 +293,15 @@ impl<M: GraphModel> Trainer<M> {
 
     /// One optimisation step on `batch` (forward with dropout, backward, Adam); returns the
     /// batch's mean training loss, detached.
-    pub fn step(&mut self, batch: &Batch) -> Tensor<1> {
+    pub fn step(&mut self, batch: &Batch) -> Result<Tensor<1>, TrainError> {
         // Features on the autodiff device, so dropout on the input is active.
-        let out = self.model.forward(batch.x.clone().autodiff(), &batch.graph);
-        let loss = train_loss(out, batch);
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        let model = self.model.clone();
-        self.model = self.optim.step(self.lr, model, grads);
-        loss.detach()
+        let out = self
+            .model
+            .forward(batch.x.clone().autodiff(), &batch.graph)?;
+        let loss = train_loss(out, batch)?;
+        let grads = self.model.gradients(loss.backward());
+        self.model = self.model.clone_box().step(&mut self.optim, self.lr, grads);
+        Ok(loss.detach())
     }
 
     /// Sets the learning rate of the next steps.
@@ -378,36 +310,54 @@ impl<M: GraphModel> Trainer<M> {
     }
 
     /// The model being trained.
-    pub fn model(&self) -> &M {
-        &self.model
+    pub fn model(&self) -> &dyn DynModel {
+        self.model.as_ref()
     }
 }
 
 /// Trains `model` (initialised on an autodiff device) on `data` and returns the best epoch's
 /// weights, scores and the history. `on_epoch` sees every epoch as it ends.
-pub fn fit<M>(
+pub fn fit<M: GraphModel>(
     model: M,
     data: &dyn TrainData,
     cfg: &FitConfig,
+    on_epoch: impl FnMut(&EpochRecord),
+) -> Result<FitResult<M>, TrainError> {
+    let run = fit_dyn(Box::new(model), data, cfg, on_epoch)?;
+    let model = run
+        .model
+        .into_any()
+        .downcast::<M>()
+        .map_err(|_| TrainError::Config("the trained model changed type".into()))?;
+    Ok(FitResult {
+        model: *model,
+        best_epoch: run.best_epoch,
+        best: run.best,
+        history: run.history,
+    })
+}
+
+/// [`fit`] for a model of any type behind [`DynModel`] (what the registry builds).
+pub fn fit_dyn(
+    model: Box<dyn DynModel>,
+    data: &dyn TrainData,
+    cfg: &FitConfig,
     mut on_epoch: impl FnMut(&EpochRecord),
-) -> FitResult<M>
-where
-    M: GraphModel,
-{
+) -> Result<FitResult<Box<dyn DynModel>>, TrainError> {
     let mut selector = Selector::new(cfg.selection, data.objective());
     let mut trainer = Trainer::new(model, cfg);
-    let mut best: Option<(usize, M, Scores)> = None;
+    let mut best: Option<(usize, Box<dyn DynModel>, Scores)> = None;
     let mut history = Vec::with_capacity(cfg.epochs);
 
     for epoch in 1..=cfg.epochs {
         let start = Instant::now();
         trainer.set_lr(cfg.lr_at(epoch));
         let step_losses: Vec<Tensor<1>> = data
-            .train_batches(epoch)
+            .train_batches(epoch)?
             .iter()
             .map(|b| trainer.step(b))
-            .collect();
-        let scores = evaluate(&trainer.model().valid(), data);
+            .collect::<Result<_, _>>()?;
+        let scores = evaluate(trainer.model().valid().as_ref(), data)?;
         let step_loss = Tensor::cat(step_losses, 0)
             .mean()
             .into_data()
@@ -427,7 +377,7 @@ where
             .get(&SplitKind::Val)
             .is_none_or(|v| selector.observe(v));
         if keep {
-            best = Some((epoch, trainer.model().clone(), record.scores.clone()));
+            best = Some((epoch, trainer.model().clone_box(), record.scores.clone()));
         }
         history.push(record);
         if cfg.patience.is_some_and(|p| selector.since_progress >= p) {
@@ -437,36 +387,19 @@ where
 
     let (best_epoch, best_model, best_scores) = match best {
         Some(b) => b,
-        None => (0, trainer.model().clone(), Scores::new()),
+        None => (0, trainer.model().clone_box(), Scores::new()),
     };
-    FitResult {
+    Ok(FitResult {
         model: best_model.valid(),
         best_epoch,
         best: best_scores,
         history,
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn step_decay_schedule() {
-        let cfg = FitConfig {
-            lr: 0.01,
-            lr_decay: Some(LrDecay {
-                every: 50,
-                factor: 0.5,
-            }),
-            ..FitConfig::default()
-        };
-        assert_eq!(cfg.lr_at(1), 0.01);
-        assert_eq!(cfg.lr_at(50), 0.01);
-        assert_eq!(cfg.lr_at(51), 0.005);
-        assert_eq!(cfg.lr_at(101), 0.0025);
-        assert_eq!(FitConfig::default().lr_at(1000), 0.01);
-    }
 
     fn score(loss: f64, metric: f64) -> Score {
         Score {

@@ -1,38 +1,16 @@
 //! Graph-level tasks for the training loop: mini-batches of many small graphs, each batch one
 //! disjoint union with a batch vector.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use gnn_datasets::graph_set::{Rng, collate};
-use gnn_datasets::molecule::Hydrogens;
-use gnn_datasets::{DataRoot, GraphDataset, GraphSplit, GraphTarget, TargetScaler, qm9, tu};
+use gnn_datasets::{GraphDataset, GraphSplit, GraphTarget, TargetScaler};
 use gnn_models::{Features, Graph};
 
 use crate::TrainError;
-use crate::data::{Batch, Objective, Scored, SplitKind, Targets, TrainData};
+use crate::data::{Batch, Objective, Scored, SplitKind, TrainData};
 
 /// Graphs per evaluation batch.
 pub const EVAL_BATCH: usize = 512;
-
-/// The graph-level dataset `name` as `gnn train` loads it: `tu-<name>`, or a QM9 file (`qm9`,
-/// `qm9-sdf`) with regression target `target` (PyG's order) and `hydrogens`. `None` when
-/// `name` is not a graph-level dataset (a node-level one, or unknown).
-pub fn load_graph_dataset(
-    name: &str,
-    root: &DataRoot,
-    target: usize,
-    hydrogens: Hydrogens,
-) -> Result<Option<GraphDataset>, TrainError> {
-    let lower = name.to_ascii_lowercase();
-    if lower.starts_with("tu-") {
-        return Ok(Some(tu::load(name, root)?));
-    }
-    if qm9::NAMES.contains(&lower.as_str()) {
-        let mut ds = qm9::load(&lower, root, hydrogens)?;
-        ds.select_target(target)?;
-        return Ok(Some(ds));
-    }
-    Ok(None)
-}
 
 /// Graph classification (or regression) over the graphs of one split: shuffled, seeded
 /// training mini-batches and evaluation batches covering every split once.
@@ -112,7 +90,7 @@ impl GraphBatches {
         .into_iter()
         .flat_map(|(kind, ids)| ids.chunks(EVAL_BATCH).map(move |c| (kind, c)))
         .map(|(kind, c)| data.batch(c, kind))
-        .collect();
+        .collect::<Result<_, _>>()?;
         Ok(data)
     }
 
@@ -128,11 +106,11 @@ impl GraphBatches {
 
     /// Edge feature width the models see (at least 1).
     pub fn edge_dim(&self) -> usize {
-        self.dataset.num_edge_features.max(1)
+        edge_dim(&self.dataset)
     }
 
     /// One batch of graphs `ids`, scored as `split`.
-    pub fn batch(&self, ids: &[usize], split: SplitKind) -> Batch {
+    pub fn batch(&self, ids: &[usize], split: SplitKind) -> Result<Batch, TrainError> {
         let graphs: Vec<_> = ids.iter().map(|&i| &self.dataset.graphs[i]).collect();
         let c = collate(&graphs);
         let d = &self.device;
@@ -142,27 +120,21 @@ impl GraphBatches {
         } else {
             (self.dataset.num_edge_features, c.edge_attr)
         };
-        let graph = Graph::new(&c.src, &c.dst, c.num_nodes, d)
-            .and_then(|g| {
-                g.with_edge_attr(Tensor::from_data(TensorData::new(edge_attr, [e, dim]), d))
-            })
-            .and_then(|g| g.with_batch(&c.batch, c.num_graphs))
-            .expect("collated graphs are valid by construction");
+        let graph = Graph::new(&c.src, &c.dst, c.num_nodes, d)?
+            .with_edge_attr(Tensor::from_data(TensorData::new(edge_attr, [e, dim]), d))?
+            .with_batch(&c.batch, c.num_graphs)?;
         let f = self.dataset.num_node_features;
         let x = Tensor::<2>::from_data(TensorData::new(c.x, [c.num_nodes, f]), d);
-        let targets = match self.dataset.num_classes {
+        let scored = match self.dataset.num_classes {
             Some(_) => {
-                let y: Vec<i64> =
+                let y: Vec<usize> =
                     c.y.iter()
                         .map(|t| match t {
-                            GraphTarget::Class(k) => *k as i64,
+                            GraphTarget::Class(k) => *k,
                             GraphTarget::Values(_) => 0,
                         })
                         .collect();
-                Targets::Classes(Tensor::<1, Int>::from_data(
-                    TensorData::new(y, [ids.len()]),
-                    d,
-                ))
+                Scored::classes(split, None, &y, d)?
             }
             None => {
                 let width = match c.y.first() {
@@ -176,18 +148,14 @@ impl GraphBatches {
                             GraphTarget::Class(k) => vec![*k as f32],
                         })
                         .collect();
-                Targets::Values(Tensor::from_data(TensorData::new(y, [ids.len(), width]), d))
+                Scored::values(split, None, &y, width, d)?
             }
         };
-        Batch {
+        Ok(Batch {
             x: Features::Dense(x),
             graph,
-            scored: vec![Scored {
-                split,
-                rows: None,
-                targets,
-            }],
-        }
+            scored: vec![scored],
+        })
     }
 }
 
@@ -204,7 +172,7 @@ impl TrainData for GraphBatches {
         }
     }
 
-    fn train_batches(&self, epoch: usize) -> Vec<Batch> {
+    fn train_batches(&self, epoch: usize) -> Result<Vec<Batch>, TrainError> {
         let mut ids = self.split.train.clone();
         Rng::new(self.seed ^ (epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).shuffle(&mut ids);
         ids.chunks(self.batch_size)
@@ -212,7 +180,13 @@ impl TrainData for GraphBatches {
             .collect()
     }
 
-    fn eval_batches(&self) -> Vec<Batch> {
-        self.eval.clone()
+    fn eval_batches(&self) -> Result<Vec<Batch>, TrainError> {
+        Ok(self.eval.clone())
     }
+}
+
+/// The edge feature width models see on `dataset`: its edge features, or one constant feature
+/// when it has none (so that edge-conditioned models apply unchanged).
+pub fn edge_dim(dataset: &GraphDataset) -> usize {
+    dataset.num_edge_features.max(1)
 }

@@ -2,11 +2,15 @@
 //!
 //! - [`Backend`]: `flex`, `ndarray` or `wgpu`, each a [`Device`](burn::tensor::Device).
 //! - [`data`]: what the loop consumes ([`TrainData`](data::TrainData) batches), with
-//!   [`NodeClassification`](data::NodeClassification) for full-batch node tasks.
+//!   [`NodeClassification`](data::NodeClassification) for full-batch node tasks and
+//!   [`graph_data`] for mini-batches of graphs.
 //! - [`fit`](fit::fit): the one training loop (Adam, best-validation selection, early stopping).
-//! - [`experiment`]: repeated seeded runs, as `gnn train` does them.
+//! - [`datasets`]: the dataset registry (every dataset by name) and what each offers a model.
+//! - [`experiment`]: repeated seeded runs of any registered model
+//!   ([`gnn_models::registry`]) on any dataset of its task, as `gnn train` does them.
 //! - [`model`] and [`saved`]: any model with its architecture; model directories (card +
 //!   weights) that `gnn eval`, `predict`, `export` and `import` use, for Rust programs too.
+//! - [`commands`]: what each `gnn` command does; the program only parses flags and prints.
 //!
 //! A training script in a few lines (see `examples/gcn_cora.rs`):
 //!
@@ -19,7 +23,7 @@
 //! let device = Backend::Flex.device()?;
 //! let data = NodeClassification::new(&cora, &device)?;
 //! let config = GcnConfig::new(cora.num_features(), cora.num_classes);
-//! let run = train_one(&device, 0, &data, &FitConfig::default(), |d| config.init(d), |_| {});
+//! let run = train_one(&device, 0, &data, &FitConfig::default(), |d| config.init(d), |_| {})?;
 //! println!("test accuracy {:.3}", run.metric(gnn_train::data::SplitKind::Test));
 //! # Ok::<(), gnn_train::TrainError>(())
 //! ```
@@ -28,6 +32,7 @@ pub mod attention;
 pub mod backend;
 pub mod commands;
 pub mod data;
+pub mod datasets;
 mod error;
 pub mod experiment;
 pub mod fit;

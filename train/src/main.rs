@@ -4,19 +4,18 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+use gnn_datasets::DataRoot;
 use gnn_datasets::molecule::Hydrogens;
-use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid};
-use gnn_models::layers::RgcnNorm;
-use gnn_train::attention::{self, LayerAttention};
-use gnn_train::experiment::{
-    ExperimentReport, ModelKind, NodeSpec, TrainedModel, graph_model_config, model_config,
-    node_data, rgcn_paper_settings, run_graph_task, run_node_classification,
+use gnn_models::registry::{Registry, flag_name};
+use gnn_train::commands::{
+    FitOverrides, TrainOutputs, TrainRequest, check_output_dir, shared_options,
 };
-use gnn_train::fit::Selection;
-use gnn_train::graph_data::load_graph_dataset;
-use gnn_train::saved::{self, ModelCard, Preprocessing, SavedModel};
-use gnn_train::{Backend, TrainError, commands, output, plot};
+use gnn_train::datasets::{self, AnyDataset, LoadOptions};
+use gnn_train::experiment::ExperimentReport;
+use gnn_train::fit::{LrDecay, Selection};
+use gnn_train::saved::{self, Preprocessing, SavedModel};
+use gnn_train::{Backend, TrainError, commands, output};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,6 +43,18 @@ enum Command {
     /// Write a graph dataset, as the models see it, and a split to one safetensors file
     /// (for PyG side-by-side runs: bench/pyg_qm9.py).
     ExportData(ExportDataArgs),
+    /// List the models with their options, defaults and training protocols.
+    Models(ModelsArgs),
+}
+
+#[derive(Args, Debug)]
+struct ModelsArgs {
+    /// Print JSON (name, task, options with types, docs and defaults, protocol).
+    #[arg(long)]
+    json: bool,
+    /// With --json: the protocols on this dataset (some models' defaults differ per dataset).
+    #[arg(long, default_value = "")]
+    dataset: String,
 }
 
 #[derive(Args, Debug)]
@@ -69,15 +80,6 @@ struct ExportDataArgs {
     /// Output file (.safetensors).
     #[arg(long)]
     out: PathBuf,
-}
-
-/// How R-GCN models the self-connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum SelfLoop {
-    /// A separate root weight and a bias (PyG).
-    Root,
-    /// A self-loop relation in the decomposition, no bias (the authors' code).
-    Relation,
 }
 
 /// Where a saved model is used.
@@ -133,9 +135,9 @@ struct ImportArgs {
     /// The safetensors file of a PyG model's state_dict.
     #[arg(long)]
     from_pyg: PathBuf,
-    /// Its architecture: gcn, gat, rgcn (sizes are read off the tensor shapes).
-    #[arg(long)]
-    model: ModelKind,
+    /// Its architecture: a model of `gnn models` (sizes are read off the tensor shapes).
+    #[arg(long, value_parser = model_name)]
+    model: String,
     /// The dataset it is meant for (recorded in the card).
     #[arg(long)]
     dataset: String,
@@ -150,14 +152,35 @@ struct ImportArgs {
     out: PathBuf,
 }
 
+/// A registered model's name, as the registry spells it.
+fn model_name(s: &str) -> Result<String, String> {
+    Registry::builtin()
+        .get(s)
+        .map(|e| e.name().to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn dataset_help() -> String {
+    let names: Vec<&str> = datasets::FAMILIES.iter().map(|f| f.names).collect();
+    format!("Dataset: {}", names.join("; "))
+}
+
 #[derive(Args, Debug)]
 struct TrainArgs {
-    /// Model: gcn, gat, rgcn (node classification); mpnn (graph classification/regression).
-    #[arg(long)]
-    model: ModelKind,
-    /// Dataset: cora, citeseer, pubmed (Planetoid); aifb, mutag, bgs, am (R-GCN entities);
-    /// tu-<name> (TU graph classification, e.g. tu-mutag); qm9, qm9-sdf (regression).
-    #[arg(long)]
+    #[command(flatten)]
+    flags: TrainFlags,
+    #[command(flatten)]
+    options: ModelOptionArgs,
+}
+
+/// The settings every model shares.
+#[derive(Args, Debug)]
+struct TrainFlags {
+    /// Model: one of `gnn models` (gcn, gat, ... node classification; mpnn graph
+    /// classification/regression).
+    #[arg(long, value_parser = model_name)]
+    model: String,
+    #[arg(long, help = dataset_help())]
     dataset: String,
     /// QM9: the target to regress, in PyG's order (0 dipole moment in D, 1 polarizability,
     /// 2 HOMO, 3 LUMO, 4 gap, ... 18 rotational constant C) [default: 0].
@@ -175,10 +198,10 @@ struct TrainArgs {
     /// Seed of the first run.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Maximum epochs [default: the model's paper protocol: GCN 200, GAT 1000].
+    /// Maximum epochs [default: the model's protocol, see `gnn models`].
     #[arg(long)]
     epochs: Option<usize>,
-    /// Adam learning rate [default: GCN 0.01, GAT 0.005 (PubMed 0.01)].
+    /// Adam learning rate [default: the model's protocol].
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Multiply the learning rate by --lr-decay-factor every this many epochs [default: never].
@@ -187,43 +210,15 @@ struct TrainArgs {
     /// Step decay factor of --lr-decay-every.
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     lr_decay_factor: f64,
-    /// Hidden features, per head for GAT [default: GCN 16, GAT 8].
-    #[arg(long)]
-    hidden: Option<usize>,
-    /// GAT: attention heads of the first layer [default: 8].
-    #[arg(long)]
-    heads: Option<usize>,
-    /// GAT: attention heads of the output layer, averaged [default: 1; PubMed 8].
-    #[arg(long)]
-    out_heads: Option<usize>,
-    /// R-GCN: basis decomposition with this many bases [default: the paper's: AIFB none,
-    /// MUTAG 30, BGS 40, AM 40].
-    #[arg(long)]
-    bases: Option<usize>,
-    /// R-GCN: block-diagonal decomposition with this many blocks (needs node features).
-    #[arg(long)]
-    blocks: Option<usize>,
-    /// R-GCN: what the mean aggregation divides by: `relation` (in-degree per relation, PyG's
-    /// RGCNConv) or `node` (in-degree over all relations) [default: MUTAG node, others relation].
-    #[arg(long)]
-    rgcn_norm: Option<RgcnNorm>,
-    /// R-GCN: the self-connection as `root` (PyG's RGCNConv: a separate root weight and a
-    /// bias) or `relation` (the authors' code: a self-loop relation inside the basis
-    /// decomposition, no bias).
-    #[arg(long, default_value = "root")]
-    rgcn_self_loop: SelfLoop,
-    /// Dropout probability [default: GCN 0.5, GAT 0.6, MPNN 0 (before its last layer)].
-    #[arg(long, allow_negative_numbers = true)]
-    dropout: Option<f64>,
-    /// L2 weight decay [default: GCN 5e-4 on the first layer, GAT 5e-4 on all (PubMed 1e-3)].
+    /// L2 weight decay [default: the model's protocol].
     #[arg(long, allow_negative_numbers = true)]
     weight_decay: Option<f64>,
     /// Stop after this many epochs without improvement of the selection criterion
-    /// [default: GCN none, GAT 100].
+    /// [default: the model's protocol].
     #[arg(long)]
     patience: Option<usize>,
     /// Which validation numbers pick the kept epoch and count as progress for --patience:
-    /// acc, loss, or acc-and-loss (the GAT authors' rule) [default: GCN acc, GAT acc-and-loss].
+    /// acc, loss, or acc-and-loss (the GAT authors' rule) [default: the model's protocol].
     #[arg(long)]
     select_by: Option<Selection>,
     /// Use the features as stored instead of row-normalising them.
@@ -241,7 +236,7 @@ struct TrainArgs {
     /// Draw the loss and accuracy curves of the first run as SVG.
     #[arg(long)]
     plot: Option<PathBuf>,
-    /// GAT: write the first run's attention per edge and head as CSV
+    /// Attention models: write the first run's attention per edge and head as CSV
     /// (source,target,head,layer,coefficient) and print where the attention went.
     #[arg(long)]
     dump_attention: Option<PathBuf>,
@@ -253,13 +248,6 @@ struct TrainArgs {
     /// the last epoch.
     #[arg(long)]
     no_val_fold: bool,
-    /// MPNN: graph readout, set2set, sum, or jk-sum (the sums after every step, concatenated)
-    /// [default: set2set].
-    #[arg(long)]
-    readout: Option<gnn_models::models::Readout>,
-    /// MPNN: message aggregation, sum, mean or max [default: mean].
-    #[arg(long)]
-    aggr: Option<gnn_models::message_passing::Aggregation>,
     /// Graph datasets: graphs per training mini-batch [default: 32].
     #[arg(long)]
     batch_size: Option<usize>,
@@ -271,188 +259,143 @@ struct TrainArgs {
     quiet: bool,
 }
 
-fn load_dataset(name: &str, root: &DataRoot) -> Result<NodeDataset, TrainError> {
-    let lower = name.to_ascii_lowercase();
-    if planetoid::NAMES.contains(&lower.as_str()) {
-        return Ok(planetoid::load(&lower, root)?);
-    }
-    if entities::NAMES.contains(&lower.as_str()) {
-        return Ok(entities::load(&lower, root)?);
-    }
-    Err(TrainError::Config(format!(
-        "unknown dataset '{name}' (cora, citeseer, pubmed, aifb, mutag, bgs, am, tu-<name>, qm9, qm9-sdf)"
-    )))
+/// The registered models' options as flags (`--heads 8`): one flag per option name of any
+/// model, built from the registry, plus `--set NAME=VALUE` for any option. Each is checked
+/// against the chosen model's own options.
+#[derive(Debug, Default)]
+struct ModelOptionArgs {
+    /// `(name, value)` in the order they apply: flags, then `--set`.
+    settings: Vec<(String, String)>,
 }
 
-/// A node-level or a graph-level dataset.
-enum AnyDataset {
-    Node(NodeDataset),
-    Graph(GraphDataset),
+/// The option flags: every option name of the registry that no shared flag already uses.
+fn option_flags() -> Vec<commands::SharedOption> {
+    let fixed: Vec<String> = TrainFlags::augment_args(clap::Command::new("train"))
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect();
+    shared_options(&Registry::builtin())
+        .into_iter()
+        .filter(|o| !fixed.iter().any(|f| f == o.name))
+        .collect()
 }
 
-impl AnyDataset {
-    fn name(&self) -> &str {
-        match self {
-            AnyDataset::Node(d) => &d.name,
-            AnyDataset::Graph(d) => &d.name,
+impl FromArgMatches for ModelOptionArgs {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut settings = Vec::new();
+        for o in option_flags() {
+            if let Ok(Some(v)) = m.try_get_one::<String>(o.name) {
+                settings.push((o.name.to_string(), v.clone()));
+            }
         }
-    }
-}
-
-/// Which molecule settings a graph dataset is loaded with.
-#[derive(Debug, Clone, Copy, Default)]
-struct GraphOptions {
-    /// Regression target (QM9).
-    target: usize,
-    /// Hydrogens as nodes (QM9).
-    explicit_h: bool,
-}
-
-impl GraphOptions {
-    fn of(spec: &NodeSpec) -> Self {
-        GraphOptions {
-            target: spec.target,
-            explicit_h: spec.explicit_h,
+        if let Ok(Some(values)) = m.try_get_many::<String>("set") {
+            for kv in values {
+                let (k, v) = kv.split_once('=').ok_or_else(|| {
+                    clap::Error::raw(
+                        clap::error::ErrorKind::ValueValidation,
+                        format!("--set takes NAME=VALUE, got '{kv}'"),
+                    )
+                })?;
+                settings.push((k.trim().to_string(), v.trim().to_string()));
+            }
         }
+        Ok(ModelOptionArgs { settings })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
     }
 }
 
-fn load_any(name: &str, root: &DataRoot, opts: GraphOptions) -> Result<AnyDataset, TrainError> {
-    let hydrogens = if opts.explicit_h {
-        Hydrogens::Explicit
-    } else {
-        Hydrogens::Implicit
-    };
-    Ok(
-        match load_graph_dataset(name, root, opts.target, hydrogens)? {
-            Some(ds) => AnyDataset::Graph(ds),
-            None => AnyDataset::Node(load_dataset(name, root)?),
-        },
-    )
+impl Args for ModelOptionArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let mut cmd = cmd;
+        for o in option_flags() {
+            cmd = cmd.arg(
+                clap::Arg::new(o.name)
+                    // Built once per run of the program: the flag lives as long as it.
+                    .long(&*Box::leak(flag_name(o.name).into_boxed_str()))
+                    .value_name("VALUE")
+                    .allow_negative_numbers(true)
+                    .help(format!("{} [{}]", o.doc, o.models.join(", ")))
+                    .help_heading("Model options (see `gnn models` for each model's defaults)"),
+            );
+        }
+        cmd.arg(
+            clap::Arg::new("set")
+                .long("set")
+                .value_name("NAME=VALUE")
+                .action(clap::ArgAction::Append)
+                .help("Set any option of the model by name (repeatable)")
+                .help_heading("Model options (see `gnn models` for each model's defaults)"),
+        )
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+fn dataset_root(root: Option<&std::path::Path>, offline: bool) -> DataRoot {
+    let mut root = DataRoot::resolve(root);
+    if offline {
+        root.download = false;
+    }
+    root
 }
 
 fn train(args: TrainArgs) -> Result<(), TrainError> {
-    let mut spec = NodeSpec::new(args.model, args.backend);
-    if args.model == ModelKind::Gat && args.dataset.eq_ignore_ascii_case("pubmed") {
-        // The GAT paper's PubMed setting.
-        spec.out_heads = 8;
-        spec.fit.lr = 0.01;
-        spec.fit.weight_decay = 1e-3;
-    }
-    if args.model == ModelKind::Rgcn {
-        let paper = rgcn_paper_settings(&args.dataset);
-        (spec.bases, spec.fit.weight_decay, spec.hidden) =
-            (paper.bases, paper.weight_decay, paper.hidden);
-        spec.rgcn_norm = paper.norm;
-    }
-    spec.runs = args.runs;
-    if let Some(k) = args.folds {
-        spec.folds = k;
-    }
-    if let Some(b) = args.batch_size {
-        spec.batch_size = b;
-    }
-    spec.aggr = args.aggr;
-    if let Some(r) = args.readout {
-        spec.readout = r;
-    }
-    spec.no_val_fold = args.no_val_fold;
-    spec.seed = args.seed;
-    if let Some(v) = args.epochs {
-        spec.fit.epochs = v;
-    }
-    if let Some(v) = args.lr {
-        spec.fit.lr = v;
-    }
-    if let Some(every) = args.lr_decay_every {
-        spec.fit.lr_decay = Some(gnn_train::fit::LrDecay {
+    let f = args.flags;
+    let registry = Registry::builtin();
+    let mut request = TrainRequest::new(
+        &f.model,
+        &f.dataset,
+        dataset_root(f.root.as_deref(), f.offline),
+    );
+    request.backend = f.backend;
+    request.options = args.options.settings;
+    request.runs = f.runs;
+    request.seed = f.seed;
+    request.fit = FitOverrides {
+        epochs: f.epochs,
+        lr: f.lr,
+        lr_decay: f.lr_decay_every.map(|every| LrDecay {
             every,
-            factor: args.lr_decay_factor,
-        });
-    }
-    if let Some(v) = args.hidden {
-        spec.hidden = v;
-    }
-    if let Some(v) = args.heads {
-        spec.heads = v;
-    }
-    if let Some(v) = args.out_heads {
-        spec.out_heads = v;
-    }
-    if args.blocks.is_some() {
-        spec.bases = None;
-        spec.blocks = args.blocks;
-    }
-    if args.bases.is_some() {
-        spec.bases = args.bases;
-    }
-    if let Some(norm) = args.rgcn_norm {
-        spec.rgcn_norm = norm;
-    }
-    spec.rgcn_self_loop_relation = args.rgcn_self_loop == SelfLoop::Relation;
-    if let Some(v) = args.dropout {
-        spec.dropout = v;
-    }
-    if let Some(v) = args.weight_decay {
-        spec.fit.weight_decay = v;
-    }
-    spec.fit.patience = args.patience.or(spec.fit.patience);
-    spec.normalize_features = !args.raw_features;
-    if let Some(v) = args.select_by {
-        spec.fit.selection = v;
-    }
-    spec.validate()?;
-    if args.dump_attention.is_some() && args.model != ModelKind::Gat {
-        return Err(TrainError::Config(format!(
-            "--dump-attention needs an attention model (gat), not {}",
-            args.model
-        )));
-    }
-    // Check output locations before spending minutes training.
-    if let Some(dir) = &args.save
-        && dir.exists()
-        && !dir.join(saved::CARD_FILE).is_file()
-    {
-        return Err(TrainError::Model {
-            path: dir.clone(),
-            reason: "exists and is not a model directory; refusing to replace it".into(),
-        });
-    }
-    for path in [&args.json, &args.plot, &args.save, &args.dump_attention]
-        .into_iter()
-        .flatten()
-    {
-        check_output_dir(path)?;
-    }
+            factor: f.lr_decay_factor,
+        }),
+        weight_decay: f.weight_decay,
+        patience: f.patience,
+        select_by: f.select_by,
+    };
+    request.folds = f.folds;
+    request.no_val_fold = f.no_val_fold;
+    request.batch_size = f.batch_size;
+    request.target = f.target;
+    request.explicit_h = f.explicit_h;
+    request.raw_features = f.raw_features;
+    request.outputs = TrainOutputs {
+        json: f.json,
+        plot: f.plot,
+        dump_attention: f.dump_attention,
+        save: f.save,
+    };
+    let plan = commands::plan(&registry, &request)?;
 
-    let root = dataset_root(args.root.as_deref(), args.offline);
-    if let Some(t) = args.target {
-        spec.target = t;
-    }
-    spec.explicit_h = args.explicit_h;
-    let any = load_any(&args.dataset, &root, GraphOptions::of(&spec))?;
-    // Regression datasets have no classes to stratify: a seeded 80/10/10 split per run.
-    if let AnyDataset::Graph(ds) = &any
-        && ds.num_classes.is_none()
-        && args.folds.is_none()
-    {
-        spec.folds = 0;
-    }
-
-    let show = !args.quiet && std::io::stderr().is_terminal();
+    let show = !f.quiet && std::io::stderr().is_terminal();
+    let epochs = plan.spec.fit.epochs;
     let bar = if show {
-        let bar = indicatif::ProgressBar::new((spec.runs * spec.fit.epochs) as u64);
+        let bar = indicatif::ProgressBar::new((plan.num_runs() * epochs) as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        bar.set_prefix(format!("{} {}", spec.model, any.name()));
+        bar.set_prefix(format!("{} {}", plan.spec.model, plan.dataset.name()));
         bar
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let epochs = spec.fit.epochs;
-    let mut on_epoch = |run: usize, rec: &gnn_train::fit::EpochRecord| {
+    let outcome = plan.run(&registry, |run, rec| {
         bar.set_position((run * epochs + rec.epoch) as u64);
         if let Some(v) = rec.scores.get(&gnn_train::data::SplitKind::Val) {
             bar.set_message(format!(
@@ -463,16 +406,13 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
                 v.metric
             ));
         }
-    };
-    let (report, models) = match &any {
-        AnyDataset::Node(ds) => run_node_classification(&spec, ds, &mut on_epoch)?,
-        AnyDataset::Graph(ds) => run_graph_task(&spec, ds, &mut on_epoch)?,
-    };
+    })?;
     bar.finish_and_clear();
 
-    if !args.quiet {
+    let report = &outcome.report;
+    if !f.quiet {
         for (i, r) in report.runs.iter().enumerate() {
-            // Datasets without a validation split (the R-GCN entities) have no val acc.
+            // Datasets without a validation split (the R-GCN entities) have no val metric.
             let val = if r.val_metric.is_nan() {
                 "-".to_string()
             } else {
@@ -492,83 +432,48 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
             );
         }
     }
-    if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| TrainError::Output {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        output::write_atomic(path, json.as_bytes())?;
+    if let Some(summary) = &outcome.attention_summary {
+        print!("{summary}");
     }
-    if let Some(path) = &args.plot
-        && let Some(first) = report.runs.first()
-    {
-        let title = format!(
-            "{} on {} ({}), seed {}",
-            report.model, report.dataset, report.backend, first.seed
-        );
-        plot::write_curves(
-            path,
-            &title,
-            &report.metric,
-            &first.history,
-            first.best_epoch,
-        )?;
-    }
-    if let (Some(path), Some(TrainedModel::Gat(model)), AnyDataset::Node(dataset)) =
-        (&args.dump_attention, models.first(), &any)
-    {
-        let data = node_data(&spec, dataset, &spec.backend.device()?)?;
-        let (_, layers) = model.forward_with_attention(data.features().clone(), data.graph());
-        let layers: Vec<LayerAttention> = layers
-            .iter()
-            .enumerate()
-            .map(|(i, a)| LayerAttention::from_attention(i + 1, a))
-            .collect();
-        attention::write_csv(path, &layers)?;
-        print!("{}", attention::summary(&layers[0], 5));
-    }
-    if let (Some(dir), Some(model), Some(run)) = (&args.save, models.first(), report.runs.first()) {
-        let (config, normalize) = match &any {
-            AnyDataset::Node(ds) => (model_config(&spec, ds)?, spec.normalize_features),
-            AnyDataset::Graph(ds) => (graph_model_config(&spec, ds)?, false),
-        };
-        let pre = Preprocessing {
-            normalize_features: normalize,
-        };
-        let mut card = ModelCard::new(config, any.name(), pre, spec.backend.name());
-        card.training = Some(spec.clone());
-        card.seed = Some(run.seed);
-        card.best_epoch = Some(run.best_epoch);
-        card.metrics = run.split_metrics.clone();
-        SavedModel::save(&card, model, dir)?;
+    if let (Some(dir), Some(run)) = (&plan.outputs.save, report.runs.first()) {
         eprintln!("saved run 1 (seed {}) to {}", run.seed, dir.display());
     }
-    println!("{}", summary(&report));
+    println!("{}", summary(report));
     Ok(())
 }
 
-fn dataset_root(root: Option<&std::path::Path>, offline: bool) -> DataRoot {
-    let mut root = DataRoot::resolve(root);
-    if offline {
-        root.download = false;
+fn models(args: ModelsArgs) -> Result<(), TrainError> {
+    let registry = Registry::builtin();
+    if args.json {
+        let json = commands::listing_json(&registry, &args.dataset);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).map_err(|e| TrainError::Config(e.to_string()))?
+        );
+    } else {
+        print!("{}", commands::listing(&registry));
     }
-    root
+    Ok(())
 }
 
 fn open_model(using: &UseArgs) -> Result<(SavedModel, AnyDataset), TrainError> {
     let saved = SavedModel::load(&using.model, &using.backend.device()?)?;
     let name = using.dataset.as_deref().unwrap_or(&saved.card.dataset);
-    let opts = saved
+    let options = saved
         .card
         .training
         .as_ref()
-        .map(GraphOptions::of)
+        .map(|t| LoadOptions {
+            target: t.target,
+            hydrogens: if t.explicit_h {
+                Hydrogens::Explicit
+            } else {
+                Hydrogens::Implicit
+            },
+        })
         .unwrap_or_default();
-    let dataset = load_any(
-        name,
-        &dataset_root(using.root.as_deref(), using.offline),
-        opts,
-    )?;
+    let root = dataset_root(using.root.as_deref(), using.offline);
+    let dataset = datasets::load(name, &root, &options)?;
     Ok((saved, dataset))
 }
 
@@ -596,7 +501,7 @@ fn eval(args: EvalArgs) -> Result<(), TrainError> {
         .collect();
     println!(
         "{} on {} ({}): {}",
-        saved.card.model.kind(),
+        saved.card.model.kind,
         dataset.name(),
         args.using.backend.name(),
         parts.join(", ")
@@ -629,16 +534,16 @@ fn predict(args: PredictArgs) -> Result<(), TrainError> {
 
 fn export_data(args: ExportDataArgs) -> Result<(), TrainError> {
     check_output_dir(&args.out)?;
-    let opts = GraphOptions {
+    let options = LoadOptions {
         target: args.target,
-        explicit_h: args.explicit_h,
+        hydrogens: if args.explicit_h {
+            Hydrogens::Explicit
+        } else {
+            Hydrogens::Implicit
+        },
     };
-    let any = load_any(
-        &args.dataset,
-        &dataset_root(args.root.as_deref(), args.offline),
-        opts,
-    )?;
-    let AnyDataset::Graph(ds) = any else {
+    let root = dataset_root(args.root.as_deref(), args.offline);
+    let AnyDataset::Graph(ds) = datasets::load(&args.dataset, &root, &options)? else {
         return Err(TrainError::Config(format!(
             "{} is a node-level dataset; export-data writes graph datasets",
             args.dataset
@@ -669,7 +574,7 @@ fn export(args: ExportArgs) -> Result<(), TrainError> {
     commands::export_safetensors(&saved, &args.out)?;
     eprintln!(
         "wrote {} tensors under PyG names to {}",
-        saved.model.export_pyg().len(),
+        saved.model.export_pyg()?.len(),
         args.out.display()
     );
     Ok(())
@@ -687,8 +592,9 @@ fn import(args: ImportArgs) -> Result<(), TrainError> {
         normalize_features: !args.raw_features,
     };
     let saved = commands::import_pyg(
+        &Registry::builtin(),
         &args.from_pyg,
-        args.model,
+        &args.model,
         &args.dataset,
         pre,
         args.backend,
@@ -696,23 +602,9 @@ fn import(args: ImportArgs) -> Result<(), TrainError> {
     )?;
     eprintln!(
         "imported a {} model into {}",
-        saved.card.model.kind(),
+        saved.card.model.kind,
         args.out.display()
     );
-    Ok(())
-}
-
-/// The directory an output goes into must exist.
-fn check_output_dir(path: &std::path::Path) -> Result<(), TrainError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(dir) = dir
-        && !dir.is_dir()
-    {
-        return Err(TrainError::Output {
-            path: path.to_path_buf(),
-            reason: format!("directory {} does not exist", dir.display()),
-        });
-    }
     Ok(())
 }
 
@@ -795,6 +687,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
         Command::ExportData(args) => export_data(args),
+        Command::Models(args) => models(args),
     });
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

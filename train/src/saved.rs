@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
+use gnn_models::registry::{ModelConfig, Registry};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::experiment::NodeSpec;
-use crate::model::{ModelConfig, TrainedModel};
+use crate::experiment::ExperimentSpec;
+use crate::model::TrainedModel;
 
 /// The model card's file name in a model directory.
 pub const CARD_FILE: &str = "model.json";
@@ -24,14 +25,14 @@ pub const CARD_FORMAT: &str = "gnn-model-card/1";
 pub struct ModelCard {
     /// [`CARD_FORMAT`].
     pub format: String,
-    /// The architecture.
+    /// The architecture (`{"kind": <registered name>, ...its configuration}`).
     pub model: ModelConfig,
     /// The dataset it was trained on (or is meant for, when imported).
     pub dataset: String,
     /// Input preprocessing.
     pub preprocessing: Preprocessing,
     /// The training settings (absent for imported weights).
-    pub training: Option<NodeSpec>,
+    pub training: Option<ExperimentSpec>,
     /// The seed of the saved run.
     pub seed: Option<u64>,
     /// The epoch whose weights were kept.
@@ -145,12 +146,16 @@ impl SavedModel {
         result
     }
 
-    /// Reads a model directory's card.
+    /// Reads a model directory's card, its architecture checked by the library's registry.
     pub fn read_card(dir: &Path) -> Result<ModelCard, TrainError> {
+        Self::read_card_with(&Registry::builtin(), dir)
+    }
+
+    /// Reads a model directory's card; its model must be registered in `registry`, which
+    /// checks the architecture before anything is built.
+    pub fn read_card_with(registry: &Registry, dir: &Path) -> Result<ModelCard, TrainError> {
         let path = dir.join(CARD_FILE);
-        let mut value: serde_json::Value =
-            read_bounded_json(&path).map_err(|e| dir_error(&path, e))?;
-        fill_later_fields(&mut value);
+        let value: serde_json::Value = read_bounded_json(&path).map_err(|e| dir_error(&path, e))?;
         let card: ModelCard = serde_json::from_value(value)
             .map_err(|e| dir_error(&path, format!("not a valid model card: {e}")))?;
         if card.format != CARD_FORMAT {
@@ -159,14 +164,28 @@ impl SavedModel {
                 format!("card format '{}', expected '{CARD_FORMAT}'", card.format),
             ));
         }
-        card.model.validate().map_err(|e| dir_error(&path, e))?;
+        registry
+            .get(&card.model.kind)
+            .and_then(|entry| entry.validate(&card.model))
+            .map_err(|e| dir_error(&path, e))?;
         Ok(card)
     }
 
     /// Rebuilds the model from the card alone and loads its weights onto `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<SavedModel, TrainError> {
-        let card = Self::read_card(dir)?;
-        let mut model = card.model.init(device);
+        Self::load_with(&Registry::builtin(), dir, device)
+    }
+
+    /// [`load`](Self::load) for a model registered in `registry` (a model defined outside the
+    /// library: `Registry::builtin().with(MySpec)`).
+    pub fn load_with(
+        registry: &Registry,
+        dir: &Path,
+        device: &Device,
+    ) -> Result<SavedModel, TrainError> {
+        let card = Self::read_card_with(registry, dir)?;
+        let mut model = TrainedModel::init(registry, &card.model, device)
+            .map_err(|e| dir_error(&dir.join(CARD_FILE), e))?;
         let weights = dir.join(WEIGHTS_FILE);
         model
             .load_weights(&weights)
@@ -191,22 +210,6 @@ fn read_bounded_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, S
     }
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     serde_json::from_str(&text).map_err(|e| format!("not a valid model card: {e}"))
-}
-
-/// Fields added to the `gnn-model-card/1` format after its first cards were written, with the
-/// value that reproduces those cards' models: an MPNN's `readout` (Set2Set) and `dropout` (0).
-fn fill_later_fields(card: &mut serde_json::Value) {
-    let Some(model) = card.get_mut("model").and_then(|m| m.as_object_mut()) else {
-        return;
-    };
-    if model.get("kind").and_then(|k| k.as_str()) == Some("mpnn") {
-        model
-            .entry("readout")
-            .or_insert_with(|| serde_json::json!("set2set"));
-        model
-            .entry("dropout")
-            .or_insert_with(|| serde_json::json!(0.0));
-    }
 }
 
 /// The current time, UTC, as RFC 3339 (`2026-11-24T08:15:00Z`).
@@ -245,8 +248,11 @@ mod tests {
 
     #[test]
     fn mpnn_cards_without_later_fields_read_as_before() {
+        let registry = Registry::builtin();
+        let mpnn = gnn_models::models::MpnnConfig::new(7, 2, 4).with_dim(8);
+        let config = ModelConfig::new("mpnn", &mpnn).unwrap();
         let card = ModelCard::new(
-            ModelConfig::Mpnn(gnn_models::models::MpnnConfig::new(7, 2, 4).with_dim(8)),
+            config.clone(),
             "tu-mutag",
             Preprocessing {
                 normalize_features: false,
@@ -256,12 +262,16 @@ mod tests {
         let mut value = serde_json::to_value(&card).unwrap();
         let model = value["model"].as_object_mut().unwrap();
         assert!(model.remove("readout").is_some() && model.remove("dropout").is_some());
-        assert!(serde_json::from_value::<ModelCard>(value.clone()).is_err());
-        fill_later_fields(&mut value);
         let read: ModelCard = serde_json::from_value(value).unwrap();
+        let entry = registry.get("mpnn").unwrap();
+        entry.validate(&read.model).unwrap();
+        let d = Device::flex();
+        let old = TrainedModel::init(&registry, &read.model, &d).unwrap();
+        let new = TrainedModel::init(&registry, &config, &d).unwrap();
         assert_eq!(
-            serde_json::to_value(&read.model).unwrap(),
-            serde_json::to_value(&card.model).unwrap()
+            old.export_pyg().unwrap().keys().collect::<Vec<_>>(),
+            new.export_pyg().unwrap().keys().collect::<Vec<_>>(),
+            "a card without readout and dropout rebuilds the Set2Set model"
         );
     }
 

@@ -144,6 +144,11 @@ fn gat_round_trips() {
 }
 
 #[test]
+fn gatv2_round_trips() {
+    round_trip("gatv2", "cora", &["--epochs", "5", "--hidden", "4"]);
+}
+
+#[test]
 fn rgcn_round_trips() {
     round_trip("rgcn", "aifb", &["--epochs", "3"]);
 }

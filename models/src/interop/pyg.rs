@@ -15,14 +15,16 @@
 //!
 //! [`export_pyg`] writes these; [`import_pyg`] reads them strictly: every tensor the model
 //! has must be present with its shape, and nothing else may be, or nothing is loaded.
+//!
+//! Each layer's and model's [`PygParams`] implementation lives in its own file, written with
+//! the public helpers below ([`export_linear`], [`import_param`], …), which a layer defined
+//! outside this crate uses the same way.
 
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use super::state_dict::{HostTensor, InteropError, Mismatch, StateDict};
-use crate::layers::{GatConv, GatV2Conv, GcnConv, GruCell, NnConv, RgcnConv, Set2Set};
-use crate::models::{Gat, Gcn, Mpnn, Rgcn};
 
 /// A module whose parameters have PyTorch Geometric `state_dict` names and layouts.
 pub trait PygParams: Clone {
@@ -112,21 +114,25 @@ fn device_of<const D: usize>(p: &Param<Tensor<D>>) -> Device {
     p.val().device()
 }
 
-fn put<const D: usize>(out: &mut StateDict, name: String, t: Tensor<D>) {
-    out.insert(name, HostTensor::from_tensor(t));
+/// Adds a tensor stored with the same layout in both libraries under `name`.
+pub fn export_param<const D: usize>(p: &Param<Tensor<D>>, name: String, out: &mut StateDict) {
+    out.insert(name, HostTensor::from_tensor(p.val()));
 }
 
-fn export_linear(lin: &Linear, prefix: &str, out: &mut StateDict) {
+/// Adds a Burn [`Linear`] as PyTorch's `Linear` under `prefix`: `weight [out, in]`
+/// (transposed), `bias [out]`.
+pub fn export_linear(lin: &Linear, prefix: &str, out: &mut StateDict) {
     out.insert(
         format!("{prefix}weight"),
         HostTensor::from_tensor(lin.weight.val()).transposed(),
     );
     if let Some(b) = &lin.bias {
-        put(out, format!("{prefix}bias"), b.val());
+        export_param(b, format!("{prefix}bias"), out);
     }
 }
 
-fn import_linear(lin: &mut Linear, prefix: &str, src: &mut Import) {
+/// Loads PyTorch's `Linear` under `prefix` into a Burn [`Linear`] (see [`export_linear`]).
+pub fn import_linear(lin: &mut Linear, prefix: &str, src: &mut Import) {
     let device = device_of(&lin.weight);
     let [fin, fout] = lin.weight.val().dims();
     // Transposed on the host, so that the weight is stored contiguously as `[in, out]`
@@ -140,8 +146,8 @@ fn import_linear(lin: &mut Linear, prefix: &str, src: &mut Import) {
     }
 }
 
-/// A parameter stored with the same name and layout in both libraries.
-fn import_param<const D: usize>(p: &mut Param<Tensor<D>>, name: &str, src: &mut Import) {
+/// Loads a parameter stored with the same name and layout in both libraries.
+pub fn import_param<const D: usize>(p: &mut Param<Tensor<D>>, name: &str, src: &mut Import) {
     let device = device_of(p);
     let dims = p.val().dims();
     if let Some(t) = src.take(name, &dims, dims, &device) {
@@ -149,235 +155,31 @@ fn import_param<const D: usize>(p: &mut Param<Tensor<D>>, name: &str, src: &mut 
     }
 }
 
-fn export_bias(bias: &Option<Param<Tensor<1>>>, prefix: &str, out: &mut StateDict) {
+/// Adds an optional bias as `{prefix}bias`.
+pub fn export_bias(bias: &Option<Param<Tensor<1>>>, prefix: &str, out: &mut StateDict) {
     if let Some(b) = bias {
-        put(out, format!("{prefix}bias"), b.val());
+        export_param(b, format!("{prefix}bias"), out);
     }
 }
 
-fn import_bias(bias: &mut Option<Param<Tensor<1>>>, prefix: &str, src: &mut Import) {
+/// Loads an optional bias from `{prefix}bias` (see [`export_bias`]).
+pub fn import_bias(bias: &mut Option<Param<Tensor<1>>>, prefix: &str, src: &mut Import) {
     if let Some(b) = bias {
         import_param(b, &format!("{prefix}bias"), src);
     }
 }
 
-impl PygParams for GcnConv {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        export_linear(&self.lin, &format!("{prefix}lin."), out);
-        export_bias(&self.bias, prefix, out);
-    }
-
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        import_linear(&mut self.lin, &format!("{prefix}lin."), src);
-        import_bias(&mut self.bias, prefix, src);
-    }
-}
-
-impl PygParams for GatConv {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        export_linear(&self.lin, &format!("{prefix}lin."), out);
-        put(out, format!("{prefix}att_src"), self.att_src.val());
-        put(out, format!("{prefix}att_dst"), self.att_dst.val());
-        export_bias(&self.bias, prefix, out);
-    }
-
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        import_linear(&mut self.lin, &format!("{prefix}lin."), src);
-        import_param(&mut self.att_src, &format!("{prefix}att_src"), src);
-        import_param(&mut self.att_dst, &format!("{prefix}att_dst"), src);
-        import_bias(&mut self.bias, prefix, src);
-    }
-}
-
-impl PygParams for GatV2Conv {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        export_linear(&self.lin_l, &format!("{prefix}lin_l."), out);
-        export_linear(&self.lin_r, &format!("{prefix}lin_r."), out);
-        put(out, format!("{prefix}att"), self.att.val());
-        export_bias(&self.bias, prefix, out);
-    }
-
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        import_linear(&mut self.lin_l, &format!("{prefix}lin_l."), src);
-        import_linear(&mut self.lin_r, &format!("{prefix}lin_r."), src);
-        import_param(&mut self.att, &format!("{prefix}att"), src);
-        import_bias(&mut self.bias, prefix, src);
-    }
-}
-
-impl RgcnConv {
-    /// PyG's shape of `weight`: block weights are `[R, B, F/B, F'/B]` there.
-    fn pyg_weight_shape(&self) -> Vec<usize> {
-        let dims = self.weight.val().dims();
-        match self.num_blocks() {
-            0 => dims.to_vec(),
-            b => vec![dims[0] / b, b, dims[1], dims[2]],
-        }
-    }
-}
-
-impl PygParams for RgcnConv {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        let mut w = HostTensor::from_tensor(self.weight.val());
-        w.shape = self.pyg_weight_shape();
-        out.insert(format!("{prefix}weight"), w);
-        if let Some(c) = &self.comp {
-            put(out, format!("{prefix}comp"), c.val());
-        }
-        if let Some(r) = &self.root {
-            put(out, format!("{prefix}root"), r.val());
-        }
-        export_bias(&self.bias, prefix, out);
-    }
-
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        let device = device_of(&self.weight);
-        let ours = self.weight.val().dims();
-        let pyg = self.pyg_weight_shape();
-        if let Some(w) = src.take(&format!("{prefix}weight"), &pyg, ours, &device) {
-            self.weight = Param::from_tensor(w);
-        }
-        if let Some(c) = &mut self.comp {
-            import_param(c, &format!("{prefix}comp"), src);
-        }
-        if let Some(r) = &mut self.root {
-            import_param(r, &format!("{prefix}root"), src);
-        }
-        import_bias(&mut self.bias, prefix, src);
-    }
-}
-
-/// A matrix stored `[in, out]` here and `[out, in]` in PyTorch (recurrent weights).
-fn export_transposed(p: &Param<Tensor<2>>, name: String, out: &mut StateDict) {
+/// Adds a matrix stored `[in, out]` here and `[out, in]` in PyTorch (recurrent weights).
+pub fn export_transposed(p: &Param<Tensor<2>>, name: String, out: &mut StateDict) {
     out.insert(name, HostTensor::from_tensor(p.val()).transposed());
 }
 
-fn import_transposed(p: &mut Param<Tensor<2>>, name: &str, src: &mut Import) {
+/// Loads a matrix stored `[out, in]` in PyTorch (see [`export_transposed`]).
+pub fn import_transposed(p: &mut Param<Tensor<2>>, name: &str, src: &mut Import) {
     let device = device_of(p);
     let [fin, fout] = p.val().dims();
     if let Some(t) = src.take_host(name, &[fout, fin]) {
         *p = Param::from_tensor(t.transposed().to_tensor([fin, fout], &device));
-    }
-}
-
-impl PygParams for NnConv {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        export_linear(&self.nn0, &format!("{prefix}nn.0."), out);
-        export_linear(&self.nn2, &format!("{prefix}nn.2."), out);
-        if let Some(lin) = &self.lin {
-            export_linear(lin, &format!("{prefix}lin."), out);
-        }
-        export_bias(&self.bias, prefix, out);
-    }
-
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        import_linear(&mut self.nn0, &format!("{prefix}nn.0."), src);
-        import_linear(&mut self.nn2, &format!("{prefix}nn.2."), src);
-        if let Some(lin) = &mut self.lin {
-            import_linear(lin, &format!("{prefix}lin."), src);
-        }
-        import_bias(&mut self.bias, prefix, src);
-    }
-}
-
-impl PygParams for GruCell {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        export_transposed(&self.weight_ih, format!("{prefix}weight_ih_l0"), out);
-        export_transposed(&self.weight_hh, format!("{prefix}weight_hh_l0"), out);
-        put(out, format!("{prefix}bias_ih_l0"), self.bias_ih.val());
-        put(out, format!("{prefix}bias_hh_l0"), self.bias_hh.val());
-    }
-
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        import_transposed(&mut self.weight_ih, &format!("{prefix}weight_ih_l0"), src);
-        import_transposed(&mut self.weight_hh, &format!("{prefix}weight_hh_l0"), src);
-        import_param(&mut self.bias_ih, &format!("{prefix}bias_ih_l0"), src);
-        import_param(&mut self.bias_hh, &format!("{prefix}bias_hh_l0"), src);
-    }
-}
-
-impl PygParams for Set2Set {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        export_transposed(&self.weight_ih, format!("{prefix}lstm.weight_ih_l0"), out);
-        export_transposed(&self.weight_hh, format!("{prefix}lstm.weight_hh_l0"), out);
-        put(out, format!("{prefix}lstm.bias_ih_l0"), self.bias_ih.val());
-        put(out, format!("{prefix}lstm.bias_hh_l0"), self.bias_hh.val());
-    }
-
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        import_transposed(
-            &mut self.weight_ih,
-            &format!("{prefix}lstm.weight_ih_l0"),
-            src,
-        );
-        import_transposed(
-            &mut self.weight_hh,
-            &format!("{prefix}lstm.weight_hh_l0"),
-            src,
-        );
-        import_param(&mut self.bias_ih, &format!("{prefix}lstm.bias_ih_l0"), src);
-        import_param(&mut self.bias_hh, &format!("{prefix}lstm.bias_hh_l0"), src);
-    }
-}
-
-impl PygParams for Mpnn {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        export_linear(&self.lin0, &format!("{prefix}lin0."), out);
-        self.conv.export_pyg(&format!("{prefix}conv."), out);
-        self.gru.export_pyg(&format!("{prefix}gru."), out);
-        if let Some(s) = &self.set2set {
-            s.export_pyg(&format!("{prefix}set2set."), out);
-        }
-        export_linear(&self.lin1, &format!("{prefix}lin1."), out);
-        export_linear(&self.lin2, &format!("{prefix}lin2."), out);
-    }
-
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        import_linear(&mut self.lin0, &format!("{prefix}lin0."), src);
-        self.conv.import_pyg(&format!("{prefix}conv."), src);
-        self.gru.import_pyg(&format!("{prefix}gru."), src);
-        if let Some(s) = &mut self.set2set {
-            s.import_pyg(&format!("{prefix}set2set."), src);
-        }
-        import_linear(&mut self.lin1, &format!("{prefix}lin1."), src);
-        import_linear(&mut self.lin2, &format!("{prefix}lin2."), src);
-    }
-}
-
-/// Two-layer models whose parameters are exactly `conv1.*` and `conv2.*`.
-macro_rules! two_conv_pyg {
-    ($($model:ty),*) => {$(
-        impl PygParams for $model {
-            fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-                self.conv1.export_pyg(&format!("{prefix}conv1."), out);
-                self.conv2.export_pyg(&format!("{prefix}conv2."), out);
-            }
-
-            fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-                self.conv1.import_pyg(&format!("{prefix}conv1."), src);
-                self.conv2.import_pyg(&format!("{prefix}conv2."), src);
-            }
-        }
-    )*};
-}
-
-two_conv_pyg!(Gcn, Gat);
-
-impl PygParams for Rgcn {
-    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
-        if let Some(lin) = &self.lin_in {
-            export_linear(lin, &format!("{prefix}lin_in."), out);
-        }
-        self.conv1.export_pyg(&format!("{prefix}conv1."), out);
-        self.conv2.export_pyg(&format!("{prefix}conv2."), out);
-    }
-
-    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
-        if let Some(lin) = &mut self.lin_in {
-            import_linear(lin, &format!("{prefix}lin_in."), src);
-        }
-        self.conv1.import_pyg(&format!("{prefix}conv1."), src);
-        self.conv2.import_pyg(&format!("{prefix}conv2."), src);
     }
 }
 
@@ -398,11 +200,11 @@ mod tests {
 
     /// Export from one model, import into a differently initialised one: same outputs.
     fn round_trip<M: PygParams + GraphModel>(a: M, mut b: M, x: Features, g: &Graph) {
-        let before = to_vec(b.forward(x.clone(), g));
-        let want = to_vec(a.forward(x.clone(), g));
+        let before = to_vec(b.forward(x.clone(), g).unwrap());
+        let want = to_vec(a.forward(x.clone(), g).unwrap());
         assert_ne!(before, want, "the two initialisations differ");
         import_pyg(&mut b, export_pyg(&a)).unwrap();
-        assert_eq!(to_vec(b.forward(x, g)), want);
+        assert_eq!(to_vec(b.forward(x, g).unwrap()), want);
         assert_eq!(export_pyg(&b), export_pyg(&a));
     }
 
@@ -422,7 +224,12 @@ mod tests {
                 .with_num_blocks(Some(2)),
             RgcnConfig::new(6, 3, 3).with_input_projection(Some(5)),
         ] {
-            round_trip(rgcn.init(&d), rgcn.init(&d), x.clone(), &g);
+            round_trip(
+                rgcn.init(&d).unwrap(),
+                rgcn.init(&d).unwrap(),
+                x.clone(),
+                &g,
+            );
         }
     }
 
@@ -446,7 +253,8 @@ mod tests {
         );
         let blocks = RgcnConvConfig::new(4, 6, 3)
             .with_num_blocks(Some(2))
-            .init(&d);
+            .init(&d)
+            .unwrap();
         assert_eq!(export_pyg(&blocks)["weight"].shape, vec![3, 2, 2, 3]);
         let v2 = GatV2ConvConfig::new(4, 2).with_heads(3).init(&d);
         let keys: Vec<String> = export_pyg(&v2).into_keys().collect();

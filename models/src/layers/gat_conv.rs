@@ -6,6 +6,10 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 
+use crate::interop::{
+    Import, PygParams, StateDict, export_bias, export_linear, export_param, import_bias,
+    import_linear, import_param,
+};
 use crate::message_passing::{
     add_self_loops, gather_dst, gather_src, segment_softmax, segment_sum,
 };
@@ -152,8 +156,11 @@ impl GatConv {
 /// The graph attention runs on: unweighted, with one self-loop per node when asked (memoized
 /// on the graph, so full-batch training builds it once).
 pub(crate) fn attention_graph(graph: &Graph, loops: bool) -> Graph {
+    /// The memo key of the unweighted graph with one self-loop per node.
+    #[derive(Debug, PartialEq)]
+    struct AttentionSelfLoops;
     if loops {
-        graph.memoized("attention(self_loops)", |g| {
+        graph.memoized(AttentionSelfLoops, |g| {
             add_self_loops(&g.clone().without_edge_weight(), 1.0)
         })
     } else if graph.edge_weight().is_some() {
@@ -194,6 +201,22 @@ pub(crate) fn finish_heads(
     match bias {
         Some(b) => out + b.val().unsqueeze_dim(0),
         None => out,
+    }
+}
+
+impl PygParams for GatConv {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_linear(&self.lin, &format!("{prefix}lin."), out);
+        export_param(&self.att_src, format!("{prefix}att_src"), out);
+        export_param(&self.att_dst, format!("{prefix}att_dst"), out);
+        export_bias(&self.bias, prefix, out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_linear(&mut self.lin, &format!("{prefix}lin."), src);
+        import_param(&mut self.att_src, &format!("{prefix}att_src"), src);
+        import_param(&mut self.att_dst, &format!("{prefix}att_dst"), src);
+        import_bias(&mut self.bias, prefix, src);
     }
 }
 

@@ -8,6 +8,10 @@ use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 
 use super::gat_conv::{Attention, attend, attention_graph, finish_heads};
+use crate::interop::{
+    Import, PygParams, StateDict, export_bias, export_linear, export_param, import_bias,
+    import_linear, import_param,
+};
 use crate::message_passing::{gather_dst, gather_src, segment_softmax};
 use crate::{Features, Graph};
 
@@ -136,5 +140,20 @@ impl GatV2Conv {
             finish_heads(out, self.concat, self.bias.as_ref()),
             Attention { graph, alpha },
         )
+    }
+}
+impl PygParams for GatV2Conv {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_linear(&self.lin_l, &format!("{prefix}lin_l."), out);
+        export_linear(&self.lin_r, &format!("{prefix}lin_r."), out);
+        export_param(&self.att, format!("{prefix}att"), out);
+        export_bias(&self.bias, prefix, out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_linear(&mut self.lin_l, &format!("{prefix}lin_l."), src);
+        import_linear(&mut self.lin_r, &format!("{prefix}lin_r."), src);
+        import_param(&mut self.att, &format!("{prefix}att"), src);
+        import_bias(&mut self.bias, prefix, src);
     }
 }

@@ -5,6 +5,9 @@ use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
+use crate::interop::{
+    Import, PygParams, StateDict, export_bias, export_linear, import_bias, import_linear,
+};
 use crate::message_passing::{gcn_norm, propagate_weighted};
 use crate::{Features, Graph};
 
@@ -78,6 +81,13 @@ impl GcnConvConfig {
     }
 }
 
+/// The memo key of a cached GCN normalisation.
+#[derive(Debug, PartialEq)]
+struct GcnNormKey {
+    improved: bool,
+    loops: bool,
+}
+
 impl GcnConv {
     /// The graph with the edge weights this layer propagates along: normalised (and cached when
     /// configured), or the graph as given when `normalize` is off.
@@ -87,8 +97,9 @@ impl GcnConv {
         }
         let (improved, loops) = (self.improved, self.add_self_loops);
         if self.cached {
-            let key = format!("gcn_norm(improved={improved},loops={loops})");
-            graph.memoized(&key, |g| gcn_norm(g, improved, loops))
+            graph.memoized(GcnNormKey { improved, loops }, |g| {
+                gcn_norm(g, improved, loops)
+            })
         } else {
             gcn_norm(graph, improved, loops)
         }
@@ -105,6 +116,18 @@ impl GcnConv {
             Some(b) => out + b.val().unsqueeze_dim(0),
             None => out,
         }
+    }
+}
+
+impl PygParams for GcnConv {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_linear(&self.lin, &format!("{prefix}lin."), out);
+        export_bias(&self.bias, prefix, out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_linear(&mut self.lin, &format!("{prefix}lin."), src);
+        import_bias(&mut self.bias, prefix, src);
     }
 }
 

@@ -1,5 +1,8 @@
 //! [`GruCell`]: one step of a gated recurrent unit, with PyTorch's `torch.nn.GRU` parameters.
 
+use crate::interop::{
+    Import, PygParams, StateDict, export_param, export_transposed, import_param, import_transposed,
+};
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
@@ -66,5 +69,20 @@ impl GruCell {
         let z = sigmoid(part(&gi, 1) + part(&gh, 1));
         let cand = tanh(part(&gi, 2) + r * part(&gh, 2));
         z.clone().neg().add_scalar(1.0) * cand + z * h
+    }
+}
+impl PygParams for GruCell {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_transposed(&self.weight_ih, format!("{prefix}weight_ih_l0"), out);
+        export_transposed(&self.weight_hh, format!("{prefix}weight_hh_l0"), out);
+        export_param(&self.bias_ih, format!("{prefix}bias_ih_l0"), out);
+        export_param(&self.bias_hh, format!("{prefix}bias_hh_l0"), out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_transposed(&mut self.weight_ih, &format!("{prefix}weight_ih_l0"), src);
+        import_transposed(&mut self.weight_hh, &format!("{prefix}weight_hh_l0"), src);
+        import_param(&mut self.bias_ih, &format!("{prefix}bias_ih_l0"), src);
+        import_param(&mut self.bias_hh, &format!("{prefix}bias_hh_l0"), src);
     }
 }

@@ -7,8 +7,11 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::Graph;
+use crate::interop::{
+    Import, PygParams, StateDict, export_bias, export_linear, import_bias, import_linear,
+};
 use crate::message_passing::{Aggregation, aggregate, gather_src};
+use crate::{Graph, GraphError};
 
 /// Configuration of an [`NnConv`] layer.
 #[derive(Config, Debug)]
@@ -79,30 +82,25 @@ impl NnConvConfig {
 }
 
 impl NnConv {
-    /// Applies the layer.
-    ///
-    /// # Panics
-    /// If the graph has no edge features.
-    pub fn forward(&self, x: Tensor<2>, graph: &Graph) -> Tensor<2> {
-        let w = self.edge_weights(graph);
-        self.forward_with_weights(x, graph, w)
+    /// Applies the layer. A graph without edge features of the edge network's input width is
+    /// an error.
+    pub fn forward(&self, x: Tensor<2>, graph: &Graph) -> Result<Tensor<2>, GraphError> {
+        let w = self.edge_weights(graph)?;
+        Ok(self.forward_with_weights(x, graph, w))
     }
 
     /// The per-edge matrices of the edge network, `W_e = reshape(nn(e_ji), [F, F'])`:
     /// `[E, F, F']`. They depend only on the edge features, so a model that applies the layer
-    /// several times to one graph (the MPNN's shared steps) computes them once.
-    ///
-    /// # Panics
-    /// If the graph has no edge features.
-    pub fn edge_weights(&self, graph: &Graph) -> Tensor<3> {
-        let edge_attr = graph
-            .edge_attr()
-            .expect("NnConv needs a graph with edge features")
-            .clone();
+    /// several times to one graph (the MPNN's shared steps) computes them once. A graph
+    /// without edge features of the edge network's input width is an error.
+    pub fn edge_weights(&self, graph: &Graph) -> Result<Tensor<3>, GraphError> {
+        let [edge_dim, _] = self.nn0.weight.val().dims();
+        let edge_attr = graph.require_edge_attr("NNConv", edge_dim)?.clone();
         let e = graph.num_edges();
-        self.nn2
+        Ok(self
+            .nn2
             .forward(relu(self.nn0.forward(edge_attr)))
-            .reshape([e, self.d_input, self.d_output])
+            .reshape([e, self.d_input, self.d_output]))
     }
 
     /// Applies the layer with edge matrices `w` `[E, F, F']` from [`NnConv::edge_weights`] of
@@ -123,6 +121,26 @@ impl NnConv {
     }
 }
 
+impl PygParams for NnConv {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_linear(&self.nn0, &format!("{prefix}nn.0."), out);
+        export_linear(&self.nn2, &format!("{prefix}nn.2."), out);
+        if let Some(lin) = &self.lin {
+            export_linear(lin, &format!("{prefix}lin."), out);
+        }
+        export_bias(&self.bias, prefix, out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_linear(&mut self.nn0, &format!("{prefix}nn.0."), src);
+        import_linear(&mut self.nn2, &format!("{prefix}nn.2."), src);
+        if let Some(lin) = &mut self.lin {
+            import_linear(lin, &format!("{prefix}lin."), src);
+        }
+        import_bias(&mut self.bias, prefix, src);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,7 +158,7 @@ mod tests {
             .unwrap();
         let x = seeded_values(3 * 3, 6);
         let layer = NnConvConfig::new(3, 2, 2).with_edge_hidden(4).init(&d);
-        let out = to_vec(layer.forward(tensor2(&x, [3, 3], &d), &g));
+        let out = to_vec(layer.forward(tensor2(&x, [3, 3], &d), &g).unwrap());
         let w_all = to_vec(
             layer
                 .nn2
@@ -160,5 +178,21 @@ mod tests {
             }
         }
         assert_close(&out, &want, 1e-5, "nnconv");
+        // Without edge features, or with features of another width: errors, not panics.
+        let bare = Graph::new(&src, &dst, 3, &d).unwrap();
+        let x = tensor2(&x, [3, 3], &d);
+        assert!(matches!(
+            layer.forward(x.clone(), &bare),
+            Err(GraphError::Missing { .. })
+        ));
+        let wide = bare.with_edge_attr(Tensor::zeros([4, 5], &d)).unwrap();
+        assert!(matches!(
+            layer.forward(x, &wide),
+            Err(GraphError::Width {
+                expected: 2,
+                got: 5,
+                ..
+            })
+        ));
     }
 }

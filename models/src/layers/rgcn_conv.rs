@@ -7,8 +7,14 @@ use burn::nn::Initializer;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::interop::{
+    HostTensor, Import, PygParams, StateDict, export_bias, export_param, import_bias, import_param,
+};
 use crate::message_passing::{Aggregation, gather_rows, segment_sum};
-use crate::{Features, Graph};
+use crate::{Features, Graph, GraphError};
+
+/// The layer's name in errors.
+const LAYER: &str = "R-GCN";
 
 /// Configuration of an [`RgcnConv`] layer.
 #[derive(Config, Debug)]
@@ -150,11 +156,9 @@ impl RgcnConvConfig {
     }
 
     /// Builds the layer: Glorot-uniform `weight`, `comp`, `root`; zero bias (PyG's
-    /// initialisation). Panics on settings [`validate`](Self::validate) rejects.
-    pub fn init(&self, device: &Device) -> RgcnConv {
-        if let Err(e) = self.validate() {
-            panic!("invalid RgcnConvConfig: {e}");
-        }
+    /// initialisation). Settings [`validate`](Self::validate) rejects are an error.
+    pub fn init(&self, device: &Device) -> Result<RgcnConv, RgcnConfigError> {
+        self.validate()?;
         let (f, o, r) = (self.d_input, self.d_output, self.num_relations);
         let glorot = |shape: [usize; 3]| {
             Initializer::XavierUniform { gain: 1.0 }.init_with(
@@ -178,7 +182,7 @@ impl RgcnConvConfig {
             (None, Some(b)) => (glorot([r * b, f / b, o / b]), None, b),
             (None, None) => (glorot([r, f, o]), None, 0),
         };
-        RgcnConv {
+        Ok(RgcnConv {
             weight,
             comp,
             root: self.root_weight.then(|| {
@@ -190,7 +194,7 @@ impl RgcnConvConfig {
             num_relations: r,
             num_blocks: blocks,
             norm: (self.aggr == Aggregation::Mean).then_some(self.norm),
-        }
+        })
     }
 }
 
@@ -238,18 +242,15 @@ impl RgcnConv {
 
     /// The graph with R-GCN's per-edge normalisation `c_{i,r}` as edge weights (`1/|N_r(i)|`
     /// or `1/|N(i)|` for mean, none for sum), computed once per graph.
-    fn normalized(&self, graph: &Graph) -> Graph {
+    fn normalized(&self, graph: &Graph) -> Result<Graph, GraphError> {
+        /// The memo key of the mean's normalisation.
+        #[derive(Debug, PartialEq)]
+        struct RgcnMean(RgcnNorm);
         let Some(norm) = self.norm else {
-            return graph.clone();
+            return Ok(graph.clone());
         };
-        let key = match norm {
-            RgcnNorm::Relation => "rgcn(mean/relation)",
-            RgcnNorm::Node => "rgcn(mean/node)",
-        };
-        graph.memoized(key, |g| {
-            let types = g
-                .host_edge_type()
-                .expect("R-GCN needs a graph with edge types");
+        graph.try_memoized(RgcnMean(norm), |g| {
+            let types = g.require_edge_types(LAYER)?;
             // Group edges by (target, relation), or by target alone.
             let group = |t: u32| if norm == RgcnNorm::Node { 0 } else { t };
             let mut count = std::collections::HashMap::<(u32, u32), u32>::new();
@@ -263,30 +264,32 @@ impl RgcnConv {
                 .map(|(&d, &t)| 1.0 / count[&(d, group(t))] as f32)
                 .collect();
             let len = w.len();
-            g.reweighted(Tensor::from_data(TensorData::new(w, [len]), &g.device()))
+            Ok(g.reweighted(Tensor::from_data(TensorData::new(w, [len]), &g.device())))
         })
     }
 
-    /// Applies the layer.
+    /// Applies the layer. A graph without edge types, or with more relations than the layer,
+    /// is an error.
     ///
     /// # Shapes
     /// - `x`: `[N, F]` (dense, sparse, or [`Features::Identity`] with `F = N`); output `[N, F']`
-    ///
-    /// # Panics
-    /// If the graph has no edge types or more relations than the layer.
-    pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Tensor<2> {
+    pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Result<Tensor<2>, GraphError> {
         let x: Features = x.into();
         let (f, o, r) = (self.d_input, self.d_output, self.num_relations);
         let [n, _] = x.dims();
-        let types = graph
-            .edge_type()
-            .expect("R-GCN needs a graph with edge types");
-        assert!(
-            graph.num_relations() <= r,
-            "graph has {} relations, the layer {r}",
-            graph.num_relations()
-        );
-        let graph = self.normalized(graph);
+        let types = graph.edge_type().ok_or(GraphError::Missing {
+            layer: LAYER,
+            part: "edge types",
+        })?;
+        if graph.num_relations() > r {
+            return Err(GraphError::Width {
+                layer: LAYER,
+                what: "relations",
+                expected: r,
+                got: graph.num_relations(),
+            });
+        }
+        let graph = self.normalized(graph)?;
         let w = self.relation_weights();
         // Row (node j, relation r) of H = x_j W_r.
         let (table, index) = match &x {
@@ -309,10 +312,52 @@ impl RgcnConv {
         if let Some(root) = &self.root {
             out = out + x.matmul(root.val());
         }
-        match &self.bias {
+        Ok(match &self.bias {
             Some(b) => out + b.val().unsqueeze_dim(0),
             None => out,
+        })
+    }
+}
+
+impl RgcnConv {
+    /// PyG's shape of `weight`: block weights are `[R, B, F/B, F'/B]` there.
+    fn pyg_weight_shape(&self) -> Vec<usize> {
+        let dims = self.weight.val().dims();
+        match self.num_blocks() {
+            0 => dims.to_vec(),
+            b => vec![dims[0] / b, b, dims[1], dims[2]],
         }
+    }
+}
+
+impl PygParams for RgcnConv {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        let mut w = HostTensor::from_tensor(self.weight.val());
+        w.shape = self.pyg_weight_shape();
+        out.insert(format!("{prefix}weight"), w);
+        if let Some(c) = &self.comp {
+            export_param(c, format!("{prefix}comp"), out);
+        }
+        if let Some(r) = &self.root {
+            export_param(r, format!("{prefix}root"), out);
+        }
+        export_bias(&self.bias, prefix, out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        let device = self.weight.val().device();
+        let ours = self.weight.val().dims();
+        let pyg = self.pyg_weight_shape();
+        if let Some(w) = src.take(&format!("{prefix}weight"), &pyg, ours, &device) {
+            self.weight = Param::from_tensor(w);
+        }
+        if let Some(c) = &mut self.comp {
+            import_param(c, &format!("{prefix}comp"), src);
+        }
+        if let Some(r) = &mut self.root {
+            import_param(r, &format!("{prefix}root"), src);
+        }
+        import_bias(&mut self.bias, prefix, src);
     }
 }
 
@@ -342,8 +387,8 @@ mod tests {
             RgcnConvConfig::new(4, 2, 3).with_aggr(Aggregation::Sum),
             RgcnConvConfig::new(4, 2, 3).with_norm(RgcnNorm::Node),
         ] {
-            let layer = config.clone().with_bias(false).init(&d);
-            let out = to_vec(layer.forward(tensor2(&x, [5, 4], &d), &g));
+            let layer = config.clone().with_bias(false).init(&d).unwrap();
+            let out = to_vec(layer.forward(tensor2(&x, [5, 4], &d), &g).unwrap());
             let w = to_vec(layer.relation_weights());
             let root = to_vec(layer.root.as_ref().unwrap().val());
             let mut want = vec![0.0f32; 10];
@@ -388,9 +433,14 @@ mod tests {
             .unwrap();
         let layer = RgcnConvConfig::new(3, 2, 2)
             .with_num_bases(Some(2))
-            .init(&d);
-        let a = to_vec(layer.forward(Features::Identity { num_nodes: 3 }, &g));
-        let b = to_vec(layer.forward(Tensor::<2>::eye(3, &d), &g));
+            .init(&d)
+            .unwrap();
+        let a = to_vec(
+            layer
+                .forward(Features::Identity { num_nodes: 3 }, &g)
+                .unwrap(),
+        );
+        let b = to_vec(layer.forward(Tensor::<2>::eye(3, &d), &g).unwrap());
         assert_close(&a, &b, 1e-6, "identity");
     }
 
@@ -399,7 +449,8 @@ mod tests {
         let d = Device::flex();
         let layer = RgcnConvConfig::new(4, 6, 2)
             .with_num_blocks(Some(2))
-            .init(&d);
+            .init(&d)
+            .unwrap();
         let w = to_vec(layer.relation_weights());
         // Relation 0, rows 0..2 x columns 3..6 and rows 2..4 x columns 0..3 are zero.
         for (row, cols) in [(0usize, 3..6), (1, 3..6), (2, 0..3), (3, 0..3)] {
@@ -431,5 +482,28 @@ mod tests {
                 .validate()
                 .is_err()
         );
+        assert!(RgcnConvConfig::new(4, 2, 0).init(&Device::flex()).is_err());
+    }
+
+    #[test]
+    fn graphs_it_cannot_read_are_errors() {
+        let d = Device::flex();
+        let layer = RgcnConvConfig::new(2, 2, 2).init(&d).unwrap();
+        let x = tensor2(&[1.0, 2.0, 3.0, 4.0], [2, 2], &d);
+        let untyped = Graph::new(&[0], &[1], 2, &d).unwrap();
+        let e = layer.forward(x.clone(), &untyped).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "R-GCN needs a graph with edge types, and this graph has none"
+        );
+        let wide = untyped.with_edge_types(&[2], 3).unwrap();
+        assert!(matches!(
+            layer.forward(x, &wide),
+            Err(GraphError::Width {
+                expected: 2,
+                got: 3,
+                ..
+            })
+        ));
     }
 }

@@ -7,6 +7,9 @@ use burn::nn::Initializer;
 use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{Device, Int, Tensor};
 
+use crate::interop::{
+    Import, PygParams, StateDict, export_param, export_transposed, import_param, import_transposed,
+};
 use crate::message_passing::{gather_rows, segment_softmax, segment_sum};
 
 /// Configuration of a [`Set2Set`] readout.
@@ -83,5 +86,28 @@ impl Set2Set {
             q_star = Tensor::cat(vec![h.clone(), r], 1);
         }
         q_star
+    }
+}
+impl PygParams for Set2Set {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_transposed(&self.weight_ih, format!("{prefix}lstm.weight_ih_l0"), out);
+        export_transposed(&self.weight_hh, format!("{prefix}lstm.weight_hh_l0"), out);
+        export_param(&self.bias_ih, format!("{prefix}lstm.bias_ih_l0"), out);
+        export_param(&self.bias_hh, format!("{prefix}lstm.bias_hh_l0"), out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_transposed(
+            &mut self.weight_ih,
+            &format!("{prefix}lstm.weight_ih_l0"),
+            src,
+        );
+        import_transposed(
+            &mut self.weight_hh,
+            &format!("{prefix}lstm.weight_hh_l0"),
+            src,
+        );
+        import_param(&mut self.bias_ih, &format!("{prefix}lstm.bias_ih_l0"), src);
+        import_param(&mut self.bias_hh, &format!("{prefix}lstm.bias_hh_l0"), src);
     }
 }

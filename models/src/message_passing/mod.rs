@@ -7,21 +7,25 @@
 //! ([`add_self_loops`], [`remove_self_loops`], [`in_degree`], [`gcn_norm`]) prepare the graph.
 //!
 //! Every reduction is permutation-invariant, differentiable with repeated indices, and gives 0
-//! for a node that receives nothing.
+//! for a node that receives nothing. Aggregations are open: anything implementing
+//! [`Aggregator`] can be passed where an [`Aggregation`] is, and a layer can be written as a
+//! message, an aggregation and an update ([`MessagePassing`], [`propagate`]).
 
 mod aggregate;
 mod degree;
 mod gather;
 mod gcn_norm;
 mod pool;
+mod propagate;
 mod segment;
 mod self_loops;
 
-pub use aggregate::{Aggregation, aggregate, propagate_weighted};
+pub use aggregate::{Aggregation, Aggregator, SoftmaxAggregation, aggregate, propagate_weighted};
 pub use degree::{in_degree, out_degree, weighted_in_degree};
 pub use gather::{gather_dst, gather_src};
 pub use gcn_norm::gcn_norm;
 pub use pool::{global_add_pool, global_max_pool, global_mean_pool};
+pub use propagate::{EdgeInputs, MessagePassing, propagate};
 pub use segment::{
     gather_rows, segment_count, segment_max, segment_mean, segment_min, segment_softmax,
     segment_sum,

@@ -6,12 +6,16 @@
 //! repeated ids, and give 0 for an empty segment (never NaN or ±inf).
 
 use burn::tensor::{Device, IndexingUpdateOp, Int, Shape, Tensor};
+use burn_dispatch::DispatchDevice;
 
 /// Whether the device's backend prefers `select_assign` (row-wise, CPU backends) over `scatter`
 /// with an expanded index (GPU backends, where `select_assign` loops over rows per thread).
+/// Read off Burn's typed dispatch device, autodiff wrapper removed.
 fn row_scatter_is_fast(device: &Device) -> bool {
-    let name = format!("{:?}", device.clone().inner());
-    name.starts_with("Device<Flex") || name.starts_with("Device<NdArray")
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+    )
 }
 
 /// The shape of `values` with its first dimension replaced by `rows`.
@@ -273,6 +277,14 @@ mod tests {
                 let d = x_device(&x);
                 reduce(op, x, &int1(&ids, &d), s)
             });
+        }
+    }
+
+    #[test]
+    fn cpu_backends_take_the_row_scatter() {
+        for device in cpu_devices() {
+            assert!(row_scatter_is_fast(&device), "{device:?}");
+            assert!(row_scatter_is_fast(&device.autodiff()));
         }
     }
 

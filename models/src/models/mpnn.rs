@@ -7,9 +7,16 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use serde_json::{Map, Value, json};
+
+use crate::interop::{Import, PygParams, StateDict, export_linear, import_linear};
 use crate::layers::{GruCell, GruCellConfig, NnConv, NnConvConfig, Set2Set, Set2SetConfig};
 use crate::message_passing::{Aggregation, global_add_pool};
-use crate::{Features, Graph, GraphModel};
+use crate::registry::bound::{Count, check_parameters, check_steps, check_widths};
+use crate::registry::{
+    DataInfo, FitConfig, ModelSpec, Protocol, SpecError, Task, at_least_one, dims, probability,
+};
+use crate::{Features, Graph, GraphError, GraphModel};
 
 /// Configuration of an [`Mpnn`].
 #[derive(Config, Debug)]
@@ -57,6 +64,7 @@ pub enum Readout {
     /// input layer and after every step, concatenated, `[Σ h⁰ ‖ Σ h¹ ‖ … ‖ Σ hᵀ]`,
     /// `[B, (T+1)·dim]`. The output layer then sees the graph at every radius, down to counts
     /// of the input labels.
+    #[serde(alias = "jk-sum")]
     JkSum,
 }
 
@@ -146,16 +154,16 @@ impl Mpnn {
     /// Node states after the message-passing steps, `[N, dim]`. The edge network's matrices
     /// depend only on the edge features, so they are computed once and shared by the `T` steps
     /// (PyG's example recomputes them each step; the result is the same).
-    pub fn node_states(&self, x: Features, graph: &Graph) -> Tensor<2> {
+    pub fn node_states(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
         self.run_steps(x, graph, |_| {})
     }
 
     /// The node states after the input layer and after each step, `T+1` tensors `[N, dim]`.
-    pub fn step_states(&self, x: Features, graph: &Graph) -> Vec<Tensor<2>> {
+    pub fn step_states(&self, x: Features, graph: &Graph) -> Result<Vec<Tensor<2>>, GraphError> {
         let mut states = Vec::with_capacity(self.mp_steps + 1);
-        let last = self.run_steps(x, graph, |h| states.push(h.clone()));
+        let last = self.run_steps(x, graph, |h| states.push(h.clone()))?;
         states.push(last);
-        states
+        Ok(states)
     }
 
     /// The input layer and the `T` steps; `before_step` sees the states each step starts from.
@@ -164,15 +172,15 @@ impl Mpnn {
         x: Features,
         graph: &Graph,
         mut before_step: impl FnMut(&Tensor<2>),
-    ) -> Tensor<2> {
+    ) -> Result<Tensor<2>, GraphError> {
         let mut h = relu(x.linear(&self.lin0));
-        let w = self.conv.edge_weights(graph);
+        let w = self.conv.edge_weights(graph)?;
         for _ in 0..self.mp_steps {
             before_step(&h);
             let m = relu(self.conv.forward_with_weights(h.clone(), graph, w.clone()));
             h = self.gru.forward(m, h);
         }
-        h
+        Ok(h)
     }
 
     /// The graph embeddings of the last node states `h`: Set2Set `[B, 2·dim]`, or sums
@@ -186,24 +194,26 @@ impl Mpnn {
     }
 
     /// One embedding per graph, `[B, readout width]`.
-    pub fn embed(&self, x: Features, graph: &Graph) -> Tensor<2> {
+    pub fn embed(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
         if self.readout != Readout::JkSum {
-            return self.readout(self.node_states(x, graph), graph);
+            return Ok(self.readout(self.node_states(x, graph)?, graph));
         }
-        let states = self.step_states(x, graph);
-        let (batch, b) = batch_of(graph, &states[0].device());
+        let states = self.step_states(x, graph)?;
+        let (batch, b) = batch_of(graph, &graph.device());
         let sums = states
             .into_iter()
             .map(|h| global_add_pool(h, &batch, b))
             .collect();
-        Tensor::cat(sums, 1)
+        Ok(Tensor::cat(sums, 1))
     }
 
-    /// Applies the model: one output row per graph.
-    pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Tensor<2> {
-        let g = self.embed(x.into(), graph);
-        self.lin2
-            .forward(self.dropout.forward(relu(self.lin1.forward(g))))
+    /// Applies the model: one output row per graph. A graph without edge features of the edge
+    /// network's width is an error.
+    pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Result<Tensor<2>, GraphError> {
+        let g = self.embed(x.into(), graph)?;
+        Ok(self
+            .lin2
+            .forward(self.dropout.forward(relu(self.lin1.forward(g)))))
     }
 }
 
@@ -220,8 +230,197 @@ fn batch_of(graph: &Graph, device: &Device) -> (Tensor<1, Int>, usize) {
 }
 
 impl GraphModel for Mpnn {
-    fn forward(&self, x: Features, graph: &Graph) -> Tensor<2> {
+    fn forward(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
         Mpnn::forward(self, x, graph)
+    }
+}
+
+impl PygParams for Mpnn {
+    fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
+        export_linear(&self.lin0, &format!("{prefix}lin0."), out);
+        self.conv.export_pyg(&format!("{prefix}conv."), out);
+        self.gru.export_pyg(&format!("{prefix}gru."), out);
+        if let Some(s) = &self.set2set {
+            s.export_pyg(&format!("{prefix}set2set."), out);
+        }
+        export_linear(&self.lin1, &format!("{prefix}lin1."), out);
+        export_linear(&self.lin2, &format!("{prefix}lin2."), out);
+    }
+
+    fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
+        import_linear(&mut self.lin0, &format!("{prefix}lin0."), src);
+        self.conv.import_pyg(&format!("{prefix}conv."), src);
+        self.gru.import_pyg(&format!("{prefix}gru."), src);
+        if let Some(s) = &mut self.set2set {
+            s.import_pyg(&format!("{prefix}set2set."), src);
+        }
+        import_linear(&mut self.lin1, &format!("{prefix}lin1."), src);
+        import_linear(&mut self.lin2, &format!("{prefix}lin2."), src);
+    }
+}
+
+crate::model_options! {
+    /// The options of [`Mpnn`] (`gnn train --model mpnn`).
+    pub struct MpnnOptions {
+        /// Hidden node state width (`dim`).
+        pub hidden: usize = 64,
+        /// Hidden width of the edge network (`none`: twice the state width, as PyG's example).
+        pub edge_hidden: Option<usize> = None,
+        /// Message-passing steps `T` (shared weights).
+        pub mp_steps: usize = 3,
+        /// Set2Set attention rounds.
+        pub processing_steps: usize = 3,
+        /// Aggregation of the messages: sum, mean or max.
+        pub aggr: Aggregation = Aggregation::Mean,
+        /// Graph readout: set2set, sum, or jk-sum (the sums after every step, concatenated).
+        pub readout: Readout = Readout::Set2Set,
+        /// Dropout probability before the last layer.
+        pub dropout: f64 = 0.0,
+    }
+}
+
+/// [`Mpnn`] in the registry as `mpnn`, with PyG's `examples/qm9_nn_conv.py` protocol (width
+/// 64, Adam lr 0.001, 100 epochs, best validation epoch).
+#[derive(Debug, Clone, Copy)]
+pub struct MpnnSpec;
+
+impl ModelSpec for MpnnSpec {
+    type Options = MpnnOptions;
+    type Config = MpnnConfig;
+    type Model = Mpnn;
+
+    fn name(&self) -> &'static str {
+        "mpnn"
+    }
+
+    fn about(&self) -> &'static str {
+        "message-passing neural network: edge network, GRU, Set2Set (Gilmer et al. 2017)"
+    }
+
+    fn task(&self) -> Task {
+        Task::Graph
+    }
+
+    fn protocol(&self, _dataset: &str) -> Protocol<MpnnOptions> {
+        Protocol {
+            options: MpnnOptions::default(),
+            fit: FitConfig {
+                epochs: 100,
+                lr: 0.001,
+                weight_decay: 0.0,
+                ..FitConfig::default()
+            },
+        }
+    }
+
+    fn config(&self, o: &MpnnOptions, data: &DataInfo) -> Result<MpnnConfig, SpecError> {
+        at_least_one("hidden", o.hidden)?;
+        at_least_one("edge_hidden", o.edge_hidden.unwrap_or(1))?;
+        at_least_one("mp_steps", o.mp_steps)?;
+        at_least_one("processing_steps", o.processing_steps)?;
+        probability("dropout", o.dropout)?;
+        Ok(
+            MpnnConfig::new(data.num_features, data.num_outputs, data.edge_dim.max(1))
+                .with_dim(o.hidden)
+                .with_edge_hidden(o.edge_hidden.unwrap_or(2 * o.hidden))
+                .with_mp_steps(o.mp_steps)
+                .with_processing_steps(o.processing_steps)
+                .with_aggr(o.aggr)
+                .with_readout(o.readout)
+                .with_dropout(o.dropout),
+        )
+    }
+
+    fn widths(&self, c: &MpnnConfig) -> (usize, usize) {
+        (c.d_input, c.d_output)
+    }
+
+    fn validate(&self, c: &MpnnConfig) -> Result<(), SpecError> {
+        check_widths(
+            "mpnn",
+            &[
+                ("d_input", c.d_input),
+                ("d_output", c.d_output),
+                ("edge_dim", c.edge_dim),
+                ("dim", c.dim),
+                ("edge_hidden", c.edge_hidden),
+                ("mp_steps", c.mp_steps),
+                ("processing_steps", c.processing_steps),
+            ],
+        )?;
+        check_steps("mpnn", "message-passing steps", c.mp_steps)?;
+        check_steps("mpnn", "readout steps", c.processing_steps)?;
+        if !(0.0..1.0).contains(&c.dropout) {
+            return Err(SpecError::architecture(
+                "mpnn",
+                format!("dropout must be in [0, 1), got {}", c.dropout),
+            ));
+        }
+        let dim = Count::of(c.dim);
+        let bound = (Count::of(c.d_input) + 1) * c.dim
+            + (Count::of(c.edge_dim) + 1) * c.edge_hidden
+            + (Count::of(c.edge_hidden) + 1) * c.dim * c.dim
+            // Root weight, GRU and Set2Set's LSTM: under 30·dim² + 30·dim.
+            + (dim + 1) * c.dim * 30
+            // lin1: at most (T+1)·dim inputs (the jumping-knowledge readout).
+            + (Count::of(c.mp_steps) + 2) * c.dim * (dim + 1)
+            + (dim + 1) * c.d_output;
+        check_parameters("mpnn", bound)
+    }
+
+    fn infer(&self, dict: &StateDict) -> Result<MpnnConfig, SpecError> {
+        // Steps and Set2Set rounds are not in the shapes: PyG's example's 3 and 3.
+        let [dim, f] = dims(dict, "mpnn", "lin0.weight")?;
+        let [hidden, d] = dims(dict, "mpnn", "conv.nn.0.weight")?;
+        let [c, _] = dims(dict, "mpnn", "lin2.weight")?;
+        let [_, embedding] = dims(dict, "mpnn", "lin1.weight")?;
+        // The readout is read off lin1's input width: 2·dim after Set2Set, dim after a sum,
+        // (T+1)·dim after a jumping-knowledge sum.
+        let readout = if dict.contains_key("set2set.lstm.weight_ih_l0") {
+            Readout::Set2Set
+        } else if embedding == dim {
+            Readout::Sum
+        } else {
+            Readout::JkSum
+        };
+        let mut config = MpnnConfig::new(f, c, d)
+            .with_dim(dim)
+            .with_edge_hidden(hidden)
+            .with_readout(readout);
+        if readout == Readout::JkSum {
+            if dim == 0 || embedding % dim != 0 || embedding / dim < 2 {
+                return Err(SpecError::StateDict(format!(
+                    "'lin1.weight' takes {embedding} inputs: not dim ({dim}), 2·dim (Set2Set) or (T+1)·dim (jk-sum)"
+                )));
+            }
+            config = config.with_mp_steps(embedding / dim - 1);
+        }
+        Ok(config)
+    }
+
+    fn init(&self, c: &MpnnConfig, device: &Device) -> Result<Mpnn, SpecError> {
+        Ok(c.init(device))
+    }
+
+    fn bench_datasets(&self) -> &'static [&'static str] {
+        &["tu-mutag", "qm9"]
+    }
+
+    /// PyG's `examples/qm9_nn_conv.py` model, when the architecture is that example's.
+    fn pyg_reference(&self, c: &MpnnConfig, fit: &FitConfig) -> Option<Value> {
+        let example = c.aggr == Aggregation::Mean
+            && c.readout == Readout::Set2Set
+            && c.mp_steps == 3
+            && c.processing_steps == 3
+            && c.edge_hidden == 2 * c.dim
+            && c.dropout == 0.0;
+        example.then(|| json!({"builder": "edge-conditioned", "dim": c.dim, "lr": fit.lr}))
+    }
+
+    /// Cards written before `readout` and `dropout` existed: Set2Set and no dropout.
+    fn upgrade_config(&self, config: &mut Map<String, Value>) {
+        config.entry("readout").or_insert_with(|| json!("set2set"));
+        config.entry("dropout").or_insert_with(|| json!(0.0));
     }
 }
 
@@ -246,10 +445,10 @@ mod tests {
                 .with_edge_hidden(5)
                 .with_readout(readout)
                 .init(&d);
-            assert_eq!(m.forward(x.clone(), &g).dims(), [2, 2]);
+            assert_eq!(m.forward(x.clone(), &g).unwrap().dims(), [2, 2]);
             if readout == Readout::Sum {
-                let h = to_vec(m.node_states(x.clone().into(), &g));
-                let pooled = to_vec(m.readout(m.node_states(x.clone().into(), &g), &g));
+                let h = to_vec(m.node_states(x.clone().into(), &g).unwrap());
+                let pooled = to_vec(m.readout(m.node_states(x.clone().into(), &g).unwrap(), &g));
                 for c in 0..4 {
                     let first: f32 = (0..2).map(|n| h[n * 4 + c]).sum();
                     let second: f32 = (2..5).map(|n| h[n * 4 + c]).sum();
@@ -278,17 +477,18 @@ mod tests {
             .init(&d);
         let states: Vec<Vec<f32>> = m
             .step_states(x.clone().into(), &g)
+            .unwrap()
             .into_iter()
             .map(to_vec)
             .collect();
         assert_eq!(states.len(), 3);
         assert_ne!(states[0], states[2], "the steps change the states");
         assert_eq!(
-            to_vec(m.node_states(x.clone().into(), &g)),
+            to_vec(m.node_states(x.clone().into(), &g).unwrap()),
             states[2],
             "node_states is the last step"
         );
-        let embedding = to_vec(m.embed(x.clone().into(), &g));
+        let embedding = to_vec(m.embed(x.clone().into(), &g).unwrap());
         assert_eq!(embedding.len(), 2 * 3 * 4);
         let graphs = [0..2, 2..5];
         for (b, nodes) in graphs.iter().enumerate() {
@@ -300,7 +500,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(m.forward(x, &g).dims(), [2, 2]);
+        assert_eq!(m.forward(x, &g).unwrap().dims(), [2, 2]);
     }
 
     #[test]
@@ -325,13 +525,13 @@ mod tests {
             .init(&d)
             .load_record(plain.clone().into_record());
         assert_eq!(
-            to_vec(plain.forward(x.clone(), &g)),
-            to_vec(dropped.forward(x.clone(), &g)),
+            to_vec(plain.forward(x.clone(), &g).unwrap()),
+            to_vec(dropped.forward(x.clone(), &g).unwrap()),
             "no dropout at inference"
         );
         let trained = dropped.fork(&d.clone().autodiff());
         let outputs: Vec<Vec<f32>> = (0..4)
-            .map(|_| to_vec(trained.forward(x.clone().autodiff(), &g)))
+            .map(|_| to_vec(trained.forward(x.clone().autodiff(), &g).unwrap()))
             .collect();
         assert!(
             outputs.windows(2).any(|w| w[0] != w[1]),
@@ -353,7 +553,7 @@ mod tests {
             .with_dim(4)
             .with_edge_hidden(5)
             .init(&d);
-        let out = to_vec(m.forward(x, &g));
+        let out = to_vec(m.forward(x, &g).unwrap());
         assert_eq!(out.len(), 4);
         assert!(out.iter().all(|v| v.is_finite()));
     }

@@ -73,7 +73,9 @@ pub fn nnconv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
     let mut layer = nnconv_config(fx, fin, fx.opt_usize("out_channels")?)?.init(&ad);
     fx.load_params(&mut layer)?;
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
-    let out = layer.forward(x.clone(), &graph);
+    let out = layer
+        .forward(x.clone(), &graph)
+        .map_err(|e| e.to_string())?;
     Ok(finish(fx, out, &[("x", x), ("edge_attr", ea)], &layer, &ad)?.0)
 }
 
@@ -106,7 +108,10 @@ pub fn mpnn_step(fx: &Fixture, device: &Device) -> Result<Computed, String> {
     };
     fx.load_params(&mut step)?;
     let h = fx.tensor::<2>("x", &ad)?.require_grad();
-    let m = step.conv.forward(h.clone(), &graph);
+    let m = step
+        .conv
+        .forward(h.clone(), &graph)
+        .map_err(|e| e.to_string())?;
     let out = step.gru.forward(relu(m.clone()), h.clone());
     let (mut c, _) = finish(fx, out, &[("x", h), ("edge_attr", ea)], &step, &ad)?;
     c.insert("aux.m".into(), values(m));
@@ -138,7 +143,9 @@ pub fn mpnn(fx: &Fixture, device: &Device) -> Result<Computed, String> {
         .init(&ad);
     fx.load_params(&mut model)?;
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
-    let h = model.node_states(x.clone().into(), &graph);
+    let h = model
+        .node_states(x.clone().into(), &graph)
+        .map_err(|e| e.to_string())?;
     let g = model.readout(h.clone(), &graph);
     let out = model.lin2.forward(relu(model.lin1.forward(g.clone())));
     let (mut c, _) = finish(fx, out, &[("x", x), ("edge_attr", ea)], &model, &ad)?;

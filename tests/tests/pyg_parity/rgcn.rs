@@ -33,12 +33,15 @@ pub fn conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
     .with_aggr(aggr)
     .with_root_weight(fx.opt_bool("root_weight", true))
     .with_bias(fx.opt_bool("bias", true))
-    .init(&ad);
+    .init(&ad)
+    .map_err(|e| e.to_string())?;
     // Parameters through the library's PyG import (block weights [R, B, F/B, F'/B]).
     fx.load_params(&mut layer)?;
 
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
-    let out = layer.forward(x.clone(), &graph);
+    let out = layer
+        .forward(x.clone(), &graph)
+        .map_err(|e| e.to_string())?;
     let grads = (out.clone() * fx.tensor::<2>("loss_weight", &ad)?)
         .sum()
         .backward();

@@ -1,0 +1,144 @@
+//! [`DynModel`]: a model of any type behind one object-safe face. Burn's `Module` is not
+//! object-safe (its visitors are generic), so the operations the training loop and model
+//! files need are written once here, for every [`GraphModel`].
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::path::Path;
+
+use burn::module::{Module, ParamGroup};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Gradients, Tensor};
+
+use crate::interop::{self, InteropError};
+use crate::layers::Attention;
+use crate::{Features, Graph, GraphError, GraphModel};
+
+/// A model behind an object-safe face: forward, the optimiser step, weights. Every
+/// [`GraphModel`] is one; `Box<dyn DynModel>` is what the registry builds and the training
+/// loop trains. Downcast with [`as_any`](Self::as_any) to reach the concrete model.
+pub trait DynModel: Send + Debug {
+    /// [`GraphModel::forward`].
+    fn forward(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError>;
+
+    /// [`GraphModel::attention`].
+    fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>>;
+
+    /// [`GraphModel::weight_decay_group`].
+    fn weight_decay_group(&self) -> Option<ParamGroup>;
+
+    /// A copy (tensor handles are shared until written).
+    fn clone_box(&self) -> Box<dyn DynModel>;
+
+    /// The model in eval mode (Burn's `Module::valid`: no dropout, no autodiff).
+    fn valid(&self) -> Box<dyn DynModel>;
+
+    /// The model in training mode (Burn's `Module::train`).
+    fn train(&self) -> Box<dyn DynModel>;
+
+    /// The model on another device.
+    fn to_device(&self, device: &Device) -> Box<dyn DynModel>;
+
+    /// The gradients of this model's parameters in `grads` (from a loss's `backward`).
+    fn gradients(&self, grads: Gradients) -> GradientsParams;
+
+    /// One optimiser step with learning rate `lr`.
+    fn step(
+        self: Box<Self>,
+        optim: &mut ModuleOptimizer,
+        lr: f64,
+        grads: GradientsParams,
+    ) -> Box<dyn DynModel>;
+
+    /// Number of parameters.
+    fn num_params(&self) -> usize;
+
+    /// Writes the weights (Burn's burnpack format) atomically.
+    fn save_weights(&self, path: &Path) -> Result<(), InteropError>;
+
+    /// Loads weights written by [`save_weights`](Self::save_weights), strictly: nothing is
+    /// loaded unless every tensor fits.
+    fn load_weights(&mut self, path: &Path) -> Result<(), InteropError>;
+
+    /// The concrete model, for downcasting.
+    fn as_any(&self) -> &dyn Any;
+
+    /// The concrete model, mutably.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+
+    /// The concrete model, by value.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl<M: GraphModel> DynModel for M {
+    fn forward(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
+        GraphModel::forward(self, x, graph)
+    }
+
+    fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>> {
+        GraphModel::attention(self, x, graph)
+    }
+
+    fn weight_decay_group(&self) -> Option<ParamGroup> {
+        GraphModel::weight_decay_group(self)
+    }
+
+    fn clone_box(&self) -> Box<dyn DynModel> {
+        Box::new(self.clone())
+    }
+
+    fn valid(&self) -> Box<dyn DynModel> {
+        Box::new(Module::valid(self))
+    }
+
+    fn train(&self) -> Box<dyn DynModel> {
+        Box::new(Module::train(self.clone()))
+    }
+
+    fn to_device(&self, device: &Device) -> Box<dyn DynModel> {
+        Box::new(Module::to_device(self.clone(), device))
+    }
+
+    fn gradients(&self, grads: Gradients) -> GradientsParams {
+        GradientsParams::from_grads(grads, self)
+    }
+
+    fn step(
+        self: Box<Self>,
+        optim: &mut ModuleOptimizer,
+        lr: f64,
+        grads: GradientsParams,
+    ) -> Box<dyn DynModel> {
+        Box::new(optim.step(lr, *self, grads))
+    }
+
+    fn num_params(&self) -> usize {
+        Module::num_params(self)
+    }
+
+    fn save_weights(&self, path: &Path) -> Result<(), InteropError> {
+        interop::save_weights(self, path)
+    }
+
+    fn load_weights(&mut self, path: &Path) -> Result<(), InteropError> {
+        interop::load_weights(self, path)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+impl Clone for Box<dyn DynModel> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
