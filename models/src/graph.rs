@@ -88,8 +88,8 @@ pub trait MemoKey: Any + PartialEq + Debug + Send + Sync {}
 
 impl<T: Any + PartialEq + Debug + Send + Sync> MemoKey for T {}
 
-/// The derived graphs a [`Graph`] remembers, by typed key.
-type Memo = Arc<Mutex<Vec<(Box<dyn Any + Send + Sync>, Graph)>>>;
+/// What a [`Graph`] remembers of itself (derived graphs, normalisations), by typed key.
+type Memo = Arc<Mutex<Vec<(Box<dyn Any + Send + Sync>, Box<dyn Any + Send>)>>>;
 
 /// The relation of every edge (R-GCN's edge types).
 #[derive(Clone, Debug)]
@@ -496,19 +496,48 @@ impl Graph {
         key: K,
         make: impl FnOnce(&Graph) -> Result<Graph, E>,
     ) -> Result<Graph, E> {
+        self.try_memoized_value(key, |g| {
+            let mut derived = make(g)?;
+            derived.edge_weight = derived.edge_weight.map(|w| w.detach());
+            Ok(derived)
+        })
+    }
+
+    /// Any value derived from this graph (a degree vector, propagated features), computed by
+    /// `make` the first time it is asked for under `key`. Values that hold tensors should be
+    /// detached by `make`: they are reused across training steps as constants.
+    pub fn memoized_value<K: MemoKey, V: Clone + Send + 'static>(
+        &self,
+        key: K,
+        make: impl FnOnce(&Graph) -> V,
+    ) -> V {
+        match self.try_memoized_value(key, |g| Ok::<_, std::convert::Infallible>(make(g))) {
+            Ok(v) => v,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The memo's lookup and insertion: an entry matches when its key equals `key` and its
+    /// value is a `V`.
+    fn try_memoized_value<K: MemoKey, V: Clone + Send + 'static, E>(
+        &self,
+        key: K,
+        make: impl FnOnce(&Graph) -> Result<V, E>,
+    ) -> Result<V, E> {
         if let Ok(memo) = self.memo.lock()
-            && let Some((_, g)) = memo
-                .iter()
-                .find(|(k, _)| k.downcast_ref::<K>() == Some(&key))
+            && let Some(v) = memo.iter().find_map(|(k, v)| {
+                (k.downcast_ref::<K>() == Some(&key))
+                    .then(|| v.downcast_ref::<V>())
+                    .flatten()
+            })
         {
-            return Ok(g.clone());
+            return Ok(v.clone());
         }
-        let mut g = make(self)?;
-        g.edge_weight = g.edge_weight.map(|w| w.detach());
+        let v = make(self)?;
         if let Ok(mut memo) = self.memo.lock() {
-            memo.push((Box::new(key), g.clone()));
+            memo.push((Box::new(key), Box::new(v.clone())));
         }
-        Ok(g)
+        Ok(v)
     }
 
     /// A graph with the same nodes and new host edges and weights (for structural transforms).

@@ -198,11 +198,11 @@ impl ModelSpec for GinNetSpec {
             ("d_hidden", c.d_hidden),
             ("d_output", c.d_output),
         ];
-        check_widths("custom-gin", &widths)?;
+        check_widths(self.name(), &widths)?;
         probability("dropout", c.dropout)?;
         let h = Count::of(c.d_hidden);
         check_parameters(
-            "custom-gin",
+            self.name(),
             (Count::of(c.d_input) + 1) * c.d_hidden
                 + (h + 1) * c.d_hidden * 2
                 + 1
@@ -211,8 +211,8 @@ impl ModelSpec for GinNetSpec {
     }
 
     fn infer(&self, dict: &StateDict) -> Result<GinNetConfig, SpecError> {
-        let [h, f] = dims(dict, "custom-gin", "lin_in.weight")?;
-        let [c, _] = dims(dict, "custom-gin", "lin_out.weight")?;
+        let [h, f] = dims(dict, self.name(), "lin_in.weight")?;
+        let [c, _] = dims(dict, self.name(), "lin_out.weight")?;
         Ok(GinNetConfig::new(f, c).with_d_hidden(h))
     }
 
@@ -235,7 +235,7 @@ pub fn train_save_reload(
     dir: &Path,
 ) -> Result<(TrainOutcome, std::collections::BTreeMap<String, f64>), TrainError> {
     let registry = Registry::builtin().with(GinNetSpec);
-    let mut request = TrainRequest::new("custom-gin", "cora", root.clone());
+    let mut request = TrainRequest::new(GinNetSpec.name(), "cora", root.clone());
     request.fit.epochs = Some(epochs);
     request.outputs.save = Some(dir.to_path_buf());
     let outcome = commands::train(&registry, &request, |_, _| {})?;

@@ -14,8 +14,8 @@ mod state_dict;
 
 pub use native::{decode_burnpack, encode_burnpack, load_weights, save_weights};
 pub use pyg::{
-    Import, PygParams, export_bias, export_linear, export_param, export_pyg, export_transposed,
-    import_bias, import_linear, import_param, import_pyg, import_transposed,
+    Import, PYG_MODULES, PygParams, export_bias, export_linear, export_param, export_pyg,
+    export_transposed, import_bias, import_linear, import_param, import_pyg, import_transposed,
 };
 pub use state_dict::{
     HostTensor, InteropError, MAX_WEIGHTS_BYTES, Mismatch, StateDict, decode_safetensors,

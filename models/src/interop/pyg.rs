@@ -26,6 +26,33 @@ use burn::tensor::{Device, Tensor};
 
 use super::state_dict::{HostTensor, InteropError, Mismatch, StateDict};
 
+/// The PyTorch Geometric modules this library reproduces, with their semantics and
+/// `state_dict` names, by PyG class name — and the composite modules of the parity fixtures
+/// (`../shared/fixtures/pyg`) that its models reproduce. The parity test fails on a fixture
+/// of any of them that it cannot run: a layer listed here must have its test.
+pub const PYG_MODULES: &[&str] = &[
+    "GCNConv",
+    "GATConv",
+    "GATv2Conv",
+    "RGCNConv",
+    "NNConv",
+    "Set2Set",
+    "SAGEConv",
+    "GINConv",
+    "GINEConv",
+    "GatedGraphConv",
+    "TransformerConv",
+    "ChebConv",
+    "SGConv",
+    "APPNP",
+    "PNAConv",
+    "EdgeConv",
+    "MPNNStep",
+    "MPNN",
+    "TwoLayerGCN",
+    "TwoLayerGAT",
+];
+
 /// A module whose parameters have PyTorch Geometric `state_dict` names and layouts.
 pub trait PygParams: Clone {
     /// Adds the parameters under `prefix` (`""`, or e.g. `"conv1."`) to `out`.

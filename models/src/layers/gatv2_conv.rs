@@ -142,6 +142,7 @@ impl GatV2Conv {
         )
     }
 }
+
 impl PygParams for GatV2Conv {
     fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
         export_linear(&self.lin_l, &format!("{prefix}lin_l."), out);

@@ -71,6 +71,7 @@ impl GruCell {
         z.clone().neg().add_scalar(1.0) * cand + z * h
     }
 }
+
 impl PygParams for GruCell {
     fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
         export_transposed(&self.weight_ih, format!("{prefix}weight_ih_l0"), out);

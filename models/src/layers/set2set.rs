@@ -88,6 +88,7 @@ impl Set2Set {
         q_star
     }
 }
+
 impl PygParams for Set2Set {
     fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
         export_transposed(&self.weight_ih, format!("{prefix}lstm.weight_ih_l0"), out);

@@ -244,17 +244,17 @@ impl ModelSpec for GatSpec {
     }
 
     fn validate(&self, c: &GatConfig) -> Result<(), SpecError> {
-        c.check_widths("gat")?;
+        c.check_widths(self.name())?;
         // Per layer: W, a_src, a_dst and the bias.
         let h = Count::of(c.d_hidden) * c.heads;
         let bound = (Count::of(c.d_input) + 3) * h + (h + 3) * c.d_output * c.out_heads;
-        check_parameters("gat", bound)
+        check_parameters(self.name(), bound)
     }
 
     fn infer(&self, dict: &StateDict) -> Result<GatConfig, SpecError> {
-        let [_, heads, hidden] = dims(dict, "gat", "conv1.att_src")?;
-        let [_, f] = dims(dict, "gat", "conv1.lin.weight")?;
-        let [_, out_heads, c] = dims(dict, "gat", "conv2.att_src")?;
+        let [_, heads, hidden] = dims(dict, self.name(), "conv1.att_src")?;
+        let [_, f] = dims(dict, self.name(), "conv1.lin.weight")?;
+        let [_, out_heads, c] = dims(dict, self.name(), "conv2.att_src")?;
         Ok(GatConfig::new(f, c)
             .with_d_hidden(hidden)
             .with_heads(heads)
@@ -278,6 +278,7 @@ impl ModelSpec for GatSpec {
         Some(c.pyg_stack("GATConv", fit))
     }
 }
+
 impl PygParams for Gat {
     fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
         self.conv1.export_pyg(&format!("{prefix}conv1."), out);

@@ -123,18 +123,18 @@ impl ModelSpec for GatV2Spec {
     }
 
     fn validate(&self, c: &GatConfig) -> Result<(), SpecError> {
-        c.check_widths("gatv2")?;
+        c.check_widths(self.name())?;
         // Per layer: W_l and W_r with their biases, a, and the output bias.
         let h = Count::of(c.d_hidden) * c.heads;
         let layer = |input: Count, out: Count| (input + 2) * out * 2;
         let bound = layer(Count::of(c.d_input), h) + layer(h, Count::of(c.d_output) * c.out_heads);
-        check_parameters("gatv2", bound)
+        check_parameters(self.name(), bound)
     }
 
     fn infer(&self, dict: &StateDict) -> Result<GatConfig, SpecError> {
-        let [_, heads, hidden] = dims(dict, "gatv2", "conv1.att")?;
-        let [_, f] = dims(dict, "gatv2", "conv1.lin_l.weight")?;
-        let [_, out_heads, c] = dims(dict, "gatv2", "conv2.att")?;
+        let [_, heads, hidden] = dims(dict, self.name(), "conv1.att")?;
+        let [_, f] = dims(dict, self.name(), "conv1.lin_l.weight")?;
+        let [_, out_heads, c] = dims(dict, self.name(), "conv2.att")?;
         Ok(GatConfig::new(f, c)
             .with_d_hidden(hidden)
             .with_heads(heads)

@@ -141,16 +141,16 @@ impl ModelSpec for GcnSpec {
             ("d_hidden", c.d_hidden),
             ("d_output", c.d_output),
         ];
-        check_widths("gcn", &widths)?;
+        check_widths(self.name(), &widths)?;
         probability("dropout", c.dropout)?;
         let bound =
             (Count::of(c.d_input) + 1) * c.d_hidden + (Count::of(c.d_hidden) + 1) * c.d_output;
-        check_parameters("gcn", bound)
+        check_parameters(self.name(), bound)
     }
 
     fn infer(&self, dict: &StateDict) -> Result<GcnConfig, SpecError> {
-        let [h, f] = dims(dict, "gcn", "conv1.lin.weight")?;
-        let [c, _] = dims(dict, "gcn", "conv2.lin.weight")?;
+        let [h, f] = dims(dict, self.name(), "conv1.lin.weight")?;
+        let [c, _] = dims(dict, self.name(), "conv2.lin.weight")?;
         Ok(GcnConfig::new(f, c).with_d_hidden(h))
     }
 
@@ -178,6 +178,7 @@ impl ModelSpec for GcnSpec {
         }))
     }
 }
+
 impl PygParams for Gcn {
     fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
         self.conv1.export_pyg(&format!("{prefix}conv1."), out);

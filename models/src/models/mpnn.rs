@@ -337,7 +337,7 @@ impl ModelSpec for MpnnSpec {
 
     fn validate(&self, c: &MpnnConfig) -> Result<(), SpecError> {
         check_widths(
-            "mpnn",
+            self.name(),
             &[
                 ("d_input", c.d_input),
                 ("d_output", c.d_output),
@@ -348,11 +348,11 @@ impl ModelSpec for MpnnSpec {
                 ("processing_steps", c.processing_steps),
             ],
         )?;
-        check_steps("mpnn", "message-passing steps", c.mp_steps)?;
-        check_steps("mpnn", "readout steps", c.processing_steps)?;
+        check_steps(self.name(), "message-passing steps", c.mp_steps)?;
+        check_steps(self.name(), "readout steps", c.processing_steps)?;
         if !(0.0..1.0).contains(&c.dropout) {
             return Err(SpecError::architecture(
-                "mpnn",
+                self.name(),
                 format!("dropout must be in [0, 1), got {}", c.dropout),
             ));
         }
@@ -365,15 +365,15 @@ impl ModelSpec for MpnnSpec {
             // lin1: at most (T+1)·dim inputs (the jumping-knowledge readout).
             + (Count::of(c.mp_steps) + 2) * c.dim * (dim + 1)
             + (dim + 1) * c.d_output;
-        check_parameters("mpnn", bound)
+        check_parameters(self.name(), bound)
     }
 
     fn infer(&self, dict: &StateDict) -> Result<MpnnConfig, SpecError> {
         // Steps and Set2Set rounds are not in the shapes: PyG's example's 3 and 3.
-        let [dim, f] = dims(dict, "mpnn", "lin0.weight")?;
-        let [hidden, d] = dims(dict, "mpnn", "conv.nn.0.weight")?;
-        let [c, _] = dims(dict, "mpnn", "lin2.weight")?;
-        let [_, embedding] = dims(dict, "mpnn", "lin1.weight")?;
+        let [dim, f] = dims(dict, self.name(), "lin0.weight")?;
+        let [hidden, d] = dims(dict, self.name(), "conv.nn.0.weight")?;
+        let [c, _] = dims(dict, self.name(), "lin2.weight")?;
+        let [_, embedding] = dims(dict, self.name(), "lin1.weight")?;
         // The readout is read off lin1's input width: 2·dim after Set2Set, dim after a sum,
         // (T+1)·dim after a jumping-knowledge sum.
         let readout = if dict.contains_key("set2set.lstm.weight_ih_l0") {

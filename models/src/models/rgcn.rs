@@ -301,7 +301,7 @@ impl ModelSpec for RgcnSpec {
             .with_input_projection(o.input_projection);
         config
             .layers()
-            .map_err(|e| SpecError::architecture("rgcn", e.to_string()))?;
+            .map_err(|e| SpecError::architecture(self.name(), e.to_string()))?;
         Ok(config)
     }
 
@@ -311,7 +311,7 @@ impl ModelSpec for RgcnSpec {
 
     fn validate(&self, c: &RgcnConfig) -> Result<(), SpecError> {
         check_widths(
-            "rgcn",
+            self.name(),
             &[
                 ("d_input", c.d_input),
                 ("d_hidden", c.d_hidden),
@@ -333,10 +333,10 @@ impl ModelSpec for RgcnSpec {
             + r * input * c.d_hidden
             + r * c.d_hidden * c.d_output
             + r * c.num_bases.unwrap_or(0);
-        check_parameters("rgcn", bound)?;
+        check_parameters(self.name(), bound)?;
         c.layers()
             .map(|_| ())
-            .map_err(|e| SpecError::architecture("rgcn", e.to_string()))
+            .map_err(|e| SpecError::architecture(self.name(), e.to_string()))
     }
 
     fn infer(&self, dict: &StateDict) -> Result<RgcnConfig, SpecError> {
@@ -346,14 +346,14 @@ impl ModelSpec for RgcnSpec {
         let layer = |p: &str| -> Result<LayerShape, SpecError> {
             let weight = format!("{p}weight");
             if dict.contains_key(&format!("{p}comp")) {
-                let [r, b] = dims(dict, "rgcn", &format!("{p}comp"))?;
-                let [_, f, o] = dims(dict, "rgcn", &weight)?;
+                let [r, b] = dims(dict, self.name(), &format!("{p}comp"))?;
+                let [_, f, o] = dims(dict, self.name(), &weight)?;
                 return Ok((r, Some(b), None, f, o));
             }
-            match dims::<3>(dict, "rgcn", &weight) {
+            match dims::<3>(dict, self.name(), &weight) {
                 Ok([r, f, o]) => Ok((r, None, None, f, o)),
                 Err(_) => {
-                    let [r, b, fb, ob] = dims(dict, "rgcn", &weight)?;
+                    let [r, b, fb, ob] = dims(dict, self.name(), &weight)?;
                     Ok((r, None, Some(b), fb * b, ob * b))
                 }
             }
@@ -362,7 +362,7 @@ impl ModelSpec for RgcnSpec {
         let (_, _, _, _, output) = layer("conv2.")?;
         let (f, projection) = match dict.get("lin_in.weight") {
             Some(_) => {
-                let [p, f] = dims(dict, "rgcn", "lin_in.weight")?;
+                let [p, f] = dims(dict, self.name(), "lin_in.weight")?;
                 (f, Some(p))
             }
             None => (input, None),
@@ -381,7 +381,7 @@ impl ModelSpec for RgcnSpec {
 
     fn init(&self, c: &RgcnConfig, device: &Device) -> Result<Rgcn, SpecError> {
         c.init(device)
-            .map_err(|e| SpecError::architecture("rgcn", e.to_string()))
+            .map_err(|e| SpecError::architecture(self.name(), e.to_string()))
     }
 
     fn bench_datasets(&self) -> &'static [&'static str] {

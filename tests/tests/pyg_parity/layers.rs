@@ -1,0 +1,288 @@
+//! SAGEConv, GINConv, GINEConv, GatedGraphConv, TransformerConv, ChebConv, SGConv, APPNP,
+//! PNAConv and EdgeConv cases: each layer built from the fixture's options, loaded through the
+//! library's PyG import, applied to the fixture's graph.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use gnn_models::Graph;
+use gnn_models::interop::PygParams;
+use gnn_models::layers::{
+    AppnpConfig, ChebConvConfig, EdgeConvConfig, GatedGraphConvConfig, GinConvConfig,
+    PnaConvConfig, SageConvConfig, SgConvConfig, TransformerConvConfig,
+};
+use gnn_models::message_passing::Aggregation;
+use gnn_tests::{Fixture, param_grads, values};
+
+use crate::Computed;
+
+/// A fixture's inputs on the autodiff device: the graph with its edge weights and edge
+/// features (both tracked, when the fixture has them) and the node features (tracked).
+struct Inputs {
+    graph: Graph,
+    x: Tensor<2>,
+    edge_weight: Option<Tensor<1>>,
+    edge_attr: Option<Tensor<2>>,
+}
+
+fn inputs(fx: &Fixture, ad: &Device) -> Result<Inputs, String> {
+    let (src, dst) = fx.edge_index()?;
+    let err = |e: gnn_models::GraphError| e.to_string();
+    let mut graph = Graph::from_i64(&src, &dst, fx.num_nodes()?, ad).map_err(err)?;
+    let edge_weight = match fx.has("edge_weight") {
+        true => Some(fx.tensor::<1>("edge_weight", ad)?.require_grad()),
+        false => None,
+    };
+    if let Some(w) = &edge_weight {
+        graph = graph.with_edge_weight(w.clone()).map_err(err)?;
+    }
+    let edge_attr = match fx.has("edge_attr") {
+        true => Some(fx.tensor::<2>("edge_attr", ad)?.require_grad()),
+        false => None,
+    };
+    if let Some(a) = &edge_attr {
+        graph = graph.with_edge_attr(a.clone()).map_err(err)?;
+    }
+    let x = fx.tensor::<2>("x", ad)?.require_grad();
+    Ok(Inputs {
+        graph,
+        x,
+        edge_weight,
+        edge_attr,
+    })
+}
+
+/// The output, the gradients of the tracked inputs and of every parameter (PyG layout).
+fn finish<M: PygParams + Module>(
+    fx: &Fixture,
+    input: &Inputs,
+    out: Tensor<2>,
+    module: &M,
+    ad: &Device,
+) -> Result<Computed, String> {
+    let grads = (out.clone() * fx.tensor::<2>("loss_weight", ad)?)
+        .sum()
+        .backward();
+    let mut c = Computed::new();
+    c.insert("out".into(), values(out));
+    let grad_x = input.x.grad(&grads).ok_or("no gradient for x")?;
+    c.insert("grad.x".into(), values(grad_x));
+    if let Some(w) = &input.edge_weight {
+        let g = w.grad(&grads).ok_or("no gradient for edge_weight")?;
+        c.insert("grad.edge_weight".into(), values(g));
+    }
+    if let Some(a) = &input.edge_attr {
+        let g = a.grad(&grads).ok_or("no gradient for edge_attr")?;
+        c.insert("grad.edge_attr".into(), values(g));
+    }
+    c.extend(param_grads(module, &grads));
+    Ok(c)
+}
+
+fn aggr(fx: &Fixture, default: &str) -> Result<Aggregation, String> {
+    fx.options["aggr"].as_str().unwrap_or(default).parse()
+}
+
+fn err(e: impl ToString) -> String {
+    e.to_string()
+}
+
+pub fn sage(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let input = inputs(fx, &ad)?;
+    let mut layer =
+        SageConvConfig::new(fx.opt_usize("in_channels")?, fx.opt_usize("out_channels")?)
+            .with_aggr(aggr(fx, "mean")?)
+            .with_normalize(fx.opt_bool("normalize", false))
+            .with_root_weight(fx.opt_bool("root_weight", true))
+            .with_project(fx.opt_bool("project", false))
+            .with_bias(fx.opt_bool("bias", true))
+            .init(&ad);
+    fx.load_params(&mut layer)?;
+    let out = layer.forward(input.x.clone(), &input.graph);
+    finish(fx, &input, out, &layer, &ad)
+}
+
+pub fn gin(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let input = inputs(fx, &ad)?;
+    let gine = fx.layer == "GINEConv";
+    let edge_dim = fx
+        .options
+        .get("edge_dim")
+        .and_then(|v| v.as_u64())
+        .map(|v| v as usize);
+    let mut layer = GinConvConfig::new(
+        fx.opt_usize("in_channels")?,
+        fx.opt_usize("hidden_channels")?,
+        fx.opt_usize("out_channels")?,
+    )
+    .with_eps(fx.options["eps"].as_f64().unwrap_or(0.0))
+    .with_train_eps(fx.opt_bool("train_eps", false))
+    .with_gine(gine)
+    .with_edge_dim(edge_dim)
+    .init(&ad);
+    fx.load_params(&mut layer)?;
+    let out = layer.forward(input.x.clone(), &input.graph).map_err(err)?;
+    finish(fx, &input, out, &layer, &ad)
+}
+
+pub fn ggnn(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let input = inputs(fx, &ad)?;
+    let mut layer = GatedGraphConvConfig::new(
+        fx.opt_usize("in_channels")?,
+        fx.opt_usize("out_channels")?,
+        fx.opt_usize("num_layers")?,
+    )
+    .with_aggr(aggr(fx, "add")?)
+    .init(&ad);
+    fx.load_params(&mut layer)?;
+    let out = layer.forward(input.x.clone(), &input.graph).map_err(err)?;
+    finish(fx, &input, out, &layer, &ad)
+}
+
+pub fn transformer(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let input = inputs(fx, &ad)?;
+    let edge_dim = fx
+        .options
+        .get("edge_dim")
+        .and_then(|v| v.as_u64())
+        .map(|v| v as usize);
+    let mut layer =
+        TransformerConvConfig::new(fx.opt_usize("in_channels")?, fx.opt_usize("out_channels")?)
+            .with_heads(fx.opt_usize("heads")?)
+            .with_concat(fx.opt_bool("concat", true))
+            .with_beta(fx.opt_bool("beta", false))
+            .with_edge_dim(edge_dim)
+            .with_root_weight(fx.opt_bool("root_weight", true))
+            .with_bias(fx.opt_bool("bias", true))
+            .init(&ad);
+    fx.load_params(&mut layer)?;
+    let (out, attention) = layer
+        .forward_with_attention(input.x.clone(), &input.graph)
+        .map_err(err)?;
+    let mut c = finish(fx, &input, out, &layer, &ad)?;
+    c.insert("aux.alpha".into(), values(attention.alpha));
+    Ok(c)
+}
+
+pub fn cheb(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let input = inputs(fx, &ad)?;
+    let normalization = fx.options["normalization"]
+        .as_str()
+        .unwrap_or("sym")
+        .parse()?;
+    let mut layer = ChebConvConfig::new(
+        fx.opt_usize("in_channels")?,
+        fx.opt_usize("out_channels")?,
+        fx.opt_usize("K")?,
+    )
+    .with_normalization(normalization)
+    .with_bias(fx.opt_bool("bias", true))
+    .init(&ad);
+    fx.load_params(&mut layer)?;
+    let out = layer.forward(input.x.clone(), &input.graph);
+    let (lap, diagonal) = layer.scaled_laplacian(&input.graph);
+    let mut c = finish(fx, &input, out, &layer, &ad)?;
+    let n = input.graph.num_nodes() as u32;
+    let index: Vec<f64> = lap
+        .host_src()
+        .iter()
+        .copied()
+        .chain(0..n)
+        .chain(lap.host_dst().iter().copied())
+        .chain(0..n)
+        .map(f64::from)
+        .collect();
+    c.insert("aux.lap_edge_index".into(), index);
+    let weights = lap.edge_weight().ok_or("no Laplacian weights")?.clone();
+    let mut w = values(weights);
+    w.extend(values(diagonal));
+    c.insert("aux.lap_edge_weight".into(), w);
+    Ok(c)
+}
+
+/// SGConv and APPNP: GCN's normalised graph (`aux.norm_edge_*`) and the layer's output.
+pub fn propagation(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let input = inputs(fx, &ad)?;
+    let loops = fx.opt_bool("add_self_loops", true);
+    let mut c = if fx.layer == "SGConv" {
+        let mut layer =
+            SgConvConfig::new(fx.opt_usize("in_channels")?, fx.opt_usize("out_channels")?)
+                .with_k(fx.opt_usize("K")?)
+                .with_add_self_loops(loops)
+                .with_bias(fx.opt_bool("bias", true))
+                .init(&ad);
+        fx.load_params(&mut layer)?;
+        let out = layer.forward(input.x.clone(), &input.graph);
+        finish(fx, &input, out, &layer, &ad)?
+    } else {
+        let alpha = fx.options["alpha"].as_f64().ok_or("option alpha missing")?;
+        let mut layer = AppnpConfig::new(fx.opt_usize("K")?, alpha)
+            .with_add_self_loops(loops)
+            .with_normalize(fx.opt_bool("normalize", true))
+            .init(&ad);
+        fx.load_params(&mut layer)?;
+        let out = layer.forward(input.x.clone(), &input.graph);
+        finish(fx, &input, out, &layer, &ad)?
+    };
+    let norm = gnn_models::message_passing::gcn_norm(&input.graph, false, loops);
+    let index: Vec<f64> = norm
+        .host_src()
+        .iter()
+        .chain(norm.host_dst())
+        .map(|&v| f64::from(v))
+        .collect();
+    c.insert("aux.norm_edge_index".into(), index);
+    let w = norm.edge_weight().ok_or("no normalised weights")?.clone();
+    c.insert("aux.norm_edge_weight".into(), values(w));
+    Ok(c)
+}
+
+pub fn pna(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let input = inputs(fx, &ad)?;
+    fn list<T: serde::de::DeserializeOwned>(fx: &Fixture, k: &str) -> Result<T, String> {
+        serde_json::from_value(fx.options[k].clone()).map_err(err)
+    }
+    let edge_dim = fx
+        .options
+        .get("edge_dim")
+        .and_then(|v| v.as_u64())
+        .map(|v| v as usize);
+    let mut layer = PnaConvConfig::new(
+        fx.opt_usize("in_channels")?,
+        fx.opt_usize("out_channels")?,
+        list(fx, "aggregators")?,
+        list(fx, "scalers")?,
+        list(fx, "deg")?,
+    )
+    .with_edge_dim(edge_dim)
+    .with_towers(fx.opt_usize("towers")?)
+    .with_pre_layers(fx.opt_usize("pre_layers")?)
+    .with_post_layers(fx.opt_usize("post_layers")?)
+    .with_divide_input(fx.opt_bool("divide_input", false))
+    .init(&ad)
+    .map_err(err)?;
+    fx.load_params(&mut layer)?;
+    let out = layer.forward(input.x.clone(), &input.graph).map_err(err)?;
+    finish(fx, &input, out, &layer, &ad)
+}
+
+pub fn edge_conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let input = inputs(fx, &ad)?;
+    let mut layer = EdgeConvConfig::new(
+        fx.opt_usize("in_channels")?,
+        fx.opt_usize("hidden_channels")?,
+        fx.opt_usize("out_channels")?,
+    )
+    .with_aggr(aggr(fx, "max")?)
+    .init(&ad);
+    fx.load_params(&mut layer)?;
+    let out = layer.forward(input.x.clone(), &input.graph).map_err(err)?;
+    finish(fx, &input, out, &layer, &ad)
+}
