@@ -253,7 +253,7 @@ pub fn model_config<'r>(
     data: &DataInfo,
 ) -> Result<(&'r std::sync::Arc<dyn ModelEntry>, ModelConfig), TrainError> {
     let entry = registry.get(&spec.model)?;
-    if entry.task() != data.task {
+    if !entry.supports(data.task) {
         return Err(TrainError::Config(match entry.task() {
             Task::Graph => format!(
                 "{} predicts one output per graph; {} is a node-level dataset (use a graph dataset such as tu-mutag)",

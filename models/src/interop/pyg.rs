@@ -51,6 +51,8 @@ pub const PYG_MODULES: &[&str] = &[
     "MPNN",
     "TwoLayerGCN",
     "TwoLayerGAT",
+    "TwoLayerSAGE",
+    "GINGraphClassifier",
 ];
 
 /// A module whose parameters have PyTorch Geometric `state_dict` names and layouts.

@@ -21,6 +21,8 @@ pub trait ModelEntry: Send + Sync {
     fn about(&self) -> &'static str;
     /// [`ModelSpec::task`].
     fn task(&self) -> Task;
+    /// [`ModelSpec::supports`].
+    fn supports(&self, task: Task) -> bool;
     /// [`ModelSpec::has_attention`].
     fn has_attention(&self) -> bool;
     /// [`ModelSpec::bench_datasets`].
@@ -96,6 +98,10 @@ impl<S: ModelSpec> ModelEntry for S {
 
     fn task(&self) -> Task {
         ModelSpec::task(self)
+    }
+
+    fn supports(&self, task: Task) -> bool {
+        ModelSpec::supports(self, task)
     }
 
     fn has_attention(&self) -> bool {

@@ -89,12 +89,13 @@ impl Registry {
         self.entries.iter().map(|e| e.name()).collect()
     }
 
-    /// The names of the models of `task`, comma-separated (for messages).
+    /// The names of the models that train on datasets of `task`, comma-separated (for
+    /// messages).
     pub fn names_for(&self, task: Task) -> String {
         let names: Vec<&str> = self
             .entries
             .iter()
-            .filter(|e| e.task() == task)
+            .filter(|e| e.supports(task))
             .map(|e| e.name())
             .collect();
         names.join(", ")

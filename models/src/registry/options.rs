@@ -118,13 +118,7 @@ pub fn apply_settings<O: ModelOptions>(
     let mut typed = options.clone();
     for (name, raw) in settings {
         let name = name.replace('-', "_");
-        let Some(fields) = value.as_object_mut() else {
-            return Err(SpecError::architecture(
-                model,
-                "options are not a JSON object",
-            ));
-        };
-        if !fields.contains_key(&name) {
+        if !value.as_object().is_some_and(|f| f.contains_key(&name)) {
             let known: Vec<String> = O::docs()
                 .iter()
                 .map(|d| format!("--{}", d.name.replace('_', "-")))
@@ -135,12 +129,34 @@ pub fn apply_settings<O: ModelOptions>(
                 known: known.join(", "),
             });
         }
-        fields.insert(name.clone(), parse_value(raw));
-        typed = serde_json::from_value(value.clone()).map_err(|e| SpecError::InvalidValue {
-            option: name.clone(),
-            value: raw.clone(),
-            reason: e.to_string(),
-        })?;
+        // `none` is `null` for an optional option, the string for an enum with a `none`.
+        let mut candidates = vec![parse_value(raw)];
+        if candidates[0].is_null() {
+            candidates.push(Value::String(raw.to_ascii_lowercase()));
+        }
+        let mut failure = None;
+        let mut applied = None;
+        for candidate in candidates {
+            let mut trial = value.clone();
+            if let Some(fields) = trial.as_object_mut() {
+                fields.insert(name.clone(), candidate);
+            }
+            match serde_json::from_value::<O>(trial.clone()) {
+                Ok(t) => {
+                    applied = Some((trial, t));
+                    break;
+                }
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        let Some((v, t)) = applied else {
+            return Err(SpecError::InvalidValue {
+                option: name.clone(),
+                value: raw.clone(),
+                reason: failure.map_or_else(String::new, |e| e.to_string()),
+            });
+        };
+        (value, typed) = (v, t);
     }
     Ok(typed)
 }

@@ -86,8 +86,14 @@ pub trait ModelSpec: Send + Sync + 'static {
     /// One line: what the model is, with its reference.
     fn about(&self) -> &'static str;
 
-    /// Node-level or graph-level.
+    /// Node-level or graph-level: the task it is listed under.
     fn task(&self) -> Task;
+
+    /// Whether it can be trained on datasets of `task` (its own by default; a model that
+    /// serves both builds its architecture from [`DataInfo::task`]).
+    fn supports(&self, task: Task) -> bool {
+        task == self.task()
+    }
 
     /// The paper protocol on `dataset` (lower-case name; `""` for the general defaults).
     fn protocol(&self, dataset: &str) -> Protocol<Self::Options>;

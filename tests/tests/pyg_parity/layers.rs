@@ -4,13 +4,16 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use gnn_models::Graph;
-use gnn_models::interop::PygParams;
+use gnn_models::interop::{PygParams, StateDict};
 use gnn_models::layers::{
     AppnpConfig, ChebConvConfig, EdgeConvConfig, GatedGraphConvConfig, GinConvConfig,
     PnaConvConfig, SageConvConfig, SgConvConfig, TransformerConvConfig,
 };
 use gnn_models::message_passing::Aggregation;
+use gnn_models::message_passing::global_add_pool;
+use gnn_models::models::Stack;
+use gnn_models::registry::{DataInfo, ModelEntry, Registry, Task};
+use gnn_models::{Graph, GraphModel};
 use gnn_tests::{Fixture, param_grads, values};
 
 use crate::Computed;
@@ -285,4 +288,130 @@ pub fn edge_conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
     fx.load_params(&mut layer)?;
     let out = layer.forward(input.x.clone(), &input.graph).map_err(err)?;
     finish(fx, &input, out, &layer, &ad)
+}
+
+/// A model built by the registry, with its entry.
+type Built = (
+    Box<dyn gnn_models::registry::DynModel>,
+    std::sync::Arc<dyn ModelEntry>,
+);
+
+/// A `Stack` from the registry: the spec `name` with `options` (JSON settings) for a dataset
+/// of `task`, on the autodiff device.
+fn stack_model(
+    name: &str,
+    task: Task,
+    fx: &Fixture,
+    settings: &[(&str, String)],
+    ad: &Device,
+) -> Result<Built, String> {
+    let registry = Registry::builtin();
+    let entry = registry.get(name).map_err(err)?.clone();
+    let (options, _) = entry.protocol("");
+    let settings: Vec<(String, String)> = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let options = entry.apply(&options, &settings).map_err(err)?;
+    let data = DataInfo {
+        name: fx.case.clone(),
+        task,
+        num_features: fx.opt_usize("in_channels")?,
+        featureless: false,
+        num_outputs: fx.opt_usize("out_channels")?,
+        num_relations: 0,
+        edge_dim: 0,
+    };
+    let config = entry.config(&options, &data).map_err(err)?;
+    let model = entry.init(&config, ad).map_err(err)?;
+    Ok((model, entry))
+}
+
+/// The fixture's parameters loaded into `model` under `rename`d keys, checked to export back.
+fn load_renamed(
+    fx: &Fixture,
+    entry: &dyn ModelEntry,
+    model: &mut dyn gnn_models::registry::DynModel,
+    rename: impl Fn(&str) -> String,
+) -> Result<(), String> {
+    let dict: StateDict = fx
+        .state_dict()?
+        .into_iter()
+        .map(|(k, t)| (rename(&k), t))
+        .collect();
+    entry.import_pyg(model, dict.clone()).map_err(err)?;
+    if entry.export_pyg(model).map_err(err)? != dict {
+        return Err("export differs from the fixture's parameters".into());
+    }
+    Ok(())
+}
+
+/// PyG's `TwoLayerSAGE` (`conv1.*`, `conv2.*`) is the registry's `sage` with two layers of
+/// `hidden_channels`, no dropout (PyG's `BasicGNN` names: `convs.0.*`, `convs.1.*`).
+pub fn two_layer_sage(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let input = inputs(fx, &ad)?;
+    let settings = [
+        ("hidden", fx.opt_usize("hidden_channels")?.to_string()),
+        ("layers", "2".to_string()),
+        ("dropout", "0".to_string()),
+    ];
+    let (mut model, entry) = stack_model("sage", Task::Node, fx, &settings, &ad)?;
+    let ours = |k: &str| {
+        k.replace("conv1.", "convs.0.")
+            .replace("conv2.", "convs.1.")
+    };
+    load_renamed(fx, entry.as_ref(), model.as_mut(), ours)?;
+    let typed = model
+        .as_any()
+        .downcast_ref::<Stack<gnn_models::layers::SageConv>>()
+        .ok_or("a SAGE stack")?;
+    let out = typed
+        .forward(input.x.clone().into(), &input.graph)
+        .map_err(err)?;
+    let pyg = |k: String| {
+        k.replace("convs.0.", "conv1.")
+            .replace("convs.1.", "conv2.")
+    };
+    let c = finish(fx, &input, out, typed, &ad)?;
+    Ok(c.into_iter().map(|(k, v)| (pyg(k), v)).collect())
+}
+
+/// PyG's `GINGraphClassifier` is the registry's `gin` on a graph dataset: `num_layers` GIN
+/// layers, a sum readout of every layer, a linear head; no normalisation, no dropout.
+pub fn gin_graph(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let mut input = inputs(fx, &ad)?;
+    let batch: Vec<usize> = fx.int("batch")?.1.iter().map(|&b| b as usize).collect();
+    let graphs = fx.opt_usize("num_graphs")?;
+    input.graph = input.graph.with_batch(&batch, graphs).map_err(err)?;
+    let settings = [
+        ("hidden", fx.opt_usize("hidden_channels")?.to_string()),
+        ("layers", fx.opt_usize("num_layers")?.to_string()),
+        ("dropout", "0".to_string()),
+        ("norm", "none".to_string()),
+        ("head_layers", "1".to_string()),
+        ("readout", "sum".to_string()),
+    ];
+    let (mut model, entry) = stack_model("gin", Task::Graph, fx, &settings, &ad)?;
+    load_renamed(fx, entry.as_ref(), model.as_mut(), str::to_string)?;
+    let typed = model
+        .as_any()
+        .downcast_ref::<Stack<gnn_models::layers::GinConv>>()
+        .ok_or("a GIN stack")?;
+    let x: gnn_models::Features = input.x.clone().into();
+    let out = typed.forward(x.clone(), &input.graph).map_err(err)?;
+    let states = typed.layer_outputs(x, &input.graph).map_err(err)?;
+    let batch = input.graph.batch().ok_or("a batch")?.tensor.clone();
+    let pooled: Vec<Tensor<2>> = states
+        .iter()
+        .map(|h| global_add_pool(h.clone(), &batch, graphs))
+        .collect();
+    let mut c = finish(fx, &input, out, typed, &ad)?;
+    c.insert(
+        "aux.node_h".into(),
+        values(states.last().ok_or("layers")?.clone()),
+    );
+    c.insert("aux.graph_emb".into(), values(Tensor::cat(pooled, 1)));
+    Ok(c)
 }

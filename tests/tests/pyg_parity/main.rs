@@ -47,6 +47,8 @@ fn run_case(fx: &Fixture, device: &Device) -> Option<Result<Computed, String>> {
         "SGConv" | "APPNP" => Some(layers::propagation(fx, device)),
         "PNAConv" => Some(layers::pna(fx, device)),
         "EdgeConv" => Some(layers::edge_conv(fx, device)),
+        "TwoLayerSAGE" => Some(layers::two_layer_sage(fx, device)),
+        "GINGraphClassifier" => Some(layers::gin_graph(fx, device)),
         _ => None,
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use gnn_models::registry::{OptionDoc, Registry, flag_name};
+use gnn_models::registry::{OptionDoc, Registry, Task, flag_name};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -52,11 +52,16 @@ pub fn listing(registry: &Registry) -> String {
     let mut s = String::new();
     for entry in registry.iter() {
         let (options, fit) = entry.protocol("");
+        let tasks: Vec<&str> = [Task::Node, Task::Graph]
+            .into_iter()
+            .filter(|&t| entry.supports(t))
+            .map(Task::name)
+            .collect();
         let _ = writeln!(
             s,
             "{} ({}-level): {}",
             entry.name(),
-            entry.task().name(),
+            tasks.join("- and "),
             entry.about()
         );
         for doc in entry.option_docs() {
