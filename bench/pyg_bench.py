@@ -4,9 +4,9 @@ timed the same way, printed as one JSON line in gnn-bench's worker format.
 
 gnn-bench calls it with the model's PyG reference (`--reference`, JSON from the model's spec:
 `ModelSpec::pyg_reference`) and the data exactly as gnn-rs prepared it (`--node-data` or
-`--graph-data`); the script knows builders (a stack of convolutions; PyG's R-GCN and
-edge-network MPNN examples), never model names, so a new model whose spec describes a stack
-needs no change here:
+`--graph-data`); the script knows builders (a stack of convolutions; PyG's BasicGNN shape
+with norms and jumping knowledge; APPNP; PyG's R-GCN and edge-network MPNN examples), never
+model names, so a new model whose spec describes a stack needs no change here:
 
     python bench/pyg_bench.py --model gcn --dataset cora --node-data cora.safetensors \
         --reference '{"builder": "stack", "convs": [...], ...}' --threads 1
@@ -29,7 +29,7 @@ def main():
     p.add_argument("--dataset", required=True, help="the dataset's name (a label)")
     p.add_argument("--reference", required=True,
                    help="JSON: the PyG model, as the model's spec describes it (builder stack, "
-                        "relational or edge-conditioned)")
+                        "basic, appnp, relational or edge-conditioned)")
     p.add_argument("--node-data", help="node dataset written by gnn-bench (stack, relational)")
     p.add_argument("--graph-data", help="graph dataset from `gnn export-data` (edge-conditioned)")
     p.add_argument("--threads", type=int, default=1)
@@ -46,7 +46,8 @@ def main():
     torch.manual_seed(args.seed)
     import torch_geometric
 
-    builders = {"stack": stack, "relational": relational, "edge-conditioned": edge_conditioned}
+    builders = {"stack": stack, "basic": basic, "appnp": appnp, "relational": relational,
+                "edge-conditioned": edge_conditioned}
     if ref["builder"] not in builders:
         sys.exit(f"unknown builder {ref['builder']!r} ({', '.join(builders)})")
     train_step, inference = builders[ref["builder"]](args, ref, torch)
@@ -74,7 +75,6 @@ def stack(args, ref, torch):
     import torch_geometric.nn as pyg_nn
 
     t = node_data(args.node_data, torch)
-    x, edge_index, y, train_idx = t["x"], t["edge_index"], t["y"], t["train_idx"]
     act = getattr(F, ref["activation"])
     p = ref["dropout"]
 
@@ -102,11 +102,19 @@ def stack(args, ref, torch):
         optimizer = torch.optim.Adam(model.parameters(), lr=ref["lr"],
                                      weight_decay=ref["weight_decay"])
 
+    return node_steps(model, optimizer, t, torch)
+
+
+def node_steps(model, optimizer, t, torch):
+    """The full-batch training step and inference of a node model `model(x, edge_index)`."""
+    import torch.nn.functional as F
+
+    x, edge_index, y, train_idx = t.get("x"), t["edge_index"], t["y"], t["train_idx"]
+
     def train_step():
         model.train()
         optimizer.zero_grad()
-        out = model(x, edge_index)
-        loss = F.cross_entropy(out[train_idx], y[train_idx])
+        loss = F.cross_entropy(model(x, edge_index)[train_idx], y[train_idx])
         loss.backward()
         optimizer.step()
         return float(loss)
@@ -117,6 +125,94 @@ def stack(args, ref, torch):
         return float(model(x, edge_index)[0, 0])
 
     return train_step, inference
+
+
+def conv_of(c, pyg_nn, torch):
+    """A PyG convolution from {class, args, kwargs}; GINConv gets the MLP gnn-rs's GinConv has
+    (Linear → ReLU → Linear, widths in → out → out)."""
+    if c["class"] == "GINConv":
+        i, o = c["args"]
+        mlp = torch.nn.Sequential(torch.nn.Linear(i, o), torch.nn.ReLU(), torch.nn.Linear(o, o))
+        return pyg_nn.GINConv(mlp, **c.get("kwargs", {}))
+    return getattr(pyg_nn, c["class"])(*c["args"], **c.get("kwargs", {}))
+
+
+def basic(args, ref, torch):
+    """PyG's BasicGNN shape, as gnn-rs's Stack: dropout on the input; per layer conv → norm →
+    act → dropout (the output layer of a model without jumping knowledge bare); jumping
+    knowledge cat or max, then a linear output layer. `ref`: convs [{class, args, kwargs,
+    width}], out_channels, dropout, input_dropout, act, jk, norm, lr, weight_decay, decay."""
+    import torch.nn.functional as F
+    import torch_geometric.nn as pyg_nn
+
+    t = node_data(args.node_data, torch)
+    act = getattr(F, ref["act"])
+    layers = len(ref["convs"])
+    hidden = lambda i: i + 1 < layers or ref["jk"] != "last"
+    norm_of = {"batch": torch.nn.BatchNorm1d, "layer": torch.nn.LayerNorm}
+
+    class Basic(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = torch.nn.ModuleList(conv_of(c, pyg_nn, torch) for c in ref["convs"])
+            self.norms = torch.nn.ModuleList(
+                norm_of[ref["norm"]](c["width"]) if ref["norm"] in norm_of and hidden(i)
+                else torch.nn.Identity() for i, c in enumerate(ref["convs"]))
+            width = sum(c["width"] for c in ref["convs"]) if ref["jk"] == "cat" \
+                else ref["convs"][-1]["width"]
+            self.lin = None if ref["jk"] == "last" else torch.nn.Linear(width, ref["out_channels"])
+
+        def forward(self, x, edge_index):
+            x = F.dropout(x, ref["input_dropout"], self.training)
+            outs = []
+            for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+                x = conv(x, edge_index)
+                if hidden(i):
+                    x = F.dropout(act(norm(x)), ref["dropout"], self.training)
+                outs.append(x)
+            if ref["jk"] == "last":
+                return x
+            combined = torch.cat(outs, 1) if ref["jk"] == "cat" \
+                else torch.stack(outs, 0).max(0).values
+            return self.lin(combined)
+
+    model = Basic()
+    wd = ref["weight_decay"]
+    if ref["decay"] == "first":
+        rest = [p for m in [*model.convs[1:], model.norms, model.lin] if m is not None
+                for p in m.parameters()]
+        groups = [dict(params=model.convs[0].parameters(), weight_decay=wd),
+                  dict(params=rest, weight_decay=0)]
+    else:
+        groups = [dict(params=model.parameters(), weight_decay=wd)]
+    return node_steps(model, torch.optim.Adam(groups, lr=ref["lr"]), t, torch)
+
+
+def appnp(args, ref, torch):
+    """gnn-rs's `appnp` (PyG's examples/citation/appnp.py): dropout → lin1 → ReLU → dropout →
+    lin2, then APPNP (K, alpha, edge dropout); weight decay on lin1 only. `ref`: in_channels,
+    hidden_channels, out_channels, dropout, K, alpha, edge_dropout, lr, weight_decay."""
+    import torch.nn.functional as F
+    from torch_geometric.nn import APPNP
+
+    t = node_data(args.node_data, torch)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin1 = torch.nn.Linear(ref["in_channels"], ref["hidden_channels"])
+            self.lin2 = torch.nn.Linear(ref["hidden_channels"], ref["out_channels"])
+            self.prop = APPNP(ref["K"], ref["alpha"], dropout=ref["edge_dropout"], cached=True)
+
+        def forward(self, x, edge_index):
+            p = ref["dropout"]
+            x = F.dropout(self.lin1(F.dropout(x, p, self.training)).relu(), p, self.training)
+            return self.prop(self.lin2(x), edge_index)
+
+    model = Net()
+    groups = [dict(params=model.lin1.parameters(), weight_decay=ref["weight_decay"]),
+              dict(params=model.lin2.parameters(), weight_decay=0)]
+    return node_steps(model, torch.optim.Adam(groups, lr=ref["lr"]), t, torch)
 
 
 def report(args, torch, torch_geometric, train_step, inference):

@@ -494,13 +494,14 @@ fn pyg_inputs(
     match &setup.dataset {
         AnyDataset::Graph(ds) => {
             let (split, note) = worker::graph_split(ds);
-            gnn_train::commands::export_graph_dataset(ds, &split, &note, &path)
+            let standardize = setup.spec.normalize_features;
+            gnn_train::commands::export_graph_dataset(ds, &split, &note, standardize, &path)
                 .map_err(|e| e.to_string())?;
             pyg_args.extend(["--graph-data".to_string(), path.display().to_string()]);
         }
         AnyDataset::Node(_) => {
             let ds = setup.prepared_nodes().ok_or("a node dataset")?;
-            worker::write_node_data(&ds, &path)?;
+            gnn_train::commands::export_node_dataset(&ds, &path).map_err(|e| e.to_string())?;
             pyg_args.extend(["--node-data".to_string(), path.display().to_string()]);
         }
     }

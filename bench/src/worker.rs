@@ -107,48 +107,6 @@ impl Setup {
     }
 }
 
-/// A node dataset as one safetensors file for the PyG script (all `F32`, exact below 2^24):
-/// `x [N, F]` (absent for a featureless dataset), `edge_index [2, E]`, `edge_type [E]` (with
-/// relation types), `y [N]`, `train_idx`; metadata `num_nodes`, `num_relations`.
-pub fn write_node_data(ds: &NodeDataset, path: &Path) -> Result<(), String> {
-    use gnn_models::interop::{HostTensor, StateDict, encode_safetensors};
-    let n = ds.num_nodes();
-    if n >= 1 << 24 || ds.edges.num_edges() >= 1 << 24 {
-        return Err(format!(
-            "{}: too large to hand to PyG as F32 indices",
-            ds.name
-        ));
-    }
-    let t = |shape: Vec<usize>, values: Vec<f32>| HostTensor { shape, values };
-    let mut dict = StateDict::new();
-    if ds.num_features() > 0 {
-        dict.insert(
-            "x".into(),
-            t(vec![n, ds.num_features()], ds.features.data().to_vec()),
-        );
-    }
-    let mut ei: Vec<f32> = ds.edges.src().iter().map(|&v| v as f32).collect();
-    ei.extend(ds.edges.dst().iter().map(|&v| v as f32));
-    dict.insert("edge_index".into(), t(vec![2, ds.edges.num_edges()], ei));
-    if let Some(r) = &ds.relations {
-        let types = r.edge_type.iter().map(|&v| v as f32).collect();
-        dict.insert("edge_type".into(), t(vec![r.edge_type.len()], types));
-    }
-    let y = ds.labels.iter().map(|l| l.unwrap_or(0) as f32).collect();
-    dict.insert("y".into(), t(vec![n], y));
-    let train = ds.split.train.iter().map(|&i| i as f32).collect();
-    dict.insert("train_idx".into(), t(vec![ds.split.train.len()], train));
-    let meta = std::collections::HashMap::from([
-        ("num_nodes".to_string(), n.to_string()),
-        (
-            "num_relations".to_string(),
-            ds.relations.as_ref().map_or(0, |r| r.len()).to_string(),
-        ),
-    ]);
-    let bytes = encode_safetensors(&dict, meta)?;
-    gnn_train::output::write_atomic(path, &bytes).map_err(|e| e.to_string())
-}
-
 /// The processed graph as JSON, so the PyG script runs on exactly the same data.
 pub fn graph_json(ds: &NodeDataset) -> serde_json::Value {
     let ids = |v: &[usize]| v.to_vec();
@@ -217,8 +175,15 @@ pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
             Box::new(node_data(&setup.spec, ds, &device).map_err(|e| e.to_string())?)
         }
         AnyDataset::Graph(ds) => Box::new(
-            GraphBatches::new(ds, graph_split(ds).0, setup.spec.batch_size, 0, &device)
-                .map_err(|e| e.to_string())?,
+            GraphBatches::new(
+                ds,
+                graph_split(ds).0,
+                setup.spec.batch_size,
+                0,
+                setup.spec.normalize_features,
+                &device,
+            )
+            .map_err(|e| e.to_string())?,
         ),
     };
     let train_device = device.clone().autodiff();

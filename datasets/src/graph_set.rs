@@ -43,6 +43,10 @@ pub struct GraphDataset {
     pub num_node_features: usize,
     /// Edge feature width `D` (0 without edge features).
     pub num_edge_features: usize,
+    /// The first this many node feature columns are raw continuous attributes (TU
+    /// `_node_attributes.txt`), which training standardises ([`FeatureScaler`](crate::FeatureScaler));
+    /// the other columns are one-hot or designed features, used as they are.
+    pub continuous_node_features: usize,
 }
 
 impl GraphDataset {
@@ -78,11 +82,12 @@ impl GraphDataset {
 }
 
 impl GraphDataset {
-    /// Checks what training relies on, graph by graph: at least one graph; every graph with at
-    /// least one node (zero edges is allowed: the nodes are then updated from themselves
-    /// alone), feature rows equal to its node count and widths equal to the dataset's, edge
-    /// endpoints below its node count, one edge-feature row per edge, every feature finite,
-    /// classes below `num_classes`, regression targets finite and of one width.
+    /// Checks what training relies on, graph by graph: at least one graph; no more continuous
+    /// feature columns than feature columns; every graph with at least one node (zero edges is
+    /// allowed: the nodes are then updated from themselves alone), feature rows equal to its
+    /// node count and widths equal to the dataset's, edge endpoints below its node count, one
+    /// edge-feature row per edge, every feature finite, classes below `num_classes`,
+    /// regression targets finite and of one width.
     pub fn validate(&self) -> Result<(), DatasetError> {
         let bad = |g: usize, m: String| {
             Err(DatasetError::Invalid(format!(
@@ -94,6 +99,12 @@ impl GraphDataset {
             return Err(DatasetError::Invalid(format!(
                 "dataset {}: no graphs",
                 self.name
+            )));
+        }
+        if self.continuous_node_features > self.num_node_features {
+            return Err(DatasetError::Invalid(format!(
+                "dataset {}: {} continuous node features, but {} in all",
+                self.name, self.continuous_node_features, self.num_node_features
             )));
         }
         let width = match &self.graphs[0].y {
@@ -496,6 +507,7 @@ mod tests {
             num_classes: None,
             num_node_features: 1,
             num_edge_features: 0,
+            continuous_node_features: 0,
         };
         let s = TargetScaler::fit(&ds, &[0, 1]).unwrap();
         assert_eq!(s.mean, [2.0, 5.0]);
@@ -519,6 +531,7 @@ mod tests {
             num_classes: Some(2),
             num_node_features: 1,
             num_edge_features: 1,
+            continuous_node_features: 0,
         };
         good().validate().unwrap();
         type Breaker = Box<dyn Fn(&mut GraphDataset)>;

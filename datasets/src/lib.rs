@@ -16,6 +16,7 @@ pub mod archive;
 pub mod download;
 pub mod entities;
 mod error;
+pub mod feature_scaler;
 pub mod graph;
 pub mod graph_set;
 pub mod hetero;
@@ -31,6 +32,7 @@ pub mod transforms;
 pub mod tu;
 
 pub use error::DatasetError;
+pub use feature_scaler::FeatureScaler;
 pub use graph::{EdgeList, Matrix, NodeDataset, Relations, Split};
 pub use graph_set::{GraphDataset, GraphSplit, GraphTarget, SmallGraph, TargetScaler};
 pub use root::DataRoot;

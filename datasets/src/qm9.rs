@@ -128,6 +128,7 @@ fn dataset(name: &str, graphs: Vec<crate::SmallGraph>, edge_dim: usize) -> Graph
         num_classes: None,
         num_node_features: ATOM_FEATURES,
         num_edge_features: edge_dim,
+        continuous_node_features: 0,
     }
 }
 

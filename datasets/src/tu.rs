@@ -288,6 +288,7 @@ pub fn load(name: &str, root: &DataRoot) -> Result<GraphDataset, DatasetError> {
         }
         None => None,
     };
+    let continuous_node_features = attrs.as_ref().map_or(0, |a| a.0);
     let (f, x) = match (attrs, labels) {
         (Some(a), Some(l)) => hcat(n, a, l),
         (Some(a), None) => a,
@@ -413,6 +414,7 @@ pub fn load(name: &str, root: &DataRoot) -> Result<GraphDataset, DatasetError> {
         num_classes: Some(distinct.len()),
         num_node_features: f,
         num_edge_features: d,
+        continuous_node_features,
     };
     dataset.validate()?;
     Ok(dataset)
@@ -452,6 +454,7 @@ mod tests {
         assert_eq!(ds.len(), 2);
         assert_eq!(ds.num_classes, Some(2));
         assert_eq!((ds.num_node_features, ds.num_edge_features), (5, 2));
+        assert_eq!(ds.continuous_node_features, 2);
         let g = &ds.graphs[0];
         assert_eq!(g.y, GraphTarget::Class(1)); // label 1 sorts after -1
         assert_eq!(g.num_nodes, 3);

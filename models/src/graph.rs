@@ -31,6 +31,19 @@ pub enum GraphError {
         /// The number of nodes.
         num_nodes: usize,
     },
+    /// An edge of a [`BipartiteGraph`](crate::BipartiteGraph) refers to a node outside its
+    /// side's node set.
+    #[error("edge {edge}: {side} {index} outside 0..{count}")]
+    SideOutOfRange {
+        /// Position of the edge.
+        edge: usize,
+        /// `source` or `target`.
+        side: &'static str,
+        /// The node it names.
+        index: usize,
+        /// The number of nodes on that side.
+        count: usize,
+    },
     /// More nodes or edges than the 32-bit index space holds.
     #[error("graph too large: {0}")]
     TooLarge(String),
@@ -129,6 +142,29 @@ pub struct Graph {
     memo: Memo,
 }
 
+/// Checks what every edge list needs: one target per source, and node and edge counts that
+/// fit the 32-bit indices (`nodes`: the larger node set).
+pub(crate) fn check_edge_lists(
+    src: &[usize],
+    dst: &[usize],
+    nodes: usize,
+) -> Result<(), GraphError> {
+    if src.len() != dst.len() {
+        return Err(GraphError::LengthMismatch {
+            what: "targets",
+            got: dst.len(),
+            expected: src.len(),
+        });
+    }
+    if nodes > u32::MAX as usize || src.len() > i32::MAX as usize {
+        return Err(GraphError::TooLarge(format!(
+            "{nodes} nodes, {} edges",
+            src.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Which graph of a mini-batch each node belongs to (a disjoint union of graphs).
 #[derive(Clone, Debug)]
 pub struct BatchVector {
@@ -147,19 +183,7 @@ impl Graph {
         num_nodes: usize,
         device: &Device,
     ) -> Result<Self, GraphError> {
-        if src.len() != dst.len() {
-            return Err(GraphError::LengthMismatch {
-                what: "targets",
-                got: dst.len(),
-                expected: src.len(),
-            });
-        }
-        if num_nodes > u32::MAX as usize || src.len() > i32::MAX as usize {
-            return Err(GraphError::TooLarge(format!(
-                "{num_nodes} nodes, {} edges",
-                src.len()
-            )));
-        }
+        check_edge_lists(src, dst, num_nodes)?;
         if let Some(e) = src
             .iter()
             .zip(dst)
@@ -172,9 +196,20 @@ impl Graph {
                 num_nodes,
             });
         }
+        Ok(Self::from_checked(src, dst, num_nodes, device))
+    }
+
+    /// A graph on `num_nodes` targets from host lists already checked to fit (sources may
+    /// index another node set: [`BipartiteGraph`](crate::BipartiteGraph)).
+    pub(crate) fn from_checked(
+        src: &[usize],
+        dst: &[usize],
+        num_nodes: usize,
+        device: &Device,
+    ) -> Self {
         let host_src: Arc<[u32]> = src.iter().map(|&v| v as u32).collect();
         let host_dst: Arc<[u32]> = dst.iter().map(|&v| v as u32).collect();
-        Ok(Self::from_host(num_nodes, host_src, host_dst, None, device))
+        Self::from_host(num_nodes, host_src, host_dst, None, device)
     }
 
     /// Builds a graph from `i64` index lists (PyG's `edge_index` rows), rejecting negative or

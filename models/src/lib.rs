@@ -17,6 +17,7 @@
 // `model_options!` names this crate as `gnn_models` wherever it expands, here included.
 extern crate self as gnn_models;
 
+mod bipartite;
 pub mod features;
 mod graph;
 pub mod interop;
@@ -27,6 +28,7 @@ pub mod registry;
 #[cfg(test)]
 mod testing;
 
+pub use bipartite::BipartiteGraph;
 pub use features::{Features, SparseFeatures};
 pub use graph::{BatchVector, EdgeTypes, Graph, GraphError, MemoKey};
 

@@ -79,3 +79,34 @@ fn mpnn_regresses_qm9_in_target_units() {
         "train MAE {train} D vs {baseline} D predicting the mean"
     );
 }
+
+/// The kept epoch's model is that epoch's: batch norm's running statistics are part of it and
+/// do not follow the later epochs (a clone would share them with the model still training).
+#[test]
+fn the_kept_epoch_keeps_its_batch_norm_statistics() {
+    use gnn_train::experiment::seeded_split;
+    use gnn_train::graph_data::GraphBatches;
+
+    let ds = tu::load("tu-mutag", &data_root()).expect("MUTAG");
+    let mut spec = spec("gin", "tu-mutag");
+    spec.folds = 0;
+    spec.set(&Registry::builtin(), &[("hidden", "8"), ("layers", "2")])
+        .unwrap();
+    spec.fit.epochs = 12;
+    spec.fit.lr_decay = None;
+    let (report, models) = run_graph_task(&spec, &ds, |_, _| {}).unwrap();
+    let run = &report.runs[0];
+    assert!(
+        run.best_epoch < run.epochs,
+        "the kept epoch ({}) must precede the last ({}) for this test to say anything",
+        run.best_epoch,
+        run.epochs
+    );
+    let split = seeded_split(ds.len(), spec.seed).0;
+    let device = spec.backend.device().unwrap();
+    let data = GraphBatches::new(&ds, split, spec.batch_size, spec.seed, true, &device).unwrap();
+    for (split, score) in models[0].evaluate(&data).unwrap() {
+        let saved = run.split_metrics[split.name()];
+        assert_eq!(score.metric, saved, "{} accuracy", split.name());
+    }
+}

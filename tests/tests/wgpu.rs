@@ -211,6 +211,7 @@ fn toy_graphs() -> GraphDataset {
         num_classes: Some(2),
         num_node_features: 8,
         num_edge_features: 2,
+        continuous_node_features: 0,
     }
 }
 
@@ -224,7 +225,7 @@ fn mpnn_matches_ndarray() {
     };
     let config = MpnnConfig::new(8, 2, 2).with_dim(8).with_edge_hidden(8);
     let data = move |d: &Device| -> Box<dyn TrainData> {
-        Box::new(GraphBatches::new(&ds, split.clone(), 4, 0, d).unwrap())
+        Box::new(GraphBatches::new(&ds, split.clone(), 4, 0, false, d).unwrap())
     };
     matches_ndarray("mpnn", data, |d| config.init(d), |m| m.lin0.weight.val());
 }

@@ -56,6 +56,8 @@ impl Selector {
                 let b = val.loss < self.best_loss;
                 (b, b)
             }
+            // Every epoch is kept and counts as progress: the last one is the result.
+            Selection::Last => (true, true),
             Selection::ValMetricAndLoss => {
                 let (m, l) = (metric >= self.best_metric, val.loss <= self.best_loss);
                 (m && l, m || l)
@@ -357,7 +359,10 @@ pub fn fit_dyn(
             .iter()
             .map(|b| trainer.step(b))
             .collect::<Result<_, _>>()?;
-        let scores = evaluate(trainer.model().valid().as_ref(), data)?;
+        // A snapshot, not a clone: a clone would share batch norm's running statistics with
+        // the model that goes on training, so a kept epoch's weights would drift.
+        let snapshot = trainer.model().valid();
+        let scores = evaluate(snapshot.as_ref(), data)?;
         let step_loss = Tensor::cat(step_losses, 0)
             .mean()
             .into_data()
@@ -377,7 +382,7 @@ pub fn fit_dyn(
             .get(&SplitKind::Val)
             .is_none_or(|v| selector.observe(v));
         if keep {
-            best = Some((epoch, trainer.model().clone_box(), record.scores.clone()));
+            best = Some((epoch, snapshot, record.scores.clone()));
         }
         history.push(record);
         if cfg.patience.is_some_and(|p| selector.since_progress >= p) {
@@ -387,10 +392,10 @@ pub fn fit_dyn(
 
     let (best_epoch, best_model, best_scores) = match best {
         Some(b) => b,
-        None => (0, trainer.model().clone_box(), Scores::new()),
+        None => (0, trainer.model().valid(), Scores::new()),
     };
     Ok(FitResult {
-        model: best_model.valid(),
+        model: best_model,
         best_epoch,
         best: best_scores,
         history,

@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use gnn_datasets::graph_set::{Rng, collate};
-use gnn_datasets::{GraphDataset, GraphSplit, GraphTarget, TargetScaler};
+use gnn_datasets::{FeatureScaler, GraphDataset, GraphSplit, GraphTarget, TargetScaler};
 use gnn_models::{Features, Graph};
 
 use crate::TrainError;
@@ -18,6 +18,8 @@ pub const EVAL_BATCH: usize = 512;
 /// A dataset without edge features gets one constant edge feature, so that edge-conditioned
 /// models apply unchanged. Regression targets are normalised with the mean and standard
 /// deviation of the training graphs ([`TargetScaler`]); metrics come back in the target's units.
+/// With `standardize`, continuous node attributes are standardised with the training graphs'
+/// statistics ([`FeatureScaler`]).
 #[derive(Debug, Clone)]
 pub struct GraphBatches {
     dataset: GraphDataset,
@@ -27,18 +29,21 @@ pub struct GraphBatches {
     device: Device,
     /// Regression: the training targets' statistics (the batches hold normalised targets).
     scaler: Option<TargetScaler>,
+    /// The training graphs' statistics of the continuous node attributes, when standardised.
+    features: Option<FeatureScaler>,
     /// The evaluation batches, built once (they do not change between epochs).
     eval: Vec<Batch>,
 }
 
 impl GraphBatches {
     /// Batches of `split` of `dataset` on `device`; training order shuffled per epoch from
-    /// `seed`.
+    /// `seed`; continuous node attributes standardised when `standardize` is set.
     pub fn new(
         dataset: &GraphDataset,
         split: GraphSplit,
         batch_size: usize,
         seed: u64,
+        standardize: bool,
         device: &Device,
     ) -> Result<Self, TrainError> {
         dataset.validate()?;
@@ -73,9 +78,15 @@ impl GraphBatches {
                 Some(s)
             }
         };
+        let features = (standardize && dataset.continuous_node_features > 0).then(|| {
+            let s = FeatureScaler::fit(&dataset, &split.train);
+            s.apply(&mut dataset);
+            s
+        });
         let mut data = GraphBatches {
             dataset,
             scaler,
+            features,
             split,
             batch_size,
             seed,
@@ -97,6 +108,11 @@ impl GraphBatches {
     /// Regression: the statistics the targets were normalised with.
     pub fn scaler(&self) -> Option<&TargetScaler> {
         self.scaler.as_ref()
+    }
+
+    /// The statistics the continuous node attributes were standardised with, if they were.
+    pub fn feature_scaler(&self) -> Option<&FeatureScaler> {
+        self.features.as_ref()
     }
 
     /// The split.

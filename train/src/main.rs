@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use gnn_datasets::DataRoot;
 use gnn_datasets::molecule::Hydrogens;
+use gnn_datasets::transforms::row_normalize;
 use gnn_models::registry::{Registry, flag_name};
 use gnn_train::commands::{
     FitOverrides, TrainOutputs, TrainRequest, check_output_dir, shared_options,
@@ -40,8 +41,8 @@ enum Command {
     Export(ExportArgs),
     /// Make a model directory from PyTorch Geometric weights (a safetensors state_dict).
     Import(ImportArgs),
-    /// Write a graph dataset, as the models see it, and a split to one safetensors file
-    /// (for PyG side-by-side runs: bench/pyg_qm9.py).
+    /// Write a dataset, as the models see it, and a split to one safetensors file (for PyG
+    /// side-by-side runs: bench/pyg_qm9.py, bench/pyg_accuracy.py).
     ExportData(ExportDataArgs),
     /// List the models with their options, defaults and training protocols.
     Models(ModelsArgs),
@@ -59,18 +60,34 @@ struct ModelsArgs {
 
 #[derive(Args, Debug)]
 struct ExportDataArgs {
-    /// Graph dataset: tu-<name>, qm9, qm9-sdf.
+    /// Dataset: a node dataset (cora, ...; its own split) or a graph dataset (tu-<name>, qm9,
+    /// qm9-sdf).
     #[arg(long)]
     dataset: String,
-    /// QM9: the target (PyG's order) [default: 0].
+    /// QM9: the target (PyG's order).
     #[arg(long, default_value_t = 0)]
     target: usize,
     /// QM9: hydrogens as graph nodes.
     #[arg(long)]
     explicit_h: bool,
-    /// Seed of the 80/10/10 split (the split of `gnn train --seed S`'s first run).
+    /// Graph datasets: seed of the split — the 80/10/10 split of `gnn train --folds 0 --seed
+    /// S`'s first run, or with --folds the folds' seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Graph datasets: the split of fold --fold of stratified cross-validation with this many
+    /// folds, as `gnn train --folds K` trains it (0: the seeded 80/10/10 split).
+    #[arg(long, default_value_t = 0)]
+    folds: usize,
+    /// Graph datasets with --folds: which fold is the test fold (run --fold of `gnn train`).
+    #[arg(long, default_value_t = 0)]
+    fold: usize,
+    /// Graph datasets with --folds: no validation fold (as `gnn train --no-val-fold`).
+    #[arg(long)]
+    no_val_fold: bool,
+    /// Features as stored: not row-normalised (node datasets), continuous node attributes not
+    /// standardised (graph datasets).
+    #[arg(long)]
+    raw_features: bool,
     /// Data root [default: $GNN_DATA_DIR, else the per-user cache directory].
     #[arg(long)]
     root: Option<PathBuf>,
@@ -141,7 +158,7 @@ struct ImportArgs {
     /// The dataset it is meant for (recorded in the card).
     #[arg(long)]
     dataset: String,
-    /// The model was trained on features as stored, not row-normalised.
+    /// The model was trained on features as stored (see `gnn train --raw-features`).
     #[arg(long)]
     raw_features: bool,
     /// Backend recorded in the card.
@@ -218,10 +235,11 @@ struct TrainFlags {
     #[arg(long)]
     patience: Option<usize>,
     /// Which validation numbers pick the kept epoch and count as progress for --patience:
-    /// acc, loss, or acc-and-loss (the GAT authors' rule) [default: the model's protocol].
+    /// acc, loss, acc-and-loss (the GAT authors' rule) or last [default: the model's protocol].
     #[arg(long)]
     select_by: Option<Selection>,
-    /// Use the features as stored instead of row-normalising them.
+    /// Use the features as stored: not row-normalised (node datasets), continuous node
+    /// attributes not standardised (graph datasets).
     #[arg(long)]
     raw_features: bool,
     /// Data root [default: $GNN_DATA_DIR, else the per-user cache directory].
@@ -543,14 +561,51 @@ fn export_data(args: ExportDataArgs) -> Result<(), TrainError> {
         },
     };
     let root = dataset_root(args.root.as_deref(), args.offline);
-    let AnyDataset::Graph(ds) = datasets::load(&args.dataset, &root, &options)? else {
-        return Err(TrainError::Config(format!(
-            "{} is a node-level dataset; export-data writes graph datasets",
-            args.dataset
-        )));
+    let ds = match datasets::load(&args.dataset, &root, &options)? {
+        AnyDataset::Node(mut ds) => {
+            if args.folds != 0 || args.fold != 0 || args.no_val_fold {
+                return Err(TrainError::Config(format!(
+                    "{} is a node dataset with its own split: --folds, --fold and --no-val-fold \
+                     are for graph datasets",
+                    args.dataset
+                )));
+            }
+            if !args.raw_features {
+                row_normalize(&mut ds.features);
+            }
+            commands::export_node_dataset(&ds, &args.out)?;
+            eprintln!(
+                "wrote {} nodes ({} train / {} val / {} test) to {}",
+                ds.num_nodes(),
+                ds.split.train.len(),
+                ds.split.val.len(),
+                ds.split.test.len(),
+                args.out.display()
+            );
+            return Ok(());
+        }
+        AnyDataset::Graph(ds) => ds,
     };
-    let (split, note) = gnn_train::experiment::seeded_split(ds.len(), args.seed);
-    commands::export_graph_dataset(&ds, &split, &note, &args.out)?;
+    let (split, note) = match args.folds {
+        0 => gnn_train::experiment::seeded_split(ds.len(), args.seed),
+        k => {
+            let splits = gnn_train::experiment::cv_splits(&ds, k, args.seed, args.no_val_fold)?;
+            let split = splits.get(args.fold).cloned().ok_or_else(|| {
+                TrainError::Config(format!("--fold {} of {k} folds (0..{k})", args.fold))
+            })?;
+            let val = if args.no_val_fold {
+                "none"
+            } else {
+                "the next fold"
+            };
+            let note = format!(
+                "stratified_folds(k={k}, seed={}), test fold {}, validation {val}",
+                args.seed, args.fold
+            );
+            (split, note)
+        }
+    };
+    commands::export_graph_dataset(&ds, &split, &note, !args.raw_features, &args.out)?;
     eprintln!(
         "wrote {} graphs ({} train / {} val / {} test) to {}",
         ds.len(),
@@ -620,21 +675,25 @@ fn summary(r: &ExperimentReport) -> String {
         if r.runs.len() == 1 { "" } else { "s" },
         r.epoch_ms_median
     );
-    if r.metric == "accuracy" {
-        format!(
-            "{} on {} ({}): test accuracy {:.2} ± {:.2} % {runs}",
-            r.model,
-            r.dataset,
-            r.backend,
-            100.0 * r.test_metric_mean,
-            100.0 * r.test_metric_std,
-        )
-    } else {
-        format!(
-            "{} on {} ({}): test {} {:.4} ± {:.4} {runs}",
-            r.model, r.dataset, r.backend, r.metric, r.test_metric_mean, r.test_metric_std,
-        )
+    let value = |mean: f64, std: f64| match r.metric.as_str() {
+        "accuracy" => format!("accuracy {:.2} ± {:.2} %", 100.0 * mean, 100.0 * std),
+        metric => format!("{metric} {mean:.4} ± {std:.4}"),
+    };
+    let mut line = format!(
+        "{} on {} ({}): test {} {runs}",
+        r.model,
+        r.dataset,
+        r.backend,
+        value(r.test_metric_mean, r.test_metric_std)
+    );
+    if let Some(b) = &r.best_mean_epoch {
+        line += &format!(
+            "\n  GIN paper's protocol (the epoch with the best mean over the test folds, chosen on them): {} at epoch {}",
+            value(b.test_metric_mean, b.test_metric_std),
+            b.epoch
+        );
     }
+    line
 }
 
 fn main() -> ExitCode {

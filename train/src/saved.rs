@@ -54,7 +54,8 @@ pub struct ModelCard {
 /// How the input features are prepared before the model sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Preprocessing {
-    /// Features row-normalised (`x_i / Σ_j x_ij`).
+    /// Node datasets: features row-normalised (`x_i / Σ_j x_ij`). Graph datasets: continuous
+    /// node attributes standardised with the training graphs' statistics.
     pub normalize_features: bool,
 }
 

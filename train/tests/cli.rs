@@ -348,8 +348,12 @@ fn bad_graph_and_file_invocations_give_one_line_and_fail() {
             "invalid value",
         ),
         (
-            "export-data --dataset cora --out x.safetensors --root ROOT",
-            "node-level",
+            "export-data --dataset cora --folds 10 --out x.safetensors --root ROOT",
+            "own split",
+        ),
+        (
+            "export-data --dataset tu-mutag --folds 10 --fold 10 --out x.safetensors --root ROOT",
+            "--fold 10 of 10",
         ),
         (
             "export-data --dataset qm9 --out /no/such/dir/q.st --root ROOT",

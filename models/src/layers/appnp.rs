@@ -3,6 +3,7 @@
 
 use burn::config::Config;
 use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::sg_conv::gcn_normalized;
@@ -27,10 +28,15 @@ pub struct AppnpConfig {
     /// Normalise once per [`Graph`] value (full-batch training).
     #[config(default = false)]
     pub cached: bool,
+    /// Dropout probability on the normalised edge weights, a fresh mask per step (training
+    /// only; Klicpera et al.'s and PyG's `dropout`).
+    #[config(default = 0.0)]
+    pub edge_dropout: f64,
 }
 
 /// APPNP propagation (no parameters): `h⁰ = x`, `h^{k+1} = (1 − α) Â h^k + α x`, output
-/// `h^K`, with GCN's `Â = D̂^{-1/2} (A + I) D̂^{-1/2}`.
+/// `h^K`, with GCN's `Â = D̂^{-1/2} (A + I) D̂^{-1/2}` (its weights under dropout in training
+/// when `edge_dropout > 0`).
 ///
 /// # Shapes
 /// - input `x`: `[N, F]`; output `[N, F]`
@@ -41,6 +47,8 @@ pub struct Appnp {
     add_self_loops: bool,
     normalize: bool,
     cached: bool,
+    /// Dropout on the edge weights.
+    pub edge_dropout: Dropout,
 }
 
 impl AppnpConfig {
@@ -52,6 +60,7 @@ impl AppnpConfig {
             add_self_loops: self.add_self_loops,
             normalize: self.normalize,
             cached: self.cached,
+            edge_dropout: DropoutConfig::new(self.edge_dropout).init(),
         }
     }
 }
@@ -68,8 +77,18 @@ impl Appnp {
             graph.clone()
         };
         let teleport = x.clone().mul_scalar(self.alpha);
+        // The graph lives on the plain device, as data; in training its weights join the
+        // features on the autodiff device, where dropout acts.
+        let training = self.edge_dropout.prob > 0.0 && x.device().is_autodiff();
         (0..self.k).fold(x, |h, _| {
-            propagate_weighted(h, &graph).mul_scalar(1.0 - self.alpha) + teleport.clone()
+            let step = match graph.edge_weight().filter(|_| training) {
+                Some(w) => {
+                    let w = self.edge_dropout.forward(w.clone().autodiff());
+                    propagate_weighted(h, &graph.reweighted(w))
+                }
+                None => propagate_weighted(h, &graph),
+            };
+            step.mul_scalar(1.0 - self.alpha) + teleport.clone()
         })
     }
 }
@@ -95,5 +114,31 @@ mod tests {
         assert_close(&to_vec(id), &to_vec(x.clone()), 1e-6, "alpha 1");
         let none = AppnpConfig::new(0, 0.1).init(&d).forward(x.clone(), &g);
         assert_close(&to_vec(none), &to_vec(x), 0.0, "K 0");
+    }
+
+    #[test]
+    fn edge_dropout_acts_in_training_only() {
+        let inference = Device::flex();
+        let g = Graph::new(&[0, 1, 2, 3, 0], &[1, 2, 3, 0, 2], 4, &inference).unwrap();
+        let values = seeded_values(8, 3);
+        let plain = AppnpConfig::new(3, 0.1).init(&inference);
+        let dropped = AppnpConfig::new(3, 0.1)
+            .with_edge_dropout(0.5)
+            .init(&inference);
+        let x = tensor2(&values, [4, 2], &inference);
+        let reference = to_vec(plain.forward(x.clone(), &g));
+        assert_close(&to_vec(dropped.forward(x, &g)), &reference, 0.0, "eval");
+
+        // As in training: the graph on the plain device, the features on the autodiff one.
+        let x = tensor2(&values, [4, 2], &inference).autodiff();
+        let out = to_vec(dropped.forward(x, &g));
+        let moved = out
+            .iter()
+            .zip(&reference)
+            .any(|(a, b)| (a - b).abs() > 1e-4);
+        assert!(
+            moved,
+            "a 0.5 edge dropout over 3 steps left every output as it was"
+        );
     }
 }

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::interop::{Import, PygParams, StateDict, export_linear, import_linear};
 use crate::message_passing::{Aggregation, aggregate, gather_src};
-use crate::{Features, Graph};
+use crate::{BipartiteGraph, Features, Graph};
 
 /// Configuration of a [`SageConv`] layer.
 #[derive(Config, Debug)]
@@ -83,11 +83,43 @@ impl SageConv {
     /// - `x`: `[N, F]`; output `[N, F']`
     pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Tensor<2> {
         let x: Features = x.into();
+        self.combine(x.clone(), x, &graph.device(), |m| {
+            aggregate(gather_src(m, graph), graph, self.aggr)
+        })
+    }
+
+    /// The layer on a [`BipartiteGraph`]: neighbours from the source set, the root term from
+    /// the target set (PyG's `forward((x_src, x_dst), edge_index)`; with `project` only the
+    /// sources are projected, as in PyG).
+    ///
+    /// `x'_i = W_l · ⊕_{j → i} x̃_src[j] + b + W_r · x_dst[i]`
+    ///
+    /// # Shapes
+    /// - `x_src`: `[N_s, F]`, `x_dst`: `[N_t, F]` (dense or sparse); output `[N_t, F']`
+    pub fn forward_bipartite(
+        &self,
+        x_src: impl Into<Features>,
+        x_dst: impl Into<Features>,
+        graph: &BipartiteGraph,
+    ) -> Tensor<2> {
+        self.combine(x_src.into(), x_dst.into(), &graph.device(), |m| {
+            graph.aggregate(graph.gather_src(m), self.aggr)
+        })
+    }
+
+    /// The layer given how messages reach the targets: `neighbourhood` maps source rows
+    /// `[N_s, K]` to their aggregation at the targets `[N_t, K]`.
+    fn combine(
+        &self,
+        x_src: Features,
+        x_dst: Features,
+        device: &Device,
+        neighbourhood: impl Fn(Tensor<2>) -> Tensor<2>,
+    ) -> Tensor<2> {
         let linear = matches!(self.aggr, Aggregation::Mean | Aggregation::Sum);
         let neighbours = match (&self.lin, linear) {
             (None, true) => {
-                let h = x.clone().matmul(self.lin_l.weight.val());
-                let out = aggregate(gather_src(h, graph), graph, self.aggr);
+                let out = neighbourhood(x_src.matmul(self.lin_l.weight.val()));
                 match &self.lin_l.bias {
                     Some(b) => out + b.val().unsqueeze_dim(0),
                     None => out,
@@ -95,15 +127,14 @@ impl SageConv {
             }
             (projection, _) => {
                 let xs = match projection {
-                    Some(lin) => relu(x.clone().linear(lin)),
-                    None => x.clone().to_dense(&graph.device()),
+                    Some(lin) => relu(x_src.linear(lin)),
+                    None => x_src.to_dense(device),
                 };
-                self.lin_l
-                    .forward(aggregate(gather_src(xs, graph), graph, self.aggr))
+                self.lin_l.forward(neighbourhood(xs))
             }
         };
         let out = match &self.lin_r {
-            Some(lin) => neighbours + x.linear(lin),
+            Some(lin) => neighbours + x_dst.linear(lin),
             None => neighbours,
         };
         if self.normalize {
@@ -172,6 +203,51 @@ mod tests {
                 assert!((n - 1.0).abs() < 1e-5, "{aggr:?}: {n}");
             }
         }
+    }
+
+    #[test]
+    fn a_bipartite_graph_is_the_one_set_layer_restricted_to_its_targets() {
+        // Targets are the first 3 of 6 sources (a sampled mini-batch's layout); the one-set
+        // graph on 6 nodes with the same edges gives the same rows 0..3.
+        let d = Device::flex();
+        let (src, dst) = ([0, 3, 4, 5, 5, 1], [0, 0, 1, 1, 2, 2]);
+        let one = Graph::new(&src, &dst, 6, &d).unwrap();
+        let two = BipartiteGraph::new(&src, &dst, 6, 3, &d).unwrap();
+        let x = seeded_values(6 * 4, 7);
+        for (aggr, project) in [
+            (Aggregation::Mean, false),
+            (Aggregation::Sum, false),
+            (Aggregation::Max, true),
+        ] {
+            let layer = SageConvConfig::new(4, 2)
+                .with_aggr(aggr)
+                .with_project(project)
+                .init(&d);
+            let full = to_vec(layer.forward(Features::dense(&x, 6, 4, &d), &one));
+            let x_src = Features::sparse(&x, 6, 4, &d);
+            let x_dst = Features::dense(&x[..3 * 4], 3, 4, &d);
+            let out = to_vec(layer.forward_bipartite(x_src, x_dst, &two));
+            assert_close(&out, &full[..3 * 2], 1e-6, &format!("{aggr:?}"));
+        }
+    }
+
+    #[test]
+    fn bipartite_roots_come_from_the_target_set() {
+        // x'_i = W_l mean_j x_src[j] + b + W_r x_dst[i], by hand, with targets unrelated to
+        // the sources.
+        let d = Device::flex();
+        let g = BipartiteGraph::new(&[0, 1, 2], &[1, 1, 1], 3, 2, &d).unwrap();
+        let layer = SageConvConfig::new(1, 1).init(&d);
+        let (wl, b) = (
+            to_vec(layer.lin_l.weight.val())[0],
+            to_vec(layer.lin_l.bias.as_ref().unwrap().val())[0],
+        );
+        let wr = to_vec(layer.lin_r.as_ref().unwrap().weight.val())[0];
+        let x_src = tensor2(&[1.0, 2.0, 6.0], [3, 1], &d);
+        let x_dst = tensor2(&[-5.0, 7.0], [2, 1], &d);
+        let out = to_vec(layer.forward_bipartite(x_src, x_dst, &g));
+        let expect = [b + wr * -5.0, wl * 3.0 + b + wr * 7.0];
+        assert_close(&out, &expect, 1e-6, "roots");
     }
 
     #[test]

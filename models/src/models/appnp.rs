@@ -34,6 +34,9 @@ pub struct AppnpNetConfig {
     /// Teleport probability `α`.
     #[config(default = 0.1)]
     pub alpha: f64,
+    /// Dropout on the normalised edge weights in each propagation step (training only).
+    #[config(default = 0.0)]
+    pub edge_dropout: f64,
 }
 
 /// APPNP: `h = lin2(dropout(relu(lin1(dropout(x)))))`, then `K` steps of
@@ -63,6 +66,7 @@ impl AppnpNetConfig {
             lin2: LinearConfig::new(self.d_hidden, self.d_output).init(device),
             prop: AppnpConfig::new(self.k, self.alpha)
                 .with_cached(true)
+                .with_edge_dropout(self.edge_dropout)
                 .init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
         }
@@ -105,11 +109,16 @@ crate::model_options! {
         pub k: usize = 10,
         /// Teleport probability `α`.
         pub alpha: f64 = 0.1,
+        /// Dropout probability on the normalised edge weights in each step (training only).
+        pub edge_dropout: f64 = 0.0,
     }
 }
 
 /// [`AppnpNet`] in the registry as `appnp`: hidden 64, dropout 0.5, `K = 10`, `α = 0.1`,
-/// Adam lr 0.01 with weight decay 5e-3 on the first layer, up to 1000 epochs, patience 100.
+/// edge dropout 0.5 on Cora (0 elsewhere), Adam lr 0.01 with weight decay 5e-3 on the first
+/// layer, up to 1000 epochs, patience 100. Klicpera et al. drop edges at 0.5 as well; here that
+/// wins on Cora and loses on CiteSeer by the mean validation accuracy over 10 seeds (Cora 82.0
+/// against 81.2 % without, CiteSeer 73.3 against 74.3 %).
 #[derive(Debug, Clone, Copy)]
 pub struct AppnpSpec;
 
@@ -130,9 +139,15 @@ impl ModelSpec for AppnpSpec {
         Task::Node
     }
 
-    fn protocol(&self, _dataset: &str) -> Protocol<AppnpOptions> {
+    fn protocol(&self, dataset: &str) -> Protocol<AppnpOptions> {
+        // Klicpera et al. drop adjacency entries with 0.5; chosen per dataset by mean
+        // validation accuracy over 10 seeds here (Cora 82.0 vs 81.2 %; CiteSeer 73.3 vs 74.3 %).
+        let edge_dropout = if dataset == "cora" { 0.5 } else { 0.0 };
         Protocol {
-            options: AppnpOptions::default(),
+            options: AppnpOptions {
+                edge_dropout,
+                ..AppnpOptions::default()
+            },
             fit: FitConfig {
                 epochs: 1000,
                 lr: 0.01,
@@ -146,6 +161,7 @@ impl ModelSpec for AppnpSpec {
     fn config(&self, o: &AppnpOptions, data: &DataInfo) -> Result<AppnpNetConfig, SpecError> {
         at_least_one("hidden", o.hidden)?;
         probability("dropout", o.dropout)?;
+        probability("edge_dropout", o.edge_dropout)?;
         if !(0.0..=1.0).contains(&o.alpha) {
             return Err(SpecError::option(
                 "alpha",
@@ -156,7 +172,8 @@ impl ModelSpec for AppnpSpec {
             .with_d_hidden(o.hidden)
             .with_dropout(o.dropout)
             .with_k(o.k)
-            .with_alpha(o.alpha))
+            .with_alpha(o.alpha)
+            .with_edge_dropout(o.edge_dropout))
     }
 
     fn widths(&self, c: &AppnpNetConfig) -> (usize, usize) {
@@ -201,6 +218,7 @@ impl ModelSpec for AppnpSpec {
             "dropout": c.dropout,
             "K": c.k,
             "alpha": c.alpha,
+            "edge_dropout": c.edge_dropout,
             "lr": fit.lr,
             "weight_decay": fit.weight_decay,
         }))

@@ -32,7 +32,9 @@ crate::model_options! {
 
 /// `cheb`: Kipf & Welling's ChebNet (their Table 2): two layers of 16 with `K = 3`, dropout
 /// 0.5 on the input and hidden features, Adam lr 0.01 with weight decay 5e-4 on the first
-/// layer, 200 epochs, best validation accuracy.
+/// layer, 200 epochs, best validation accuracy. On CiteSeer 32 hidden features: of `K = 3`
+/// with 16 or 32 and `K = 2` with 16, the best mean validation accuracy over 10 seeds here
+/// (71.0 against 70.5 and 70.5 %).
 #[derive(Debug, Clone, Copy)]
 pub struct ChebStack;
 
@@ -48,11 +50,11 @@ impl StackDef for ChebStack {
         "Chebyshev spectral GCN, depth-configurable (Defferrard et al. 2016; Kipf & Welling's protocol)"
     }
 
-    fn protocol(&self, _dataset: &str) -> Protocol<StackOptions<ChebOptions>> {
+    fn protocol(&self, dataset: &str) -> Protocol<StackOptions<ChebOptions>> {
         Protocol {
             options: StackOptions {
                 common: StackCommon {
-                    hidden: 16,
+                    hidden: if dataset == "citeseer" { 32 } else { 16 },
                     input_dropout: 0.5,
                     decay_first: true,
                     ..StackCommon::default()
@@ -108,7 +110,7 @@ impl StackDef for ChebStack {
         ))
     }
 
-    fn pyg_conv(&self, o: &ChebOptions) -> Option<(&'static str, Value)> {
+    fn pyg_conv(&self, o: &ChebOptions, _last: bool) -> Option<(&'static str, Value)> {
         Some((
             "ChebConv",
             json!({"K": o.k, "normalization": o.normalization}),

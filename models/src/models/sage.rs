@@ -94,7 +94,7 @@ impl StackDef for SageStack {
         Ok((d_in, d_out, options))
     }
 
-    fn pyg_conv(&self, o: &SageOptions) -> Option<(&'static str, Value)> {
+    fn pyg_conv(&self, o: &SageOptions, _last: bool) -> Option<(&'static str, Value)> {
         Some((
             "SAGEConv",
             json!({

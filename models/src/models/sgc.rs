@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::interop::{Import, PygParams, StateDict};
 use crate::layers::{SgConv, SgConvConfig};
 use crate::registry::bound::{Count, check_parameters, check_steps, check_widths};
-use crate::registry::{DataInfo, FitConfig, ModelSpec, Protocol, SpecError, Task, dims};
+use crate::registry::{DataInfo, FitConfig, ModelSpec, Protocol, Selection, SpecError, Task, dims};
 use crate::{Features, Graph, GraphError, GraphModel};
 
 /// Configuration of an [`Sgc`].
@@ -73,8 +73,11 @@ crate::model_options! {
     }
 }
 
-/// [`Sgc`] in the registry as `sgc`: `K = 2`, Adam lr 0.2, weight decay 5e-5 (Cora) or 5e-4
-/// (the others), 100 epochs, no dropout.
+/// [`Sgc`] in the registry as `sgc`: `K = 2`, Adam lr 0.2, 100 epochs, the last epoch kept
+/// (Wu et al. train a fixed 100 epochs), no dropout; weight decay 5e-5 on Cora, 1e-4 on
+/// CiteSeer, 5e-4 elsewhere (the paper tunes it on the validation set per dataset; these are
+/// the values of {1e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3} with the best mean validation accuracy
+/// over 10 seeds here).
 #[derive(Debug, Clone, Copy)]
 pub struct SgcSpec;
 
@@ -96,13 +99,18 @@ impl ModelSpec for SgcSpec {
     }
 
     fn protocol(&self, dataset: &str) -> Protocol<SgcOptions> {
-        let weight_decay = if dataset == "cora" { 5e-5 } else { 5e-4 };
+        let weight_decay = match dataset {
+            "cora" => 5e-5,
+            "citeseer" => 1e-4,
+            _ => 5e-4,
+        };
         Protocol {
             options: SgcOptions::default(),
             fit: FitConfig {
                 epochs: 100,
                 lr: 0.2,
                 weight_decay,
+                selection: Selection::Last,
                 ..FitConfig::default()
             },
         }

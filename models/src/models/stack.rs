@@ -255,9 +255,10 @@ pub trait StackDef: Send + Sync + 'static {
         dict: &crate::interop::StateDict,
         prefix: &str,
     ) -> Result<(usize, usize, Self::Options), SpecError>;
-    /// The PyG convolution class and its keyword arguments, for the bench's PyG reference.
-    fn pyg_conv(&self, options: &Self::Options) -> Option<(&'static str, Value)> {
-        let _ = options;
+    /// The PyG convolution class and its keyword arguments (for the output layer of a node
+    /// model when `last`), for the bench's PyG reference.
+    fn pyg_conv(&self, options: &Self::Options, last: bool) -> Option<(&'static str, Value)> {
+        let _ = (options, last);
         None
     }
     /// The datasets `gnn-bench --full` measures this model on.
@@ -730,26 +731,35 @@ impl<D: StackDef> crate::registry::ModelSpec for StackSpec<D> {
     }
 
     fn pyg_reference(&self, c: &StackConfig, fit: &FitConfig) -> Option<Value> {
+        if c.task != Task::Node {
+            return None;
+        }
         let o = self.layer_options(c).ok()?;
-        let (class, kwargs) = self.0.pyg_conv(&o)?;
-        (c.task == Task::Node).then(|| {
-            json!({
-                "builder": "basic",
-                "conv": class,
-                "kwargs": kwargs,
-                "in_channels": c.d_input,
-                "hidden_channels": c.common.hidden,
-                "out_channels": c.d_output,
-                "num_layers": c.common.layers,
-                "dropout": c.common.dropout,
-                "input_dropout": c.common.input_dropout,
-                "act": c.common.act,
-                "jk": c.common.jk,
-                "norm": c.common.norm,
-                "lr": fit.lr,
-                "weight_decay": fit.weight_decay,
+        let convs = self
+            .widths_of(c, &o)
+            .into_iter()
+            .map(|(d_in, d_out, last)| {
+                let (class, kwargs) = self.0.pyg_conv(&o, last)?;
+                let width = self.0.width(d_out, last, &o);
+                Some(
+                    json!({"class": class, "args": [d_in, d_out], "kwargs": kwargs,
+                            "width": width}),
+                )
             })
-        })
+            .collect::<Option<Vec<_>>>()?;
+        Some(json!({
+            "builder": "basic",
+            "convs": convs,
+            "out_channels": c.d_output,
+            "dropout": c.common.dropout,
+            "input_dropout": c.common.input_dropout,
+            "act": c.common.act,
+            "jk": c.common.jk,
+            "norm": c.common.norm,
+            "lr": fit.lr,
+            "weight_decay": fit.weight_decay,
+            "decay": if c.common.decay_first { "first" } else { "all" },
+        }))
     }
 
     fn upgrade_config(&self, config: &mut Map<String, Value>) {

@@ -100,10 +100,11 @@ impl StackDef for TransformerStack {
         Ok((d_in, hc / options.heads, options))
     }
 
-    fn pyg_conv(&self, o: &TransformerOptions) -> Option<(&'static str, Value)> {
+    fn pyg_conv(&self, o: &TransformerOptions, last: bool) -> Option<(&'static str, Value)> {
         Some((
             "TransformerConv",
-            json!({"heads": o.heads, "beta": o.beta, "dropout": o.attention_dropout}),
+            json!({"heads": o.heads, "concat": !last, "beta": o.beta,
+                   "dropout": o.attention_dropout}),
         ))
     }
 

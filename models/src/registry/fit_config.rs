@@ -14,6 +14,8 @@ pub enum Selection {
     /// The GAT authors' rule: progress when the validation metric or the loss is at least as
     /// good as its best so far; the weights are kept when both are.
     ValMetricAndLoss,
+    /// The last epoch, whatever the validation numbers (a fixed schedule: SGC's 100 epochs).
+    Last,
 }
 
 impl Selection {
@@ -23,6 +25,7 @@ impl Selection {
             Selection::ValMetric => "acc",
             Selection::ValLoss => "loss",
             Selection::ValMetricAndLoss => "acc-and-loss",
+            Selection::Last => "last",
         }
     }
 }
@@ -35,7 +38,10 @@ impl std::str::FromStr for Selection {
             "acc" | "metric" => Ok(Selection::ValMetric),
             "loss" => Ok(Selection::ValLoss),
             "acc-and-loss" | "metric-and-loss" => Ok(Selection::ValMetricAndLoss),
-            _ => Err(format!("unknown selection '{s}' (acc, loss, acc-and-loss)")),
+            "last" => Ok(Selection::Last),
+            _ => Err(format!(
+                "unknown selection '{s}' (acc, loss, acc-and-loss, last)"
+            )),
         }
     }
 }
@@ -142,6 +148,7 @@ mod tests {
             Selection::ValMetric,
             Selection::ValLoss,
             Selection::ValMetricAndLoss,
+            Selection::Last,
         ] {
             assert_eq!(s.name().parse::<Selection>(), Ok(s));
         }

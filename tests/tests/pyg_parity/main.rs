@@ -7,6 +7,10 @@
 //! fixture names a module the library lists as reproduced (`gnn_models::interop::PYG_MODULES`)
 //! and no case here runs it, or if the directory holds no fixture. Run with `-- --nocapture` to
 //! see the lines.
+//!
+//! With the `wgpu` feature, every case also runs on wgpu and is compared with flex
+//! (`wgpu_agrees_with_flex`): each layer's output, gradients and intermediates on the GPU
+//! backend.
 
 mod gat;
 mod gcn;
@@ -62,7 +66,6 @@ fn run_case(fx: &Fixture, device: &Device) -> Option<Result<Computed, String>> {
 /// output's magnitude — float32 rounding leaves ~1e-8 there, which no relative measure of a
 /// zero can accept. Returns the worst error, or the first failing tensor.
 fn compare(fx: &Fixture, computed: &Computed) -> Result<f64, (String, String)> {
-    let magnitude = |v: &[f64]| v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     let out_scale = match fx.tensors.get("f64.out") {
         Some(FixtureTensor::Float(_, out)) => magnitude(out),
         _ => 0.0,
@@ -74,12 +77,7 @@ fn compare(fx: &Fixture, computed: &Computed) -> Result<f64, (String, String)> {
             return Err((key.to_string(), "not computed".into()));
         };
         let err = match reference {
-            FixtureTensor::Float(_, r)
-                if magnitude(r) <= 1e-9 * out_scale && r.len() == ours.len() =>
-            {
-                magnitude(ours) / out_scale
-            }
-            FixtureTensor::Float(_, r) => relative_error(ours, r),
+            FixtureTensor::Float(_, r) => tensor_error(ours, r, out_scale, 1e-9),
             FixtureTensor::Int(_, r) => {
                 let r: Vec<f64> = r.iter().map(|&v| v as f64).collect();
                 if ours == &r { 0.0 } else { f64::INFINITY }
@@ -94,6 +92,22 @@ fn compare(fx: &Fixture, computed: &Computed) -> Result<f64, (String, String)> {
         worst = worst.max(err);
     }
     Ok(worst)
+}
+
+/// The largest magnitude in `v`.
+fn magnitude(v: &[f64]) -> f64 {
+    v.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+}
+
+/// `ours` against `reference`: the relative error, or — for a reference that is zero to
+/// within `zero` of the output's magnitude `out_scale` — `ours`' magnitude relative to the
+/// output's.
+fn tensor_error(ours: &[f64], reference: &[f64], out_scale: f64, zero: f64) -> f64 {
+    if magnitude(reference) <= zero * out_scale && reference.len() == ours.len() {
+        magnitude(ours) / out_scale
+    } else {
+        relative_error(ours, reference)
+    }
 }
 
 #[test]
@@ -159,6 +173,54 @@ fn pyg_parity() {
     assert!(failed.is_empty(), "fixtures failed: {failed:?}");
     assert!(
         passed > 0,
+        "no fixture of an implemented layer in {}",
+        dir.display()
+    );
+}
+
+/// Largest accepted relative error between wgpu and flex (float32 on both; GPU reductions sum
+/// in another order).
+#[cfg(feature = "wgpu")]
+const WGPU_TOLERANCE: f64 = 1e-4;
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_agrees_with_flex() {
+    let dir = fixtures_dir();
+    let fixtures = Fixture::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read fixtures: {e}"));
+    let wgpu = gnn_train::Backend::Wgpu.device().expect("wgpu device");
+    let flex = Device::flex();
+    let mut layers = std::collections::BTreeSet::new();
+    for fx in &fixtures {
+        let Some(on_flex) = run_case(fx, &flex) else {
+            continue;
+        };
+        let on_flex = on_flex.unwrap_or_else(|e| panic!("{} on flex: {e}", fx.case));
+        let on_wgpu = run_case(fx, &wgpu)
+            .expect("the same cases on every device")
+            .unwrap_or_else(|e| panic!("{} on wgpu: {e}", fx.case));
+        let out_scale = on_flex.get("out").map_or(0.0, |o| magnitude(o));
+        for (name, reference) in &on_flex {
+            // A gradient that is zero in exact arithmetic is float32 noise on both: zero to
+            // 1e-6 of the output's magnitude counts as zero.
+            let err = on_wgpu.get(name).map_or(f64::INFINITY, |ours| {
+                tensor_error(ours, reference, out_scale, 1e-6)
+            });
+            assert!(
+                err <= WGPU_TOLERANCE,
+                "{} {name}: wgpu vs flex relative error {err:.3e} > {WGPU_TOLERANCE:e}",
+                fx.case
+            );
+        }
+        println!("pass {} (wgpu = flex)", fx.case);
+        layers.insert(fx.layer.clone());
+    }
+    println!(
+        "wgpu agrees with flex on {} layers: {layers:?}",
+        layers.len()
+    );
+    assert!(
+        !layers.is_empty(),
         "no fixture of an implemented layer in {}",
         dir.display()
     );

@@ -103,6 +103,7 @@ fn graph_batches(
         split,
         spec.batch_size,
         spec.seed,
+        saved.card.preprocessing.normalize_features,
         &backend.device()?,
     )
 }

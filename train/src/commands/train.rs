@@ -291,12 +291,8 @@ impl TrainPlan {
         if let (Some(dir), Some(model), Some(run)) =
             (&out.save, models.first(), report.runs.first())
         {
-            let normalize = match &self.dataset {
-                AnyDataset::Node(_) => self.spec.normalize_features,
-                AnyDataset::Graph(_) => false,
-            };
             let pre = Preprocessing {
-                normalize_features: normalize,
+                normalize_features: self.spec.normalize_features,
             };
             let mut card = ModelCard::new(
                 model.config().clone(),
