@@ -106,21 +106,41 @@ def node_runs(args, opts, fit, torch):
     idx = {s: t[f"{s}_idx"].long() for s in ("train", "val", "test")}
     classes = int(y.max()) + 1
 
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    norm_index, norm_weight = gcn_norm(edge_index, None, x.shape[0], add_self_loops=True)
+
     class Appnp(torch.nn.Module):
-        """Our `appnp`: lin1 → ReLU → lin2 with dropout before each, then APPNP."""
+        """Our `appnp`: lin1 → ReLU → lin2 with dropout before each, then APPNP. Without edge
+        dropout the propagation is PyG's `APPNP`. With it, PyG's `APPNP` compounds the dropout
+        over the K steps (each step drops from the previous step's already dropped and
+        rescaled weights: after 10 steps at 0.5 about one edge in a thousand survives, scaled
+        by 2^10), which is not Klicpera et al.'s fresh dropout of the adjacency per step; so
+        the steps are written out here with PyG's `gcn_norm` and a fresh mask per step, as
+        `Appnp` does."""
 
         def __init__(self):
             super().__init__()
             self.lin1 = torch.nn.Linear(x.shape[1], opts["hidden"])
             self.lin2 = torch.nn.Linear(opts["hidden"], classes)
-            self.prop = pyg_nn.APPNP(opts["k"], opts["alpha"], dropout=opts["edge_dropout"],
-                                     cached=True)
+            self.prop = pyg_nn.APPNP(opts["k"], opts["alpha"], cached=True)
+
+        def propagate(self, z):
+            if opts["edge_dropout"] == 0 or not self.training:
+                return self.prop(z, edge_index)
+            src, dst = norm_index
+            h, a = z, opts["alpha"]
+            for _ in range(opts["k"]):
+                w = F.dropout(norm_weight, opts["edge_dropout"], True)
+                agg = torch.zeros_like(z).index_add_(0, dst, w.unsqueeze(1) * h[src])
+                h = (1 - a) * agg + a * z
+            return h
 
         def forward(self):
             p = opts["dropout"]
             h = F.dropout(x, p, self.training)
             h = F.dropout(self.lin1(h).relu(), p, self.training)
-            return self.prop(self.lin2(h), edge_index)
+            return self.propagate(self.lin2(h))
 
     class Sgc(torch.nn.Module):
         def __init__(self):
@@ -170,12 +190,14 @@ def graph_runs(args, opts, fit, torch):
 
     if opts["jk"] != "last" or opts["readout"] != "sum" or opts["norm"] != "batch":
         sys.exit("only the GIN graph protocol (sum readout, batch norm) is mirrored here")
+    if opts["head_layers"] not in (1, 2):
+        sys.exit("the head has one or two layers")
     hidden, layers, p = opts["hidden"], opts["layers"], opts["dropout"]
 
     class Gin(torch.nn.Module):
         """Our `gin` graph classifier: per layer GINConv(Lin → ReLU → Lin) → BatchNorm → ReLU
-        → dropout; the sum over each graph of every layer's output, concatenated; head Lin →
-        ReLU → dropout → Lin."""
+        → dropout; the sum over each graph of every layer's output, concatenated; then Lin
+        (one-layer head) or Lin → ReLU → dropout → Lin."""
 
         def __init__(self, f, c):
             super().__init__()
@@ -185,15 +207,18 @@ def graph_runs(args, opts, fit, torch):
                 pyg_nn.GINConv(mlp(f if l == 0 else hidden), eps=opts["eps"],
                                train_eps=opts["train_eps"]) for l in range(layers))
             self.norms = torch.nn.ModuleList(torch.nn.BatchNorm1d(hidden) for _ in range(layers))
-            self.head = torch.nn.Linear(layers * hidden, hidden)
-            self.lin = torch.nn.Linear(hidden, c)
+            two = opts["head_layers"] == 2
+            self.head = torch.nn.Linear(layers * hidden, hidden) if two else None
+            self.lin = torch.nn.Linear(hidden if two else layers * hidden, c)
 
         def forward(self, d):
             h, pooled = F.dropout(d.x, opts["input_dropout"], self.training), []
             for conv, norm in zip(self.convs, self.norms):
                 h = F.dropout(norm(conv(h, d.edge_index)).relu(), p, self.training)
                 pooled.append(pyg_nn.global_add_pool(h, d.batch, d.num_graphs))
-            g = F.dropout(self.head(torch.cat(pooled, 1)).relu(), p, self.training)
+            g = torch.cat(pooled, 1)
+            if self.head is not None:
+                g = F.dropout(self.head(g).relu(), p, self.training)
             return self.lin(g)
 
     runs = []
