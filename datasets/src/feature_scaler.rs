@@ -1,7 +1,7 @@
 //! Standardisation of the continuous node attributes of a graph dataset, fitted on the
 //! training graphs only.
 
-use crate::graph_set::GraphDataset;
+use crate::graph_set::{GraphDataset, column_moments};
 
 /// Per-column statistics of the continuous node attributes (the first
 /// [`GraphDataset::continuous_node_features`] columns) over every node of the training graphs:
@@ -25,36 +25,12 @@ impl FeatureScaler {
         let width = dataset
             .continuous_node_features
             .min(dataset.num_node_features);
-        let rows = || {
-            ids.iter()
-                .filter_map(|&i| dataset.graphs.get(i))
-                .flat_map(|g| (0..g.x.rows()).map(|r| &g.x.row(r)[..width]))
-        };
-        let mut n = 0f64;
-        let mut sum = vec![0f64; width];
-        for row in rows() {
-            n += 1.0;
-            for (s, &x) in sum.iter_mut().zip(row) {
-                *s += f64::from(x);
-            }
-        }
-        let mean: Vec<f64> = sum
+        let rows = ids
             .iter()
-            .map(|s| if n > 0.0 { s / n } else { 0.0 })
-            .collect();
-        let mut var = vec![0f64; width];
-        for row in rows() {
-            for ((v, &x), m) in var.iter_mut().zip(row).zip(&mean) {
-                *v += (f64::from(x) - m).powi(2) / n;
-            }
-        }
-        FeatureScaler {
-            mean: mean.iter().map(|&m| m as f32).collect(),
-            std: var
-                .iter()
-                .map(|&v| if v > 0.0 { v.sqrt() as f32 } else { 1.0 })
-                .collect(),
-        }
+            .filter_map(|&i| dataset.graphs.get(i))
+            .flat_map(|g| (0..g.x.rows()).map(|r| &g.x.row(r)[..width]));
+        let (mean, std) = column_moments(rows, width);
+        FeatureScaler { mean, std }
     }
 
     /// Standardises the continuous columns of every graph of `dataset` in place.

@@ -212,6 +212,34 @@ impl GraphDataset {
     }
 }
 
+/// Per-column mean and population standard deviation of `rows` (each at least `width` long;
+/// only the first `width` columns count), in f64; a constant column gets `σ = 1` and no rows
+/// give `μ = 0, σ = 1`.
+pub(crate) fn column_moments<'a>(
+    rows: impl Iterator<Item = &'a [f32]> + Clone,
+    width: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let n = rows.clone().count() as f64;
+    let mut mean = vec![0f64; width];
+    for row in rows.clone() {
+        for (m, &x) in mean.iter_mut().zip(row) {
+            *m += f64::from(x) / n;
+        }
+    }
+    let mut var = vec![0f64; width];
+    for row in rows {
+        for ((v, &x), m) in var.iter_mut().zip(row).zip(&mean) {
+            *v += (f64::from(x) - m).powi(2) / n;
+        }
+    }
+    (
+        mean.iter().map(|&m| m as f32).collect(),
+        var.iter()
+            .map(|&v| if v > 0.0 { v.sqrt() as f32 } else { 1.0 })
+            .collect(),
+    )
+}
+
 /// Per-target mean `μ_t` and standard deviation `σ_t` of regression targets (computed on the
 /// training graphs): targets are trained as `(y − μ) / σ` and predictions mapped back with
 /// `ŷ σ + μ`, so losses and errors are reported in the target's own units.
@@ -245,26 +273,8 @@ impl TargetScaler {
                 dataset.name
             )));
         }
-        let n = values.len() as f64;
-        let mut mean = vec![0f64; width];
-        for v in &values {
-            for (m, x) in mean.iter_mut().zip(v.iter()) {
-                *m += f64::from(*x) / n;
-            }
-        }
-        let mut var = vec![0f64; width];
-        for v in &values {
-            for ((s, x), m) in var.iter_mut().zip(v.iter()).zip(&mean) {
-                *s += (f64::from(*x) - m).powi(2) / n;
-            }
-        }
-        Ok(TargetScaler {
-            mean: mean.iter().map(|&m| m as f32).collect(),
-            std: var
-                .iter()
-                .map(|&v| if v > 0.0 { v.sqrt() as f32 } else { 1.0 })
-                .collect(),
-        })
+        let (mean, std) = column_moments(values.iter().map(|v| v.as_slice()), width);
+        Ok(TargetScaler { mean, std })
     }
 
     /// `(y − μ) / σ` for every graph of `dataset`.
