@@ -118,10 +118,14 @@ fn matches_ndarray<M: GraphModel>(
     let losses = |h: &[gnn_train::fit::EpochRecord]| {
         h.iter().map(|r| r.step_loss as f32).collect::<Vec<_>>()
     };
+    // wgpu sums scattered messages with float atomics, in no fixed order, and Adam's
+    // `g / √v` turns last-bit differences of near-zero gradients into full-size steps: after
+    // five steps the losses agree to ~3e-4 (GATv2 on one run), so the bound is the trained
+    // weights' 1e-3. A wrong gradient moves the loss by far more.
     assert_close(
         &losses(&run_gpu.history),
         &losses(&run_nd.history),
-        1e-4,
+        1e-3,
         &format!("{what} training loss"),
     );
     assert_eq!(run_gpu.best_epoch, run_nd.best_epoch, "{what}");

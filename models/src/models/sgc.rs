@@ -77,7 +77,7 @@ crate::model_options! {
 /// (Wu et al. train a fixed 100 epochs), no dropout; weight decay 5e-5 on Cora, 1e-4 on
 /// CiteSeer, 5e-4 elsewhere (the paper tunes it on the validation set per dataset; these are
 /// the values of {1e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3} with the best mean validation accuracy
-/// over 10 seeds here).
+/// over 10 seeds here; on Cora 1e-5 and 5e-5 tie at 79.2 % and 5e-5 was kept).
 #[derive(Debug, Clone, Copy)]
 pub struct SgcSpec;
 
