@@ -34,6 +34,8 @@ def parse():
     p.add_argument("--root", required=True, help="data root, as gnn's --root")
     p.add_argument("--runs", type=int, default=10, help="node datasets: seeds 0..runs-1")
     p.add_argument("--folds", type=int, default=10, help="graph datasets: CV folds")
+    p.add_argument("--seed", type=int, default=0,
+                   help="graph datasets: the folds of `gnn train --seed S` (fold f seeds S + f)")
     p.add_argument("--no-val-fold", action="store_true",
                    help="graph datasets: train on every other fold, keep the last epoch")
     p.add_argument("--batch-size", type=int, default=32, help="graph datasets (gnn's default)")
@@ -196,8 +198,8 @@ def graph_runs(args, opts, fit, torch):
 
     class Gin(torch.nn.Module):
         """Our `gin` graph classifier: per layer GINConv(Lin → ReLU → Lin) → BatchNorm → ReLU
-        → dropout; the sum over each graph of every layer's output, concatenated; then Lin
-        (one-layer head) or Lin → ReLU → dropout → Lin."""
+        → dropout; the sum over each graph of the input features (`readout_input`) and of every
+        layer's output, concatenated; then Lin (one-layer head) or Lin → ReLU → dropout → Lin."""
 
         def __init__(self, f, c):
             super().__init__()
@@ -208,11 +210,14 @@ def graph_runs(args, opts, fit, torch):
                                train_eps=opts["train_eps"]) for l in range(layers))
             self.norms = torch.nn.ModuleList(torch.nn.BatchNorm1d(hidden) for _ in range(layers))
             two = opts["head_layers"] == 2
-            self.head = torch.nn.Linear(layers * hidden, hidden) if two else None
-            self.lin = torch.nn.Linear(hidden if two else layers * hidden, c)
+            read = (f if opts["readout_input"] else 0) + layers * hidden
+            self.head = torch.nn.Linear(read, hidden) if two else None
+            self.lin = torch.nn.Linear(hidden if two else read, c)
 
         def forward(self, d):
-            h, pooled = F.dropout(d.x, opts["input_dropout"], self.training), []
+            pooled = [pyg_nn.global_add_pool(d.x, d.batch, d.num_graphs)]
+            pooled = pooled if opts["readout_input"] else []
+            h = F.dropout(d.x, opts["input_dropout"], self.training)
             for conv, norm in zip(self.convs, self.norms):
                 h = F.dropout(norm(conv(h, d.edge_index)).relu(), p, self.training)
                 pooled.append(pyg_nn.global_add_pool(h, d.batch, d.num_graphs))
@@ -223,7 +228,7 @@ def graph_runs(args, opts, fit, torch):
 
     runs = []
     for fold in range(args.folds):
-        extra = ["--folds", str(args.folds), "--fold", str(fold)]
+        extra = ["--folds", str(args.folds), "--fold", str(fold), "--seed", str(args.seed)]
         extra += ["--no-val-fold"] if args.no_val_fold else []
         with tempfile.TemporaryDirectory() as tmp:
             t = {k: torch.from_numpy(v) for k, v in export(args, Path(tmp) / "d.st", *extra).items()}
@@ -235,7 +240,7 @@ def graph_runs(args, opts, fit, torch):
                                y=t["y"][g].long().view(1)))
         split = {s: t[f"{s}_idx"].long().tolist() for s in ("train", "val", "test")}
         classes = int(t["y"].max()) + 1
-        torch.manual_seed(fold)
+        torch.manual_seed(args.seed + fold)
         model = Gin(graphs[0].x.shape[1], classes)
         opt = torch.optim.Adam(model.parameters(), lr=fit["lr"], eps=fit["adam_epsilon"],
                                weight_decay=fit["weight_decay"])
@@ -263,7 +268,7 @@ def graph_runs(args, opts, fit, torch):
                 kept = (epoch, acc)
             if sel.stop():
                 break
-        runs.append({"seed": fold, "best_epoch": kept[0], "test_metric": kept[1]["test"],
+        runs.append({"seed": args.seed + fold, "best_epoch": kept[0], "test_metric": kept[1]["test"],
                      "val_metric": kept[1].get("val"), "test_curve": curve})
     # The GIN paper's protocol: the epoch with the best mean test accuracy over the folds.
     n = min(len(r["test_curve"]) for r in runs)

@@ -375,6 +375,14 @@ pub fn load_files(
                     format!("label {label} is not in completeDataset.tsv"),
                 ));
             };
+            // A node named twice (in both splits, or twice in one) would take the last label
+            // and be trained on while tested.
+            if labels[id as usize].is_some() {
+                return Err(DatasetError::format(
+                    path,
+                    format!("node {node} appears twice in the training and test sets"),
+                ));
+            }
             labels[id as usize] = Some(class);
             ids.push(id as usize);
         }
@@ -460,6 +468,34 @@ mod tests {
         let err = load_files("toy", &gz, [&p, &p, &p], "person", "label_x").unwrap_err();
         assert!(
             err.to_string().contains("t.tsv") && err.to_string().contains("http://zzz"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_node_in_both_splits_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let gz = dir.path().join("g.nt.gz");
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::default(),
+        );
+        std::io::Write::write_all(&mut enc, b"<http://a> <http://p> <http://b> .\n").unwrap();
+        enc.finish().unwrap();
+        let tsv = |name: &str, rows: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, format!("person\tlabel_x\n{rows}")).unwrap();
+            p
+        };
+        let complete = tsv("c.tsv", "http://a\t0\nhttp://b\t1\n");
+        let train = tsv("train.tsv", "http://a\t0\n");
+        // The same node in the test set, with another label.
+        let test = tsv("test.tsv", "http://a\t1\n");
+        let err = load_files("toy", &gz, [&complete, &train, &test], "person", "label_x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("test.tsv") && err.contains("http://a"),
             "{err}"
         );
     }

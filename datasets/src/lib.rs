@@ -11,6 +11,19 @@
 //! assert_eq!(cora.num_nodes(), 2708);
 //! # Ok::<(), gnn_datasets::DatasetError>(())
 //! ```
+//!
+//! Generated graphs need no files (`gnn train --dataset er-200-4-16` uses the same generator):
+//!
+//! ```
+//! use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
+//! let spec = RandomGraphSpec::parse("er-200-4-16").expect("a random-graph name");
+//! let g = random_graph(&spec)?;
+//! assert_eq!((g.num_nodes(), g.num_features(), g.num_classes), (200, 16, 8));
+//! assert!(g.edges.is_undirected());
+//! # Ok::<(), gnn_datasets::DatasetError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod archive;
 pub mod download;

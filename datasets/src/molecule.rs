@@ -192,6 +192,14 @@ impl Molecule {
         y: GraphTarget,
     ) -> Result<SmallGraph, String> {
         let n = self.atoms.len();
+        // The parsers only make bonds between two of the atoms; the fields are public.
+        if let Some(&(p, q, _)) = self
+            .bonds
+            .iter()
+            .find(|&&(p, q, _)| p >= n || q >= n || p == q)
+        {
+            return Err(format!("bond {p}-{q} does not join two of the {n} atoms"));
+        }
         let heavy_neighbours = |i: usize| {
             self.bonds
                 .iter()
@@ -326,6 +334,16 @@ mod tests {
 
     fn row(g: &SmallGraph, i: usize) -> Vec<f32> {
         g.x.row(i).to_vec()
+    }
+
+    #[test]
+    fn a_bond_to_a_missing_atom_is_an_error_not_a_panic() {
+        let mut m = parse("CO").unwrap();
+        m.bonds.push((1, 5, BondKind::Single));
+        let e = m
+            .to_graph(Hydrogens::Implicit, false, GraphTarget::Values(vec![]))
+            .unwrap_err();
+        assert!(e.contains("1-5"), "{e}");
     }
 
     #[test]

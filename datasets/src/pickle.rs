@@ -13,7 +13,10 @@
 //! - an array's byte count must equal `prod(shape) × itemsize` (checked multiplication), so the
 //!   shape cannot claim more elements than the file holds;
 //! - containers nest at most [`MAX_DEPTH`] deep, and a list, dict or object is frozen once it is
-//!   placed inside another value (no cycles, no growth after the fact).
+//!   placed inside another value (no cycles, no growth after the fact); a list or dict is placed
+//!   at most once (the memo cannot repeat one list under many keys);
+//! - every dimension of an array is at most the file's size (a zero elsewhere in the shape
+//!   cannot free the others).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -253,10 +256,23 @@ impl<'a> Machine<'a> {
     }
 
     /// Checks that `child` may be placed inside a container, freezes it and returns its depth.
+    /// A list or dict is placed once: shared through the memo, one list could fill any number
+    /// of entries (K keys × L neighbours from K + L opcodes).
     fn adopt(&self, child: &Value) -> Result<usize, PickleError> {
         let d = child.depth();
         if d + 1 > MAX_DEPTH {
             return self.err(format!("values nest deeper than {MAX_DEPTH}"));
+        }
+        let placed = match child {
+            Value::List(l) => l.borrow().frozen,
+            Value::Dict(x) => x.borrow().frozen,
+            _ => false,
+        };
+        if placed {
+            return self.err(format!(
+                "a {} is placed inside two values (shared through the memo)",
+                child.kind()
+            ));
         }
         child.freeze();
         Ok(d)
@@ -465,6 +481,14 @@ impl<'a> Machine<'a> {
             let Some(d) = d.as_int().and_then(|d| usize::try_from(d).ok()) else {
                 return self.err("ndarray shape holds a non-integer or negative dimension");
             };
+            // Each dimension, not only the product, is bounded by the file: a 0 elsewhere in
+            // the shape would let one dimension claim any size for no bytes.
+            if d > self.input.len() {
+                return self.err(format!(
+                    "ndarray dimension {d} is larger than the {}-byte pickle",
+                    self.input.len()
+                ));
+            }
             dims.push(d);
             count = match count.checked_mul(d) {
                 Some(c) => c,
@@ -822,10 +846,15 @@ pub fn adjacency(v: &Value) -> Result<Vec<(i64, Vec<i64>)>, PickleError> {
     };
     let d = d.borrow();
     let mut out = Vec::with_capacity(d.items.len());
+    let mut seen = std::collections::HashSet::with_capacity(d.items.len());
     for (k, v) in &d.items {
         let Some(k) = k.as_int() else {
             return fail("adjacency key is not an int");
         };
+        // Python keeps one entry per key; counting repeats would inflate the node count.
+        if !seen.insert(k) {
+            return fail(format!("adjacency key {k} appears twice"));
+        }
         let Value::List(l) = v else {
             return fail(format!("adjacency value of node {k} is not a list"));
         };
@@ -881,6 +910,40 @@ mod tests {
         p[at + 4] = 3;
         let err = unpickle(&p).unwrap_err();
         assert!(err.reason.contains("needs"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_dimension_does_not_free_the_other() {
+        // Shape (2^40, 0) with no bytes: 2^40 · 0 items match the empty data.
+        let p = tiny_array(None);
+        let at = p.windows(5).position(|w| w == b"K\x02K\x02\x86").unwrap();
+        let shape: &[u8] = b"\x8a\x06\x00\x00\x00\x00\x00\x01K\x00\x86";
+        let mut p = [&p[..at], shape, &p[at + 5..]].concat();
+        let t = p
+            .windows(5)
+            .position(|w| w == b"T\x10\x00\x00\x00")
+            .unwrap();
+        p.truncate(t);
+        p.extend(b"T\x00\x00\x00\x00tb.");
+        let err = unpickle(&p).unwrap_err();
+        assert!(err.reason.contains("larger than"), "{err}");
+    }
+
+    #[test]
+    fn a_list_cannot_be_placed_twice() {
+        // {0: L, 1: L}, L = [1, 2] shared through BINGET 0.
+        let p = b"\x80\x02}K\x00]q\x00(K\x01K\x02esK\x01h\x00s.".to_vec();
+        let err = unpickle(&p).unwrap_err();
+        assert!(err.reason.contains("two values"), "{err}");
+    }
+
+    #[test]
+    fn an_adjacency_key_listed_twice_is_refused() {
+        // {0: [1], 0: [2]}: Python keeps one entry; counting entries would count node 0 twice.
+        let p = b"\x80\x02}(K\x00]K\x01aK\x00]K\x02au.".to_vec();
+        let value = unpickle(&p).unwrap();
+        let err = adjacency(&value).unwrap_err();
+        assert!(err.reason.contains("twice"), "{err}");
     }
 
     #[test]

@@ -217,7 +217,17 @@ fn load_files(
             ),
         );
     }
-    // CiteSeer: the test-id range can be wider than tx; the gaps are padded nodes.
+    // CiteSeer: the test-id range can be wider than tx; the gaps are padded nodes. The other
+    // files bound the padding: no node beyond the adjacency's nodes and the feature rows.
+    let known = graph.len().max(allx.rows + tx.rows);
+    if hi >= known {
+        return mismatch(
+            &test_path,
+            format!(
+                "test id {hi} is beyond the {known} nodes of the adjacency and the feature rows"
+            ),
+        );
+    }
     let num_nodes = hi + 1;
     let mut seen = vec![false; num_nodes];
     for &t in &test_index {

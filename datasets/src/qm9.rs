@@ -8,7 +8,7 @@
 //!   the full `gdb9.sdf`) with targets from `qm9_mini.sdf.csv` matched by `mol_id`; edges carry
 //!   the interatomic distance as a fifth feature.
 //!
-//! Graphs: [`ATOM_FEATURES`](crate::molecule::ATOM_FEATURES) node features and one-hot bond
+//! Graphs: [`ATOM_FEATURES`] node features and one-hot bond
 //! types (see [`crate::molecule`]). Targets: all 19 properties per molecule, in PyG's `QM9`
 //! order ([`TARGETS`]) and in the units of the file (Debye, Bohr³, Hartree, GHz, kcal/mol —
 //! PyG converts energies to eV; this loader does not); pick one with
@@ -95,7 +95,18 @@ pub fn load(
             let rows = targets_csv(&csv_text, &csv_path, false)?;
             let by_id: HashMap<&str, &Row> = rows.iter().map(|r| (r.mol_id.as_str(), r)).collect();
             let mut graphs = Vec::with_capacity(mols.len());
+            let mut first: HashMap<&str, usize> = HashMap::with_capacity(mols.len());
             for (k, (title, mol)) in mols.iter().enumerate() {
+                // A molecule listed twice could land in the training and the test split.
+                if let Some(j) = first.insert(title.as_str(), k + 1) {
+                    return Err(DatasetError::format(
+                        &path,
+                        format!(
+                            "record {}: molecule '{title}' appears twice (first at record {j})",
+                            k + 1
+                        ),
+                    ));
+                }
                 let row = by_id.get(title.as_str()).ok_or_else(|| {
                     DatasetError::format(
                         &csv_path,
@@ -274,6 +285,37 @@ mod tests {
             r.push_str(&format!(",{}", first + k as f32));
         }
         r
+    }
+
+    /// One carbon at the origin, no bonds.
+    fn sd_record(title: &str) -> String {
+        format!(
+            "{title}\n\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n    0.0000    0.0000    0.0000 C   0  0\nM  END\n$$$$\n"
+        )
+    }
+
+    #[test]
+    fn sdf_records_and_target_rows_match_one_to_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("qm9");
+        std::fs::create_dir_all(&dir).unwrap();
+        let csv = format!("{}\n{}\n", header(), row(0, "gdb_1", "C", 0.0));
+        std::fs::write(dir.join("qm9_mini.sdf.csv"), csv).unwrap();
+        let root = DataRoot::new(tmp.path());
+        let load_sdf = |sdf: String| {
+            std::fs::write(dir.join("qm9_mini.sdf"), sdf).unwrap();
+            load("qm9-sdf", &root, Hydrogens::Explicit)
+        };
+        assert_eq!(load_sdf(sd_record("gdb_1")).unwrap().len(), 1);
+        let e = load_sdf(sd_record("gdb_2")).unwrap_err().to_string();
+        assert!(e.contains("qm9_mini.sdf.csv") && e.contains("gdb_2"), "{e}");
+        let e = load_sdf(sd_record("gdb_1").repeat(2))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("qm9_mini.sdf:") && e.contains("appears twice"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -248,6 +248,17 @@ pub fn load(name: &str, root: &DataRoot) -> Result<GraphDataset, DatasetError> {
     let (gl_path, gl) = required("graph_labels")?;
     let raw_labels = ints(&gl, &gl_path)?;
     let num_graphs = raw_labels.len();
+    // Every graph has a node: the indicator's node count bounds the graph count before
+    // anything is allocated per graph.
+    if num_graphs > n {
+        return Err(DatasetError::format(
+            &gl_path,
+            format!(
+                "{num_graphs} graphs, but {} has only {n} nodes",
+                gi_path.display()
+            ),
+        ));
+    }
     if let Some(i) = indicator
         .iter()
         .position(|&g| g < 1 || g as u64 > num_graphs as u64)
@@ -267,6 +278,16 @@ pub fn load(name: &str, root: &DataRoot) -> Result<GraphDataset, DatasetError> {
     for (i, &g) in graph_of.iter().enumerate() {
         local[i] = sizes[g] as u32;
         sizes[g] += 1;
+    }
+    if let Some(g) = sizes.iter().position(|&s| s == 0) {
+        return Err(DatasetError::format(
+            &gi_path,
+            format!(
+                "no node of graph {} ({} lists {num_graphs} graphs)",
+                g + 1,
+                gl_path.display()
+            ),
+        ));
     }
 
     // Node features.
@@ -470,6 +491,36 @@ mod tests {
         let h = &ds.graphs[1];
         assert_eq!((h.src.clone(), h.dst.clone()), (vec![0, 1], vec![1, 0]));
         assert_eq!(h.y, GraphTarget::Class(0));
+    }
+
+    #[test]
+    fn graph_labels_beyond_the_indicator_name_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = DataRoot::new(tmp.path());
+        let dir = tmp.path().join("tu/TOY");
+        let labels = "0\n".repeat(1000);
+        let files = [
+            ("A", "1, 2\n"),
+            ("graph_indicator", "1\n1\n2\n"),
+            ("graph_labels", labels.as_str()),
+        ];
+        write(&dir, &files);
+        let e = load("tu-toy", &root).unwrap_err().to_string();
+        assert!(
+            e.contains("TOY_graph_labels.txt") && e.contains("1000 graphs"),
+            "{e}"
+        );
+        // Graph 2 of 3 has no node.
+        let files = [
+            ("graph_indicator", "1\n1\n3\n"),
+            ("graph_labels", "0\n1\n0\n"),
+        ];
+        write(&dir, &files);
+        let e = load("tu-toy", &root).unwrap_err().to_string();
+        assert!(
+            e.contains("TOY_graph_indicator.txt") && e.contains("no node of graph 2"),
+            "{e}"
+        );
     }
 
     #[test]

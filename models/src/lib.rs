@@ -13,6 +13,27 @@
 //!
 //! Modules follow Burn's house style (`XxxConfig` → `init(&device)` → `Xxx::forward`) and run
 //! on every Burn device: the backend is the [`Device`](burn::tensor::Device) the tensors live on.
+//!
+//! A GCN layer on a 4-node path graph, on the CPU (`Device::flex()`; a GPU is
+//! `Device::wgpu(..)` with the `wgpu` feature):
+//!
+//! ```
+//! use burn::tensor::{Device, Tensor};
+//! use gnn_models::Graph;
+//! use gnn_models::layers::GcnConvConfig;
+//!
+//! let device = Device::flex();
+//! // Edges j → i, both directions of 0-1-2-3.
+//! let (src, dst) = ([0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]);
+//! let graph = Graph::new(&src, &dst, 4, &device)?;
+//! let x = Tensor::<2>::ones([4, 3], &device); // [N, F]
+//! let conv = GcnConvConfig::new(3, 8).init(&device);
+//! let h = conv.forward(x, &graph); // [N, F'] = [4, 8]
+//! assert_eq!(h.dims(), [4, 8]);
+//! # Ok::<(), gnn_models::GraphError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 // `model_options!` names this crate as `gnn_models` wherever it expands, here included.
 extern crate self as gnn_models;

@@ -27,6 +27,27 @@
 //! println!("test accuracy {:.3}", run.metric(gnn_train::data::SplitKind::Test));
 //! # Ok::<(), gnn_train::TrainError>(())
 //! ```
+//!
+//! The same loop on a generated graph, which needs no files:
+//!
+//! ```
+//! use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
+//! use gnn_models::models::GcnConfig;
+//! use gnn_train::{Backend, data::NodeClassification, data::SplitKind, experiment::train_one};
+//! use gnn_train::fit::FitConfig;
+//!
+//! let graph = random_graph(&RandomGraphSpec::parse("er-200-4-16").expect("a name"))?;
+//! let device = Backend::Flex.device()?;
+//! let data = NodeClassification::new(&graph, &device)?;
+//! let config = GcnConfig::new(graph.num_features(), graph.num_classes);
+//! let fit = FitConfig { epochs: 5, ..FitConfig::default() };
+//! let run = train_one(&device, 0, &data, &fit, |d| config.init(d), |_| {})?;
+//! assert_eq!(run.history.len(), 5);
+//! assert!((0.0..=1.0).contains(&run.metric(SplitKind::Test)));
+//! # Ok::<(), gnn_train::TrainError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod attention;
 pub mod backend;

@@ -60,7 +60,7 @@ struct ModelsArgs {
 
 #[derive(Args, Debug)]
 struct ExportDataArgs {
-    /// Dataset: a node dataset (cora, ...; its own split) or a graph dataset (tu-<name>, qm9,
+    /// Dataset: a node dataset (cora, ...; its own split) or a graph dataset (tu-NAME, qm9,
     /// qm9-sdf).
     #[arg(long)]
     dataset: String,
@@ -123,15 +123,23 @@ struct UseArgs {
 struct EvalArgs {
     #[command(flatten)]
     using: UseArgs,
+    /// Also write the metrics as JSON (the fields of `gnn train --json` a saved model has).
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
 struct PredictArgs {
     #[command(flatten)]
     using: UseArgs,
-    /// Output CSV [default: standard output].
+    /// Output CSV [default: standard output, unless --json is given].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write the predictions as JSON: model, dataset, backend, level (node or graph) and one
+    /// object per node or graph (id, split, label, prediction, probabilities; regression:
+    /// target, prediction).
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -496,6 +504,9 @@ fn open_model(using: &UseArgs) -> Result<(SavedModel, AnyDataset), TrainError> {
 }
 
 fn eval(args: EvalArgs) -> Result<(), TrainError> {
+    if let Some(path) = &args.json {
+        check_output_dir(path)?;
+    }
     let (saved, dataset) = open_model(&args.using)?;
     let metrics = match &dataset {
         AnyDataset::Node(ds) => commands::eval(&saved, ds, args.using.backend)?,
@@ -524,20 +535,45 @@ fn eval(args: EvalArgs) -> Result<(), TrainError> {
         args.using.backend.name(),
         parts.join(", ")
     );
+    if let Some(path) = &args.json {
+        let report = commands::EvalReport {
+            model: saved.card.model.kind.clone(),
+            dataset: dataset.name().to_string(),
+            backend: args.using.backend.name().to_string(),
+            metric: metric.to_string(),
+            test_metric: metrics.get("test").copied(),
+            val_metric: metrics.get("val").copied(),
+            split_metrics: metrics,
+            saved_metrics: saved.card.metrics.clone(),
+        };
+        output::write_json(path, &report)?;
+    }
     Ok(())
 }
 
 fn predict(args: PredictArgs) -> Result<(), TrainError> {
-    if let Some(path) = &args.out {
+    for path in [&args.out, &args.json].into_iter().flatten() {
         check_output_dir(path)?;
     }
     let (saved, dataset) = open_model(&args.using)?;
-    let csv = match &dataset {
-        AnyDataset::Node(ds) => commands::predict_csv(&saved, ds, args.using.backend)?,
-        AnyDataset::Graph(ds) => commands::predict_graph_csv(&saved, ds, args.using.backend)?,
+    let predictions = match &dataset {
+        AnyDataset::Node(ds) => commands::predict(&saved, ds, args.using.backend)?,
+        AnyDataset::Graph(ds) => commands::predict_graph(&saved, ds, args.using.backend)?,
     };
+    if let Some(path) = &args.json {
+        let report = serde_json::json!({
+            "model": saved.card.model.kind,
+            "dataset": dataset.name(),
+            "backend": args.using.backend.name(),
+            "level": predictions.level,
+            "predictions": predictions.rows,
+        });
+        output::write_json(path, &report)?;
+    }
+    let csv = predictions.to_csv();
     match &args.out {
         Some(path) => output::write_atomic(path, csv.as_bytes()),
+        None if args.json.is_some() => Ok(()),
         None => {
             use std::io::Write;
             std::io::stdout()

@@ -1,5 +1,5 @@
 //! Writing output files atomically: a temporary file beside the target, renamed into place, so
-//! a reader never sees a half-written file.
+//! a reader never sees a half-written file; JSON outputs the same way.
 
 use std::io::Write;
 use std::path::Path;
@@ -26,6 +26,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
+}
+
+/// Writes `value` as pretty-printed JSON to `path`, atomically ([`write_atomic`]).
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainError> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| TrainError::Output {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    write_atomic(path, json.as_bytes())
 }
 
 #[cfg(test)]

@@ -88,6 +88,27 @@ fn round_trip(model: &str, dataset: &str, extra: &[&str]) {
         !eval.contains("saved 0"),
         "{model}: a split differs: {eval}"
     );
+    // The same numbers as JSON, with the fields of `gnn train --json`.
+    let eval_json = tmp.path().join("eval.json");
+    ok(&[
+        "eval",
+        "--model",
+        s(&dir),
+        "--offline",
+        "--json",
+        s(&eval_json),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&eval_json).unwrap()).unwrap();
+    assert_eq!(report["model"], model);
+    assert_eq!(report["backend"], "flex");
+    assert_eq!(
+        report["metric"],
+        if metric == "mae" { "mae" } else { "accuracy" }
+    );
+    assert_eq!(report["test_metric"].as_f64(), Some(test), "{model}");
+    assert_eq!(report["split_metrics"]["test"].as_f64(), Some(test));
+    assert_eq!(report["saved_metrics"], card["metrics"]);
 
     // Export under PyG names, import back: identical predictions.
     let st = tmp.path().join("w.safetensors");
@@ -121,6 +142,39 @@ fn round_trip(model: &str, dataset: &str, extra: &[&str]) {
     };
     let a = std::fs::read_to_string(&p1).unwrap();
     let b = std::fs::read_to_string(&p2).unwrap();
+    // The predictions as JSON: one object per CSV row, the same values.
+    let pj = tmp.path().join("p.json");
+    let quiet = ok(&["predict", "--model", s(&dir), "--json", s(&pj), "--offline"]);
+    assert!(quiet.is_empty(), "--json alone prints no CSV: {quiet}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&pj).unwrap()).unwrap();
+    let rows = json["predictions"].as_array().unwrap();
+    let csv_rows: Vec<&str> = a.lines().skip(1).collect();
+    assert_eq!(rows.len(), csv_rows.len(), "{model}");
+    for (row, line) in rows.iter().zip(&csv_rows).step_by(97) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(row["id"].to_string(), f[0]);
+        assert_eq!(row["split"].as_str().unwrap_or(""), f[1]);
+        let pred = &row["prediction"];
+        let shown = match pred.as_array() {
+            Some(v) => v.iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>(),
+            None => vec![pred.as_f64().unwrap()],
+        };
+        let csv: Vec<f64> = f[3].split(';').map(|x| x.parse().unwrap()).collect();
+        for (j, c) in shown.iter().zip(&csv) {
+            assert!(
+                (j - c).abs() <= 1e-6 * c.abs().max(1.0),
+                "{model}: {j} vs {c}"
+            );
+        }
+    }
+    assert_eq!(
+        json["level"],
+        if a.starts_with("node,") {
+            "node"
+        } else {
+            "graph"
+        }
+    );
     assert_eq!(without_split(&a), without_split(&b), "{model}");
     if a.starts_with("node,") {
         assert_eq!(a, b, "{model}");
@@ -198,6 +252,14 @@ fn gin_round_trips_as_a_node_and_a_graph_model() {
         "tu-mutag",
         &["--epochs", "2", "--hidden", "8", "--folds", "0"],
     );
+    // The input features read out too, before a linear head.
+    let input = ["--readout-input", "true", "--head-layers", "1"];
+    let args = [
+        &["--epochs", "2", "--hidden", "8", "--folds", "0"][..],
+        &input,
+    ]
+    .concat();
+    round_trip("gin", "tu-mutag", &args);
 }
 
 #[test]

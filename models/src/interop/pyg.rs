@@ -3,15 +3,15 @@
 //! | module | PyG names (shapes) | ours |
 //! | --- | --- | --- |
 //! | `Linear` | `weight [out, in]`, `bias [out]` | `weight [in, out]` (transposed) |
-//! | [`GcnConv`] | `lin.weight [F', F]`, `bias [F']` | `lin`, `bias` |
-//! | [`GatConv`] | `lin.weight [H·C, F]`, `att_src`, `att_dst [1, H, C]`, `bias` | same names |
-//! | [`GatV2Conv`] | `lin_l.*`, `lin_r.*`, `att [1, H, C]`, `bias` | same names |
-//! | [`RgcnConv`] | `weight [R, F, F']` or bases `weight [B, F, F']` + `comp [R, B]` or blocks `weight [R, B, F/B, F'/B]`; `root [F, F']`, `bias [F']` | blocks stored `[R·B, F/B, F'/B]` (same values) |
-//! | [`NnConv`] | `nn.0.weight [H, D]`, `nn.0.bias`, `nn.2.weight [F·F', H]`, `nn.2.bias`, `lin.weight [F', F]`, `bias` | `nn0`, `nn2`, `lin` |
-//! | [`GruCell`] | `weight_ih_l0 [3H, F]`, `weight_hh_l0 [3H, H]`, `bias_ih_l0`, `bias_hh_l0` (`torch.nn.GRU`) | weights transposed |
-//! | [`Set2Set`] | `lstm.weight_ih_l0 [4d, 2d]`, `lstm.weight_hh_l0 [4d, d]`, `lstm.bias_ih_l0`, `lstm.bias_hh_l0` | weights transposed |
-//! | [`Gcn`], [`Gat`], [`Rgcn`] | `conv1.*`, `conv2.*` (R-GCN input projection: `lin_in.*`) | |
-//! | [`Mpnn`] | `lin0.*`, `conv.*`, `gru.*`, `set2set.*`, `lin1.*`, `lin2.*` | |
+//! | [`GcnConv`](crate::layers::GcnConv) | `lin.weight [F', F]`, `bias [F']` | `lin`, `bias` |
+//! | [`GatConv`](crate::layers::GatConv) | `lin.weight [H·C, F]`, `att_src`, `att_dst [1, H, C]`, `bias` | same names |
+//! | [`GatV2Conv`](crate::layers::GatV2Conv) | `lin_l.*`, `lin_r.*`, `att [1, H, C]`, `bias` | same names |
+//! | [`RgcnConv`](crate::layers::RgcnConv) | `weight [R, F, F']` or bases `weight [B, F, F']` + `comp [R, B]` or blocks `weight [R, B, F/B, F'/B]`; `root [F, F']`, `bias [F']` | blocks stored `[R·B, F/B, F'/B]` (same values) |
+//! | [`NnConv`](crate::layers::NnConv) | `nn.0.weight [H, D]`, `nn.0.bias`, `nn.2.weight [F·F', H]`, `nn.2.bias`, `lin.weight [F', F]`, `bias` | `nn0`, `nn2`, `lin` |
+//! | [`GruCell`](crate::layers::GruCell) | `weight_ih_l0 [3H, F]`, `weight_hh_l0 [3H, H]`, `bias_ih_l0`, `bias_hh_l0` (`torch.nn.GRU`) | weights transposed |
+//! | [`Set2Set`](crate::layers::Set2Set) | `lstm.weight_ih_l0 [4d, 2d]`, `lstm.weight_hh_l0 [4d, d]`, `lstm.bias_ih_l0`, `lstm.bias_hh_l0` | weights transposed |
+//! | [`Gcn`](crate::models::Gcn), [`Gat`](crate::models::Gat), [`Rgcn`](crate::models::Rgcn) | `conv1.*`, `conv2.*` (R-GCN input projection: `lin_in.*`) | |
+//! | [`Mpnn`](crate::models::Mpnn) | `lin0.*`, `conv.*`, `gru.*`, `set2set.*`, `lin1.*`, `lin2.*` | |
 //!
 //! [`export_pyg`] writes these; [`import_pyg`] reads them strictly: every tensor the model
 //! has must be present with its shape, and nothing else may be, or nothing is loaded.

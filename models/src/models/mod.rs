@@ -104,6 +104,41 @@ mod tests {
         }
     }
 
+    /// A graph classifier with a two-layer head reads back whether it pools its input
+    /// features from the head's input width (`F + L·H` against `L·H`).
+    #[test]
+    fn a_graph_head_reads_back_its_input_readout() {
+        let registry = builtin();
+        let entry = registry.get("gin").unwrap();
+        let data = DataInfo {
+            task: Task::Graph,
+            ..data_for(entry.as_ref())
+        };
+        for readout_input in ["false", "true"] {
+            let (options, _) = entry.protocol("");
+            let settings = [
+                ("head_layers", "2"),
+                ("layers", "3"),
+                ("readout_input", readout_input),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+            let options = entry.apply(&options, &settings).unwrap();
+            let config = entry.config(&options, &data).unwrap();
+            let model = entry.init(&config, &Device::flex()).unwrap();
+            let dict = entry.export_pyg(model.as_ref()).unwrap();
+            let [_, read] = dict["head.weight"].shape[..] else {
+                panic!("head.weight is a matrix")
+            };
+            let pooled = if readout_input == "true" { 6 } else { 0 };
+            assert_eq!(read, pooled + 3 * 64);
+            assert_eq!(
+                entry.infer(&dict).unwrap(),
+                config,
+                "readout_input {readout_input}"
+            );
+        }
+    }
+
     #[test]
     fn hostile_architectures_are_refused_before_allocation() {
         let registry = builtin();

@@ -118,6 +118,9 @@ pub struct StackCommon {
     pub readout: Pool,
     /// Graph models: layers of the head after the readout (1: linear; 2: an MLP).
     pub head_layers: usize,
+    /// Graph models: read out the input features too (`k = 0` of GIN's Eq. 4.2), before
+    /// every layer's output.
+    pub readout_input: bool,
     /// Weight decay on the first layer only (Kipf & Welling's protocol), else on all.
     pub decay_first: bool,
 }
@@ -134,6 +137,7 @@ impl Default for StackCommon {
             norm: NormKind::None,
             readout: Pool::Sum,
             head_layers: 2,
+            readout_input: false,
             decay_first: false,
         }
     }
@@ -179,6 +183,11 @@ impl StackCommon {
                 "head_layers",
                 "Graph models: layers of the head (1: linear, 2: an MLP).",
                 "usize",
+            ),
+            d(
+                "readout_input",
+                "Graph models: read out the input features too, before every layer's output.",
+                "bool",
             ),
             d(
                 "decay_first",
@@ -303,13 +312,15 @@ impl Norm {
 /// A stack of layers (PyG's `BasicGNN`): for each layer `conv → norm → act → dropout` (the
 /// last layer of a node model without jumping knowledge is the output layer, bare). Node
 /// models with jumping knowledge (cat, max) combine the layers' outputs and apply a linear
-/// output layer `lin`. Graph models read out every layer's output per graph (sum or mean),
-/// concatenate them, and apply a head: `lin` (one layer) or `head → act → dropout → lin`.
+/// output layer `lin`. Graph models read out every layer's output per graph (sum or mean) —
+/// with `readout_input`, the input features first —, concatenate them, and apply a head:
+/// `lin` (one layer) or `head → act → dropout → lin`.
 ///
 /// Parameters have PyG's `BasicGNN` names: `convs.l.*`, `norms.l.*`, `lin.*` (and `head.*`).
 ///
 /// # Shapes
 /// - `x`: `[N, F]`; output `[N, C]` (node task) or `[B, C]` (graph task: a batch vector)
+/// - graph readout: `[B, L·H]`, with `readout_input` `[B, F + L·H]`
 #[derive(Module, Debug)]
 pub struct Stack<L: StackLayer> {
     /// The layers.
@@ -332,6 +343,8 @@ pub struct Stack<L: StackLayer> {
     task: Task,
     #[module(skip)]
     readout: Pool,
+    #[module(skip)]
+    readout_input: bool,
     #[module(skip)]
     decay_first: bool,
 }
@@ -372,13 +385,16 @@ impl<L: StackLayer> GraphModel for Stack<L> {
     }
 
     fn forward(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
+        let input = (self.task == Task::Graph && self.readout_input).then(|| x.clone());
         let outs = self.layer_outputs(x, graph)?;
         let last = outs.last().cloned();
         let combined = match (self.task, self.jk) {
             (Task::Graph, _) => {
                 let (batch, b) = batch_of(graph);
-                let pooled = outs
+                let input = input.map(|x| x.to_dense(&graph.device()));
+                let pooled = input
                     .into_iter()
+                    .chain(outs)
                     .map(|h| match self.readout {
                         Pool::Sum => global_add_pool(h, &batch, b),
                         Pool::Mean => global_mean_pool(h, &batch, b),
@@ -540,6 +556,7 @@ impl<D: StackDef> StackSpec<D> {
     fn combined_width(&self, c: &StackConfig, o: &D::Options) -> usize {
         let h = self.0.width(c.common.hidden, false, o);
         match (c.task, c.common.jk) {
+            (Task::Graph, _) if c.common.readout_input => c.d_input + c.common.layers * h,
             (Task::Graph, _) | (_, Jk::Cat) => c.common.layers * h,
             _ => h,
         }
@@ -655,10 +672,11 @@ impl<D: StackDef> crate::registry::ModelSpec for StackSpec<D> {
         };
         let width = self.0.width(hidden, false, &layer);
         let (task, d_output) = if dict.contains_key("head.weight") {
-            let [h, _] = dims(dict, name, "head.weight")?;
+            let [h, read] = dims(dict, name, "head.weight")?;
             let [c, _] = dims(dict, name, "lin.weight")?;
             common.head_layers = 2;
             common.hidden = h;
+            common.readout_input = read == d_input + layers * width;
             (Task::Graph, c)
         } else if dict.contains_key("lin.weight") {
             let [c, w] = dims(dict, name, "lin.weight")?;
@@ -722,6 +740,7 @@ impl<D: StackDef> crate::registry::ModelSpec for StackSpec<D> {
             jk: c.common.jk,
             task: c.task,
             readout: c.common.readout,
+            readout_input: c.common.readout_input,
             decay_first: c.common.decay_first,
         })
     }

@@ -106,7 +106,8 @@ fn parse_value(raw: &str) -> Value {
 }
 
 /// `options` with `settings` applied: each `(name, value)` names an option (`out_heads` or
-/// `out-heads`) and gives a value read by [`parse_value`]; each is checked against the
+/// `out-heads`) and gives a value read as JSON (`none`, numbers, booleans; anything else a
+/// string); each is checked against the
 /// option's type as it is applied, so an error names the setting at fault.
 pub fn apply_settings<O: ModelOptions>(
     model: &str,

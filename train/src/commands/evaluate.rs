@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use serde::Serialize;
+
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 use gnn_datasets::{GraphDataset, GraphTarget, NodeDataset, TargetScaler};
@@ -56,6 +58,28 @@ fn node_data(
         saved.card.preprocessing.normalize_features,
         &backend.device()?,
     )
+}
+
+/// What `gnn eval --json` writes: the fields of `gnn train --json` (and of its runs) that a
+/// saved model has, and the metrics its card saved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalReport {
+    /// Model name.
+    pub model: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Backend name.
+    pub backend: String,
+    /// `accuracy` (a fraction) or `mae` (in the target's units).
+    pub metric: String,
+    /// The test split's metric.
+    pub test_metric: Option<f64>,
+    /// The validation split's metric.
+    pub val_metric: Option<f64>,
+    /// Metric per split (`train`, `val`, `test`), as computed now.
+    pub split_metrics: BTreeMap<String, f64>,
+    /// Metric per split as the model card saved them (empty for imported weights).
+    pub saved_metrics: BTreeMap<String, f64>,
 }
 
 /// Accuracy per split of a saved model on `dataset`, computed exactly as training scored it.
@@ -118,160 +142,235 @@ pub fn eval_graph(
     named_metrics(saved, &data)
 }
 
-/// Per-graph predictions as CSV (the split of the model's first run): for classification
-/// `graph,split,label,prediction,p_0,…`; for regression `graph,split,target,prediction` in the
-/// target's units (de-normalised with the training graphs' statistics).
-pub fn predict_graph_csv(
+/// What a model predicted for one node or graph.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Predicted {
+    /// Classification: the most probable class and every class's probability (softmax).
+    Class {
+        /// The true class, where known.
+        label: Option<usize>,
+        /// The most probable class.
+        prediction: usize,
+        /// `p_0 … p_{C−1}`.
+        probabilities: Vec<f32>,
+    },
+    /// Regression, in the target's units (de-normalised with the training graphs' statistics).
+    Values {
+        /// The true targets.
+        target: Vec<f32>,
+        /// The predicted targets.
+        prediction: Vec<f32>,
+    },
+}
+
+/// One row of `gnn predict`: a node or graph, its split, and what the model predicted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// The node or graph id.
+    pub id: usize,
+    /// `train`, `val` or `test`; none for a node outside the split.
+    pub split: Option<&'static str>,
+    /// The prediction.
+    #[serde(flatten)]
+    pub predicted: Predicted,
+}
+
+/// Every prediction of a model on a dataset, per node or per graph.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Predictions {
+    /// `node` or `graph`.
+    pub level: &'static str,
+    /// One per node or graph, by id.
+    pub rows: Vec<Prediction>,
+}
+
+impl Predictions {
+    /// As CSV: for classification `id,split,label,prediction,p_0,…` (the first column named
+    /// `node` or `graph`); for regression `graph,split,target,prediction`, several targets
+    /// joined by `;`. Unknown splits and labels are empty fields.
+    pub fn to_csv(&self) -> String {
+        let joined = |v: &[f32]| v.iter().map(f32::to_string).collect::<Vec<_>>().join(";");
+        let mut out = String::new();
+        for (r, row) in self.rows.iter().enumerate() {
+            let split = row.split.unwrap_or("");
+            match &row.predicted {
+                Predicted::Class {
+                    label,
+                    prediction,
+                    probabilities,
+                } => {
+                    if r == 0 {
+                        let _ = write!(out, "{},split,label,prediction", self.level);
+                        for k in 0..probabilities.len() {
+                            let _ = write!(out, ",p_{k}");
+                        }
+                        out.push('\n');
+                    }
+                    let label = label.map_or(String::new(), |l| l.to_string());
+                    let _ = write!(out, "{},{split},{label},{prediction}", row.id);
+                    for p in probabilities {
+                        let _ = write!(out, ",{p}");
+                    }
+                    out.push('\n');
+                }
+                Predicted::Values { target, prediction } => {
+                    if r == 0 {
+                        let _ = writeln!(out, "{},split,target,prediction", self.level);
+                    }
+                    let (t, p) = (joined(target), joined(prediction));
+                    let _ = writeln!(out, "{},{split},{t},{p}", row.id);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The split name of every id in `0..n` (none outside the split).
+fn split_names(
+    n: usize,
+    train: &[usize],
+    val: &[usize],
+    test: &[usize],
+) -> Vec<Option<&'static str>> {
+    let mut name = vec![None; n];
+    for (s, ids) in [("train", train), ("val", val), ("test", test)] {
+        for &i in ids {
+            if let Some(slot) = name.get_mut(i) {
+                *slot = Some(s);
+            }
+        }
+    }
+    name
+}
+
+/// The rows of `[R, C]` logits as classes: the most probable one and every probability.
+fn classes(logits: Tensor<2>) -> Result<Vec<(usize, Vec<f32>)>, TrainError> {
+    let [_, c] = logits.dims();
+    let probs = host(softmax(logits, 1))?;
+    Ok(probs
+        .chunks(c.max(1))
+        .map(|row| {
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |b, (k, &p)| if p > b.1 { (k, p) } else { b },
+                )
+                .0;
+            (best, row.to_vec())
+        })
+        .collect())
+}
+
+/// A tensor's values on the host.
+fn host(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| TrainError::Config(format!("reading predictions: {e:?}")))
+}
+
+/// Per-graph predictions on the split of the model's first run: classes with their
+/// probabilities, or regression targets in their units (de-normalised with the training
+/// graphs' statistics).
+pub fn predict_graph(
     saved: &SavedModel,
     dataset: &GraphDataset,
     backend: Backend,
-) -> Result<String, TrainError> {
+) -> Result<Predictions, TrainError> {
     let data = graph_batches(saved, dataset, backend)?;
-    let split = data.split().clone();
-    let mut name = vec![""; dataset.len()];
-    for (s, ids) in [
-        ("train", &split.train),
-        ("val", &split.val),
-        ("test", &split.test),
-    ] {
-        for &i in ids {
-            name[i] = s;
-        }
-    }
+    let split = data.split();
+    let name = split_names(dataset.len(), &split.train, &split.val, &split.test);
     let all: Vec<usize> = (0..dataset.len()).collect();
-    let mut out = String::new();
+    let mut rows = Vec::with_capacity(dataset.len());
     for chunk in all.chunks(512) {
         let batch = data.batch(chunk, SplitKind::Test)?;
-        let logits = saved.model.forward(batch.x, &batch.graph)?;
-        if let Some(scaler) = data.scaler() {
-            regression_rows(&mut out, logits, scaler, chunk, dataset, &name)?;
-            continue;
-        }
-        let [_, c] = logits.dims();
-        if out.is_empty() {
-            out = header("graph", c);
-        }
-        let probs = softmax(logits, 1)
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| TrainError::Config(format!("reading predictions: {e:?}")))?;
-        let rows = chunk.iter().map(|&g| {
-            let label = match &dataset.graphs[g].y {
-                GraphTarget::Class(k) => k.to_string(),
-                GraphTarget::Values(_) => String::new(),
-            };
-            (g, name[g].to_string(), label)
-        });
-        write_rows(&mut out, &probs, c, rows);
+        let outputs = saved.model.forward(batch.x, &batch.graph)?;
+        let predicted: Vec<Predicted> = match data.scaler() {
+            Some(scaler) => regression(outputs, scaler, chunk, dataset)?,
+            None => classes(outputs)?
+                .into_iter()
+                .zip(chunk)
+                .map(|((prediction, probabilities), &g)| Predicted::Class {
+                    label: match dataset.graphs[g].y {
+                        GraphTarget::Class(k) => Some(k),
+                        GraphTarget::Values(_) => None,
+                    },
+                    prediction,
+                    probabilities,
+                })
+                .collect(),
+        };
+        rows.extend(
+            chunk
+                .iter()
+                .zip(predicted)
+                .map(|(&g, predicted)| Prediction {
+                    id: g,
+                    split: name[g],
+                    predicted,
+                }),
+        );
     }
-    Ok(out)
+    Ok(Predictions {
+        level: "graph",
+        rows,
+    })
 }
 
-/// Appends `graph,split,target,prediction` rows of a regression model's outputs (normalised)
-/// in the target's units.
-fn regression_rows(
-    out: &mut String,
+/// A regression model's outputs (normalised) for `graphs`, in the target's units.
+fn regression(
     outputs: Tensor<2>,
     scaler: &TargetScaler,
     graphs: &[usize],
     dataset: &GraphDataset,
-    split_of: &[&str],
-) -> Result<(), TrainError> {
-    if out.is_empty() {
-        out.push_str("graph,split,target,prediction\n");
-    }
-    let mut pred = outputs
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| TrainError::Config(format!("reading predictions: {e:?}")))?;
+) -> Result<Vec<Predicted>, TrainError> {
+    let mut pred = host(outputs)?;
     scaler.denormalize(&mut pred);
     let width = scaler.mean.len().max(1);
-    for (r, &g) in graphs.iter().enumerate() {
-        let target = match &dataset.graphs[g].y {
-            GraphTarget::Values(v) => v
-                .iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join(";"),
-            GraphTarget::Class(k) => k.to_string(),
-        };
-        let p: Vec<String> = pred[r * width..(r + 1) * width]
-            .iter()
-            .map(|x| x.to_string())
-            .collect();
-        let _ = writeln!(out, "{g},{},{target},{}", split_of[g], p.join(";"));
-    }
-    Ok(())
+    Ok(graphs
+        .iter()
+        .zip(pred.chunks(width))
+        .map(|(&g, p)| Predicted::Values {
+            target: match &dataset.graphs[g].y {
+                GraphTarget::Values(v) => v.clone(),
+                GraphTarget::Class(k) => vec![*k as f32],
+            },
+            prediction: p.to_vec(),
+        })
+        .collect())
 }
 
-/// Appends one CSV row per output row: `id,split,label,prediction,p_0,…`, the prediction being
-/// the most probable class.
-fn write_rows(
-    out: &mut String,
-    probs: &[f32],
-    c: usize,
-    rows: impl Iterator<Item = (usize, String, String)>,
-) {
-    for (r, (id, split, label)) in rows.enumerate() {
-        let row = &probs[r * c..(r + 1) * c];
-        let pred = row
-            .iter()
-            .enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |b, (k, &p)| if p > b.1 { (k, p) } else { b },
-            )
-            .0;
-        let _ = write!(out, "{id},{split},{label},{pred}");
-        for p in row {
-            let _ = write!(out, ",{p}");
-        }
-        out.push('\n');
-    }
-}
-
-/// The CSV header for `c` classes, first column `id`.
-fn header(id: &str, c: usize) -> String {
-    let mut out = format!("{id},split,label,prediction");
-    for k in 0..c {
-        let _ = write!(out, ",p_{k}");
-    }
-    out.push('\n');
-    out
-}
-
-/// Per-node predictions as CSV: `node,split,label,prediction,p_0,…,p_{C-1}` (class
-/// probabilities by softmax; `split` and `label` empty where the node has none).
-pub fn predict_csv(
+/// Per-node predictions: every node's class probabilities (softmax), the most probable class,
+/// its label and split where it has them.
+pub fn predict(
     saved: &SavedModel,
     dataset: &NodeDataset,
     backend: Backend,
-) -> Result<String, TrainError> {
+) -> Result<Predictions, TrainError> {
     let data = node_data(saved, dataset, backend)?;
     let logits = saved.model.forward(data.features().clone(), data.graph())?;
-    let [n, c] = logits.dims();
-    let probs = softmax(logits, 1)
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| TrainError::Config(format!("reading predictions: {e:?}")))?;
-    let mut split = vec![""; n];
-    for (name, ids) in [
-        ("train", &dataset.split.train),
-        ("val", &dataset.split.val),
-        ("test", &dataset.split.test),
-    ] {
-        for &i in ids {
-            split[i] = name;
-        }
-    }
-    let mut out = header("node", c);
-    let rows = (0..n).map(|i| {
-        let label = dataset.labels[i].map_or(String::new(), |l| l.to_string());
-        (i, split[i].to_string(), label)
-    });
-    write_rows(&mut out, &probs, c, rows);
-    Ok(out)
+    let [n, _] = logits.dims();
+    let s = &dataset.split;
+    let name = split_names(n, &s.train, &s.val, &s.test);
+    let rows = classes(logits)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, (prediction, probabilities))| Prediction {
+            id: i,
+            split: name[i],
+            predicted: Predicted::Class {
+                label: dataset.labels.get(i).copied().flatten(),
+                prediction,
+                probabilities,
+            },
+        })
+        .collect();
+    Ok(Predictions {
+        level: "node",
+        rows,
+    })
 }

@@ -2,7 +2,7 @@
 //! these do the work.
 //!
 //! - [`train`](mod@train): `gnn train` ([`TrainRequest`] → [`plan`] → [`TrainPlan::run`]).
-//! - [`eval`], [`predict_csv`] and their graph-level twins: `gnn eval`, `gnn predict`.
+//! - [`eval`], [`predict`] and their graph-level twins: `gnn eval`, `gnn predict`.
 //! - [`export_safetensors`], [`import_pyg`]: `gnn export`, `gnn import`.
 //! - [`export_graph_dataset`], [`export_node_dataset`]: `gnn export-data`.
 //! - [`listing`]: `gnn models`.
@@ -15,7 +15,9 @@ mod weights;
 
 use std::path::Path;
 
-pub use evaluate::{eval, eval_graph, predict_csv, predict_graph_csv};
+pub use evaluate::{
+    EvalReport, Predicted, Prediction, Predictions, eval, eval_graph, predict, predict_graph,
+};
 pub use export_data::{export_graph_dataset, export_node_dataset};
 pub use models::{SharedOption, listing, listing_json, shared_options};
 pub use train::{FitOverrides, TrainOutcome, TrainOutputs, TrainPlan, TrainRequest, plan, train};

@@ -249,11 +249,7 @@ impl TrainPlan {
         let (report, models) = run_experiment(registry, &self.spec, &self.dataset, on_epoch)?;
         let out = &self.outputs;
         if let Some(path) = &out.json {
-            let json = serde_json::to_string_pretty(&report).map_err(|e| TrainError::Output {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            output::write_atomic(path, json.as_bytes())?;
+            output::write_json(path, &report)?;
         }
         if let Some(path) = &out.plot
             && let Some(first) = report.runs.first()
