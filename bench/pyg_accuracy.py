@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyG's accuracy under our protocol, on exactly our data and splits: the "PyG here" column of
-the README's results for SGC, APPNP and GIN.
+the results (docs/results.md) for SGC, APPNP and GIN.
 
 The protocol (options, optimiser, epochs, selection rule) is read from `gnn models --json
 --dataset D`, so it is the one `gnn train --model M --dataset D` uses; the data comes from `gnn

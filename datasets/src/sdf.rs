@@ -172,6 +172,15 @@ fn record(
                 }
                 atoms[a as usize - 1].charge = pair[1] as i8;
             }
+        } else if [0, 3, 6]
+            .iter()
+            .all(|&c| field(line, c, c + 3).parse::<usize>().is_ok())
+        {
+            // A bond line past the declared count would otherwise be dropped silently.
+            return Err(err(
+                at - 1,
+                format!("a bond line after the {num_bonds} bonds the counts line declares"),
+            ));
         }
     }
     if !ended {
@@ -242,6 +251,7 @@ $$$$
             ("V2000", "V3000", "V2000"),
             ("M  END", "M  CHG  1   1   1", "no 'M  END'"),
             ("M  END", "M  CHG  1  99   1\nM  END", "bad atom"),
+            ("M  END", "  2  3  1  0  0  0  0\nM  END", "bond line after the 4 bonds"),
         ] {
             let t = METHANE.replacen(from, to, 1);
             let e = parse(&t, Path::new("bad.sdf")).unwrap_err().to_string();

@@ -40,7 +40,7 @@ crate::model_options! {
 /// 10 folds predict the majority class from the first epoch to the last (the head's ReLUs die;
 /// a linear head on the same folds trains). Width, dropout, reading out the input features
 /// (`--readout-input`) and the GIN authors' 50 random batches per epoch moved MUTAG by less
-/// than the choice of folds does; the README lists every setting tried.
+/// than the choice of folds does; `docs/results.md` lists every setting tried.
 #[derive(Debug, Clone, Copy)]
 pub struct GinStack;
 
