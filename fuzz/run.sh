@@ -8,10 +8,10 @@ cd "$(dirname "$0")"
 SECONDS_EACH="${1:-300}"
 BIN="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release"
 mkdir -p artifacts logs
-for t in smiles sdf qm9_csv tu pickle ntriples safetensors burnpack model_card; do
+for t in smiles sdf qm9_csv tu pickle ntriples kg safetensors burnpack model_card; do
   mkdir -p "artifacts/$t"
   max_len=65536
-  [ "$t" = pickle ] && max_len=1048576
+  { [ "$t" = pickle ] || [ "$t" = kg ]; } && max_len=1048576
   "$BIN/$t" "corpus/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 \
       -max_len="$max_len" -artifact_prefix="artifacts/$t/" -print_final_stats=1 \
       > "logs/$t.log" 2>&1

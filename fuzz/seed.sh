@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 D="${1:-${GNN_DATA_DIR:-$(cd ../.. && pwd)/shared/data}}"
 GNN="${GNN:-${CARGO_TARGET_DIR:-../target}/release/gnn}"
-mkdir -p corpus/{smiles,sdf,qm9_csv,tu,pickle,ntriples,safetensors,burnpack,model_card}
+mkdir -p corpus/{smiles,sdf,qm9_csv,tu,pickle,ntriples,kg,safetensors,burnpack,model_card}
 tail -n +2 "$D/qm9/qm9_small.csv" | head -300 | awk -F, '{print $3 > "corpus/smiles/s"NR}'
 cp "$D/qm9/qm9_mini.sdf" corpus/sdf/mini.sdf
 awk 'BEGIN{n=1} {print > "corpus/sdf/r"n} /^\$\$\$\$/{n++}' "$D/qm9/qm9_mini.sdf"
@@ -30,6 +30,11 @@ PY
 cp "$D"/planetoid/ind.cora.* corpus/pickle/
 zcat "$D/rgcn_entities/aifb/aifb_stripped.nt.gz" | head -300 > corpus/ntriples/aifb300.nt || true
 printf '<http://e/1> <http://p/a> <http://e/2> .\n<http://e/2> <http://p/b> "lit" .\n' > corpus/ntriples/tiny.nt
+# Knowledge graphs: the small archives as they ship (gzip) and decompressed (tar).
+for k in nations umls; do
+  cp "$D/kg/$k.tar.gz" "corpus/kg/$k.tar.gz"
+  zcat "$D/kg/$k.tar.gz" > "corpus/kg/$k.tar"
+done
 for f in "$D"/../fixtures/pyg/gcn_*.safetensors; do cp "$f" corpus/safetensors/; done
 tmp=$(mktemp -d)
 GNN_DATA_DIR="$D" "$GNN" train --model gcn --dataset cora --epochs 2 --quiet --save "$tmp/gcn" >/dev/null

@@ -1,7 +1,11 @@
-//! Unpacking dataset zip archives (the TU Dortmund datasets ship as `<NAME>.zip`) without
-//! trusting them: only entries under one expected top folder, no absolute or `..` paths, a
-//! bounded number of entries and bytes, written to a temporary folder that is renamed into
-//! place only once everything has been extracted.
+//! Reading dataset archives without trusting them.
+//!
+//! - Zip (the TU Dortmund datasets ship as `<NAME>.zip`): only entries under one expected top
+//!   folder, no absolute or `..` paths, a bounded number of entries and bytes, written to a
+//!   temporary folder that is renamed into place only once everything has been extracted.
+//! - Gzipped tar (the knowledge graphs ship as `<name>.tar.gz`): a few named members read into
+//!   memory, never unpacked to disk; every header's checksum is verified, and a header's size
+//!   claim is checked against the caps before anything is allocated for it.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -86,9 +90,176 @@ pub fn unpack_zip(zip: &Path, dest: &Path, top: &str) -> Result<PathBuf, Dataset
         return Err(bad(format!("has no files under {top}/")));
     }
     let final_dir = dest.join(top);
-    std::fs::rename(tmp.path().join(top), &final_dir)
-        .map_err(|e| DatasetError::io(&final_dir, e))?;
-    Ok(final_dir)
+    match std::fs::rename(tmp.path().join(top), &final_dir) {
+        Ok(()) => Ok(final_dir),
+        // Another process (or test thread) unpacked the same archive first: its folder holds
+        // the same files, and ours is dropped with the temporary folder.
+        Err(_) if final_dir.is_dir() => Ok(final_dir),
+        Err(e) => Err(DatasetError::io(&final_dir, e)),
+    }
+}
+
+/// The most members a `.tar.gz` may have.
+pub const MAX_TAR_MEMBERS: usize = 1024;
+
+/// Reads the regular-file members of the gzipped tar at `path` whose file name (the last path
+/// component) is one of `wanted`, in the order of `wanted`. Each may expand to at most
+/// `max_member_bytes` and the whole decompressed stream to [`MAX_TOTAL_BYTES`]. A missing or
+/// repeated wanted member, a bad header checksum, a truncated stream, a size beyond a cap or
+/// more than [`MAX_TAR_MEMBERS`] members is a [`DatasetError::Format`] naming the archive.
+pub fn read_tar_gz(
+    path: &Path,
+    wanted: &[&str],
+    max_member_bytes: u64,
+) -> Result<Vec<Vec<u8>>, DatasetError> {
+    let file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
+    read_tar(
+        flate2::read::GzDecoder::new(std::io::BufReader::new(file)).take(MAX_TOTAL_BYTES),
+        path,
+        wanted,
+        max_member_bytes,
+    )
+}
+
+/// [`read_tar_gz`] on an already decompressed tar stream (`path` names it in errors).
+pub fn read_tar(
+    mut stream: impl std::io::Read,
+    path: &Path,
+    wanted: &[&str],
+    max_member_bytes: u64,
+) -> Result<Vec<Vec<u8>>, DatasetError> {
+    let bad = |reason: String| DatasetError::format(path, reason);
+    let mut found: Vec<Option<Vec<u8>>> = vec![None; wanted.len()];
+    let mut header = [0u8; 512];
+    for member in 0.. {
+        if member > MAX_TAR_MEMBERS {
+            return Err(bad(format!("more than {MAX_TAR_MEMBERS} archive members")));
+        }
+        read_block(&mut stream, &mut header)
+            .map_err(|e| bad(format!("member {member}: header: {e}")))?;
+        if header.iter().all(|&b| b == 0) {
+            break; // The end-of-archive marker.
+        }
+        let name = tar_name(&header);
+        let computed: u32 = header
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    b' ' as u32
+                } else {
+                    b as u32
+                }
+            })
+            .sum();
+        if tar_octal(&header[148..156]) != Some(computed as u64) {
+            return Err(bad(format!(
+                "member {member} ('{name}'): header checksum mismatch (not a tar archive, or corrupt)"
+            )));
+        }
+        let size = tar_octal(&header[124..136])
+            .ok_or_else(|| bad(format!("member '{name}': unreadable size field")))?;
+        let regular = matches!(header[156], 0 | b'0' | b'7');
+        let slot = Path::new(&name)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .and_then(|f| wanted.iter().position(|w| *w == f))
+            .filter(|_| regular);
+        match slot {
+            Some(k) => {
+                if found[k].is_some() {
+                    return Err(bad(format!("member '{}' appears twice", wanted[k])));
+                }
+                if size > max_member_bytes {
+                    return Err(bad(format!(
+                        "member '{name}' claims {size} bytes, over the {max_member_bytes}-byte limit"
+                    )));
+                }
+                let mut data = Vec::new();
+                let read = (&mut stream)
+                    .take(size)
+                    .read_to_end(&mut data)
+                    .map_err(|e| bad(format!("member '{name}': {e}")))?;
+                if read as u64 != size {
+                    return Err(bad(format!(
+                        "member '{name}' is truncated: {read} of {size} bytes"
+                    )));
+                }
+                found[k] = Some(data);
+            }
+            None => {
+                let copied = std::io::copy(&mut (&mut stream).take(size), &mut std::io::sink())
+                    .map_err(|e| bad(format!("member '{name}': {e}")))?;
+                if copied != size {
+                    return Err(bad(format!(
+                        "member '{name}' is truncated: {copied} of {size} bytes"
+                    )));
+                }
+            }
+        }
+        let padding = (512 - size % 512) % 512;
+        std::io::copy(&mut (&mut stream).take(padding), &mut std::io::sink())
+            .map_err(|e| bad(format!("member '{name}': {e}")))?;
+    }
+    found
+        .into_iter()
+        .zip(wanted)
+        .map(|(data, name)| data.ok_or_else(|| bad(format!("has no member '{name}'"))))
+        .collect()
+}
+
+/// Reads one 512-byte block; a stream that ends inside it is an error.
+fn read_block(stream: &mut impl std::io::Read, block: &mut [u8; 512]) -> std::io::Result<()> {
+    stream.read_exact(block)
+}
+
+/// A member's path: the ustar prefix (if any) and the name, up to their first NUL.
+fn tar_name(header: &[u8; 512]) -> String {
+    let field = |b: &[u8]| {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        String::from_utf8_lossy(&b[..end]).into_owned()
+    };
+    let name = field(&header[0..100]);
+    let prefix = if &header[257..262] == b"ustar" {
+        field(&header[345..500])
+    } else {
+        String::new()
+    };
+    if prefix.is_empty() {
+        name
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+/// A numeric header field: octal digits padded with spaces or NULs, or GNU's base-256 form
+/// (high bit of the first byte set). `None` if it is neither.
+fn tar_octal(field: &[u8]) -> Option<u64> {
+    if field.first().is_some_and(|&b| b & 0x80 != 0) {
+        let mut v: u64 = (field[0] & 0x7f) as u64;
+        for &b in &field[1..] {
+            v = v.checked_mul(256)?.checked_add(b as u64)?;
+        }
+        return Some(v);
+    }
+    let digits: &[u8] = {
+        let start = field.iter().position(|&b| b != b' ')?;
+        let rest = &field[start..];
+        let end = rest
+            .iter()
+            .position(|&b| b == b' ' || b == 0)
+            .unwrap_or(rest.len());
+        &rest[..end]
+    };
+    if digits.is_empty() {
+        return Some(0);
+    }
+    digits.iter().try_fold(0u64, |v, &d| {
+        (b'0'..=b'7')
+            .contains(&d)
+            .then(|| v.checked_mul(8)?.checked_add((d - b'0') as u64))
+            .flatten()
+    })
 }
 
 #[cfg(test)]

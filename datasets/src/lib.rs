@@ -33,6 +33,8 @@ pub mod feature_scaler;
 pub mod graph;
 pub mod graph_set;
 pub mod hetero;
+pub mod kg;
+pub mod link_split;
 pub mod molecule;
 pub mod pickle;
 pub mod planetoid;

@@ -20,7 +20,7 @@ use crate::root::DataRoot;
 use crate::transforms::coalesce;
 
 /// Where PyG and the Planetoid authors publish the raw files.
-pub const CANONICAL_BASE: &str = "https://github.com/kimiyoung/planetoid/raw/master/data";
+pub const CANONICAL_BASE: &str = "https://raw.githubusercontent.com/kimiyoung/planetoid/af6abf468a772cc055bec88c52e4d6f51b7c37e3/data";
 
 /// The three Planetoid datasets.
 pub const NAMES: [&str; 3] = ["cora", "citeseer", "pubmed"];

@@ -9,6 +9,18 @@ use crate::download::{RemoteFile, download};
 pub const DATA_DIR_ENV: &str = "GNN_DATA_DIR";
 /// Environment variable that, when set to `1`, forbids downloads.
 pub const OFFLINE_ENV: &str = "GNN_OFFLINE";
+/// Environment variable naming a mirror: a base URL serving a copy of a data root's layout
+/// (see [`DataRoot::mirror`]).
+pub const MIRROR_ENV: &str = "GNN_DATA_MIRROR";
+
+/// The per-user data directory used when neither `--root` nor `$GNN_DATA_DIR` names one:
+/// `<cache dir>/gnn` (`~/.cache/gnn` on Linux), or `.gnn-data` where the platform has no
+/// cache directory.
+pub fn default_dir() -> PathBuf {
+    dirs::cache_dir()
+        .map(|d| d.join("gnn"))
+        .unwrap_or_else(|| PathBuf::from(".gnn-data"))
+}
 
 /// Where dataset files live: `<dir>/<dataset family>/<file>` (the layout of `shared/data`,
 /// e.g. `<dir>/planetoid/ind.cora.x`), and whether a missing file may be downloaded.
@@ -18,8 +30,9 @@ pub struct DataRoot {
     pub dir: PathBuf,
     /// Download missing files from their canonical location.
     pub download: bool,
-    /// Base URL that replaces each family's canonical base URL (a mirror, or a test server).
-    /// The file name is appended to it.
+    /// Base URL of a mirror that replaces every canonical location: it serves a data root's
+    /// layout, so `<family>/<file>` is appended to it (`<mirror>/planetoid/ind.cora.x`,
+    /// `<mirror>/tu/MUTAG.zip`). Any static file server run in a data root is one.
     pub mirror: Option<String>,
 }
 
@@ -34,8 +47,8 @@ impl DataRoot {
     }
 
     /// The root chosen the usual way: `flag` (the `--root` option) if given, else
-    /// `$GNN_DATA_DIR`, else the per-user cache directory (`~/.cache/gnn` on Linux).
-    /// Downloads are on unless `GNN_OFFLINE=1`.
+    /// `$GNN_DATA_DIR`, else [`default_dir`]. Downloads are on unless `GNN_OFFLINE=1`; they
+    /// come from `$GNN_DATA_MIRROR` when it is set.
     pub fn resolve(flag: Option<&Path>) -> Self {
         let dir = flag
             .map(Path::to_path_buf)
@@ -44,13 +57,22 @@ impl DataRoot {
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from)
             })
-            .or_else(|| dirs::cache_dir().map(|d| d.join("gnn")))
-            .unwrap_or_else(|| PathBuf::from(".gnn-data"));
+            .unwrap_or_else(default_dir);
         let download = std::env::var(OFFLINE_ENV).map(|v| v != "1").unwrap_or(true);
+        let mirror = std::env::var(MIRROR_ENV).ok().filter(|v| !v.is_empty());
         DataRoot {
             dir,
             download,
-            mirror: None,
+            mirror,
+        }
+    }
+
+    /// The URL `file` of `family` is downloaded from: `<mirror>/<family>/<file>` when a
+    /// mirror is set, else `<canonical_base>/<file>`.
+    pub fn url(&self, family: &str, canonical_base: &str, file: &str) -> String {
+        match &self.mirror {
+            Some(m) => format!("{}/{family}/{file}", m.trim_end_matches('/')),
+            None => format!("{}/{file}", canonical_base.trim_end_matches('/')),
         }
     }
 
@@ -86,8 +108,7 @@ impl DataRoot {
                 ),
             });
         }
-        let base = self.mirror.as_deref().unwrap_or(canonical_base);
-        let url = format!("{}/{}", base.trim_end_matches('/'), file.name);
+        let url = self.url(family, canonical_base, file.name);
         match download(&url, &path, file) {
             Ok(()) => Ok(path),
             // A server that answered with the wrong bytes is worth its own error.

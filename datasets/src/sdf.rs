@@ -251,7 +251,11 @@ $$$$
             ("V2000", "V3000", "V2000"),
             ("M  END", "M  CHG  1   1   1", "no 'M  END'"),
             ("M  END", "M  CHG  1  99   1\nM  END", "bad atom"),
-            ("M  END", "  2  3  1  0  0  0  0\nM  END", "bond line after the 4 bonds"),
+            (
+                "M  END",
+                "  2  3  1  0  0  0  0\nM  END",
+                "bond line after the 4 bonds",
+            ),
         ] {
             let t = METHANE.replacen(from, to, 1);
             let e = parse(&t, Path::new("bad.sdf")).unwrap_err().to_string();

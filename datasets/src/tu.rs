@@ -26,6 +26,10 @@ pub const MAX_ONE_HOT: i64 = 4096;
 
 /// Where the TU Dortmund datasets are downloaded from: `<base>/<NAME>.zip`.
 pub const TU_BASE_URL: &str = "https://www.chrsmrrs.com/graphkerneldatasets";
+/// Where the archives of [`KNOWN_ZIPS`] are downloaded from: a pinned commit of
+/// `bknyaz/graph_nn`, which keeps the original TU Dortmund zips (the bytes whose sha256 is
+/// listed; the TU server does not promise byte-stable archives).
+const KNOWN_ZIPS_BASE: &str = "https://raw.githubusercontent.com/bknyaz/graph_nn/72eaa1c6bd70a90fde772ad4a21049ccd6bc97a2/data";
 /// The largest archive downloaded for a TU dataset whose hash is not listed (256 MiB).
 pub const MAX_ZIP_BYTES: u64 = 256 << 20;
 
@@ -54,9 +58,9 @@ fn server_name(name: &str) -> String {
 }
 
 /// The folder of `tu-<name>`: `<root>/tu/<NAME>/`, matched case-insensitively; when absent,
-/// unpacked from `<root>/tu/<NAME>.zip`, which is first downloaded from [`TU_BASE_URL`] when
-/// the root allows downloads (sha256-checked for the datasets in `KNOWN_ZIPS`, size-capped
-/// at [`MAX_ZIP_BYTES`] for the others).
+/// unpacked from `<root>/tu/<NAME>.zip`, which is first downloaded when the root allows
+/// downloads: MUTAG and PROTEINS from a pinned GitHub copy, sha256-checked; the others from
+/// [`TU_BASE_URL`], size-capped at [`MAX_ZIP_BYTES`].
 fn folder(name: &str, root: &DataRoot) -> Result<(PathBuf, String), DatasetError> {
     let base = root.dir.join("tu");
     let find = || -> Option<(PathBuf, String)> {
@@ -72,10 +76,13 @@ fn folder(name: &str, root: &DataRoot) -> Result<(PathBuf, String), DatasetError
     let zip_name = format!("{upper}.zip");
     let zip = base.join(&zip_name);
     if !zip.is_file() {
-        let url = match &root.mirror {
-            Some(m) => format!("{}/{zip_name}", m.trim_end_matches('/')),
-            None => format!("{TU_BASE_URL}/{zip_name}"),
+        let known = KNOWN_ZIPS.iter().find(|k| k.0 == zip_name);
+        let base_url = if known.is_some() {
+            KNOWN_ZIPS_BASE
+        } else {
+            TU_BASE_URL
         };
+        let url = root.url("tu", base_url, &zip_name);
         if !root.download {
             return Err(DatasetError::Missing {
                 path: base.join(&upper).join(format!("{upper}_A.txt")),
@@ -85,7 +92,7 @@ fn folder(name: &str, root: &DataRoot) -> Result<(PathBuf, String), DatasetError
                 ),
             });
         }
-        let file = KNOWN_ZIPS.iter().find(|k| k.0 == zip_name).map_or(
+        let file = known.map_or(
             crate::download::RemoteFile {
                 name: "",
                 sha256: "",

@@ -1,5 +1,5 @@
 //! Shared helpers for the integration tests: where the shared data and the PyG fixtures are, and
-//! a reader for the fixture files (`pyg-parity-fixture/1`, see `shared/fixtures/pyg/README.md`).
+//! a reader for the fixture files (`pyg-parity-fixture/1`, see `tests/fixtures/pyg/README.md`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,32 +17,58 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The data root for tests: `$GNN_DATA_DIR`, else `../shared/data` beside the workspace.
+/// The data directory for tests: `$GNN_DATA_DIR`, else `../shared/data` beside the workspace
+/// when it exists, else the library's per-user data directory
+/// ([`gnn_datasets::root::default_dir`]), where missing files are downloaded.
 pub fn data_dir() -> PathBuf {
+    shared_data_dir().unwrap_or_else(gnn_datasets::root::default_dir)
+}
+
+/// `$GNN_DATA_DIR`, else `../shared/data` beside the workspace when it exists.
+fn shared_data_dir() -> Option<PathBuf> {
     std::env::var_os("GNN_DATA_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/data"))
+        .or_else(|| Some(workspace_root().join("../shared/data")).filter(|d| d.is_dir()))
 }
 
-/// A [`gnn_datasets::DataRoot`] on [`data_dir`] that never downloads: a missing file fails
-/// the test loudly.
+/// The [`gnn_datasets::DataRoot`] of the tests. On a named or shared copy
+/// (`$GNN_DATA_DIR`, `../shared/data`) it never downloads: a missing file fails the test
+/// loudly. On a fresh clone without either it is the per-user data directory, which
+/// downloads what a test needs through the library's own verified path (from the canonical
+/// locations, or `$GNN_DATA_MIRROR`), and says so once on stderr.
 pub fn data_root() -> gnn_datasets::DataRoot {
-    let dir = data_dir();
-    assert!(
-        dir.is_dir(),
-        "test data directory {} is missing: set GNN_DATA_DIR to the shared data",
-        dir.display()
-    );
-    gnn_datasets::DataRoot::new(dir).with_download(false)
+    match shared_data_dir() {
+        Some(dir) => {
+            assert!(
+                dir.is_dir(),
+                "test data directory {} is missing: unset GNN_DATA_DIR to download the data",
+                dir.display()
+            );
+            gnn_datasets::DataRoot::new(dir).with_download(false)
+        }
+        None => {
+            let root = gnn_datasets::DataRoot::resolve(None);
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                eprintln!(
+                    "test data: no GNN_DATA_DIR and no ../shared/data; using {} (downloading what is missing{})",
+                    root.dir.display(),
+                    root.mirror.as_deref().map(|m| format!(" from {m}")).unwrap_or_default()
+                )
+            });
+            root
+        }
+    }
 }
 
-/// The fixture directory: `$GNN_PYG_FIXTURES`, else `../shared/fixtures/pyg`.
+/// The fixture directory: `$GNN_PYG_FIXTURES`, else the repository's own
+/// `tests/fixtures/pyg` (made by `tests/fixtures/pyg/generate.py`).
 pub fn fixtures_dir() -> PathBuf {
     std::env::var_os("GNN_PYG_FIXTURES")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/fixtures/pyg"))
+        .unwrap_or_else(|| workspace_root().join("tests/fixtures/pyg"))
 }
 
 /// One tensor of a fixture: shape and values (floats widened to `f64`, ints kept as `i64`).

@@ -7,8 +7,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
-use gnn_datasets::{DataRoot, DatasetError, planetoid};
-use gnn_tests::data_dir;
+use gnn_datasets::{DataRoot, DatasetError, planetoid, qm9, tu};
+use gnn_tests::data_root;
 
 /// Serves `files` (URL path → body) on 127.0.0.1 until the test process ends; other paths get
 /// 404. Returns the base URL.
@@ -54,17 +54,30 @@ fn serve(files: HashMap<String, Vec<u8>>) -> String {
     format!("http://{addr}/data")
 }
 
-fn cora_files() -> HashMap<String, Vec<u8>> {
-    let src = data_dir().join("planetoid");
-    ["x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"]
+/// The data root's files `family/name` as the mirror serves them (`/data/<family>/<name>`).
+fn mirrored(family: &str, names: &[&str]) -> HashMap<String, Vec<u8>> {
+    let src = data_root().dir.join(family);
+    names
         .iter()
-        .map(|s| {
-            let name = format!("ind.cora.{s}");
-            let body = std::fs::read(src.join(&name))
-                .unwrap_or_else(|e| panic!("shared file {name}: {e}"));
-            (format!("/data/{name}"), body)
+        .map(|name| {
+            let body = std::fs::read(src.join(name))
+                .unwrap_or_else(|e| panic!("data file {family}/{name}: {e}"));
+            (format!("/data/{family}/{name}"), body)
         })
         .collect()
+}
+
+fn cora_files() -> HashMap<String, Vec<u8>> {
+    // Loading once puts the files in the test data root (downloading them on a fresh clone).
+    planetoid::load("cora", &data_root()).expect("Cora in the test data root");
+    let names: Vec<String> = ["x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"]
+        .iter()
+        .map(|s| format!("ind.cora.{s}"))
+        .collect();
+    mirrored(
+        "planetoid",
+        &names.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
 }
 
 fn entries(dir: &Path) -> Vec<String> {
@@ -100,7 +113,7 @@ fn downloads_verifies_and_loads() {
 #[test]
 fn corrupted_body_is_rejected_and_nothing_is_left() {
     let mut files = cora_files();
-    let tx = files.get_mut("/data/ind.cora.tx").unwrap();
+    let tx = files.get_mut("/data/planetoid/ind.cora.tx").unwrap();
     tx[1000] ^= 0xff;
     let base = serve(files);
     let root = tempfile::tempdir().unwrap();
@@ -117,7 +130,7 @@ fn corrupted_body_is_rejected_and_nothing_is_left() {
 #[test]
 fn not_found_names_the_missing_file() {
     let mut files = cora_files();
-    files.remove("/data/ind.cora.graph");
+    files.remove("/data/planetoid/ind.cora.graph");
     let base = serve(files);
     let root = tempfile::tempdir().unwrap();
     let err = planetoid::load("cora", &DataRoot::new(root.path()).with_mirror(base)).unwrap_err();
@@ -140,7 +153,7 @@ fn not_found_names_the_missing_file() {
 fn oversized_body_is_rejected() {
     let mut files = cora_files();
     files
-        .get_mut("/data/ind.cora.y")
+        .get_mut("/data/planetoid/ind.cora.y")
         .unwrap()
         .extend_from_slice(&[0u8; 4096]);
     let base = serve(files);
@@ -157,4 +170,25 @@ fn offline_root_names_the_missing_file() {
         planetoid::load("cora", &DataRoot::new(root.path()).with_download(false)).unwrap_err();
     assert!(matches!(err, DatasetError::Missing { .. }), "{err}");
     assert!(err.to_string().contains("ind.cora.x"), "{err}");
+}
+
+#[test]
+fn tu_and_qm9_download_through_a_mirror_of_the_data_root_layout() {
+    tu::load("tu-mutag", &data_root()).expect("MUTAG in the test data root");
+    let hydrogens = gnn_datasets::molecule::Hydrogens::Explicit;
+    qm9::load("qm9-sdf", &data_root(), hydrogens).expect("QM9 mini in the test data root");
+    let mut files = mirrored("tu", &["MUTAG.zip"]);
+    files.extend(mirrored("qm9", &["qm9_mini.sdf", "qm9_mini.sdf.csv"]));
+    let base = serve(files);
+    let root = tempfile::tempdir().unwrap();
+    let fresh = DataRoot::new(root.path()).with_mirror(base);
+    let mutag = tu::load("tu-mutag", &fresh).expect("MUTAG from the mirror");
+    assert_eq!(mutag.graphs.len(), 188);
+    assert!(root.path().join("tu/MUTAG/MUTAG_A.txt").is_file());
+    let mols = qm9::load("qm9-sdf", &fresh, hydrogens).expect("QM9 mini from the mirror");
+    assert_eq!(mols.graphs.len(), 21);
+    assert_eq!(
+        entries(&root.path().join("qm9")),
+        ["qm9_mini.sdf", "qm9_mini.sdf.csv"]
+    );
 }

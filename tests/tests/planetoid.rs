@@ -1,7 +1,9 @@
 //! The Planetoid loader on the real files: statistics equal PyG's `Planetoid(split="public")`.
 
+use std::path::PathBuf;
+
 use gnn_datasets::{DatasetError, NodeDataset, pickle, planetoid};
-use gnn_tests::{data_dir, data_root};
+use gnn_tests::data_root;
 
 /// Share of edges (both ends labelled) that join nodes of the same class. The reference values
 /// were computed independently with Python's `pickle` + numpy on the same files, with the
@@ -74,14 +76,26 @@ fn citeseer_matches_pyg_statistics_with_padded_isolated_nodes() {
     );
 }
 
+/// The path of `ind.<name>.<suffix>` in the test data root (downloaded on a fresh clone).
+fn raw_file(name: &str, suffix: &str) -> PathBuf {
+    let file = planetoid::remote_file(name, suffix).expect("a known file");
+    data_root()
+        .fetch("planetoid", planetoid::CANONICAL_BASE, file)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[test]
-fn pubmed_offline_error_names_the_missing_allx() {
-    // The shared data has every PubMed file except ind.pubmed.allx.
-    assert!(
-        data_dir().join("planetoid/ind.pubmed.graph").is_file(),
-        "shared PubMed files are missing"
-    );
-    let err = planetoid::load("pubmed", &data_root()).expect_err("allx is missing");
+fn offline_error_names_the_missing_file() {
+    // Every PubMed file but ind.pubmed.allx (which the shared copy lacks, too).
+    let dir = tempfile::tempdir().unwrap();
+    let planetoid_dir = dir.path().join("planetoid");
+    std::fs::create_dir(&planetoid_dir).unwrap();
+    for suffix in ["x", "y", "tx", "ty", "ally", "graph", "test.index"] {
+        let name = format!("ind.pubmed.{suffix}");
+        std::fs::copy(raw_file("pubmed", suffix), planetoid_dir.join(name)).unwrap();
+    }
+    let root = gnn_datasets::DataRoot::new(dir.path()).with_download(false);
+    let err = planetoid::load("pubmed", &root).expect_err("allx is missing");
     assert!(matches!(err, DatasetError::Missing { .. }), "{err}");
     assert!(err.to_string().contains("ind.pubmed.allx"), "{err}");
 }
@@ -98,10 +112,9 @@ fn unknown_name_is_an_error() {
 /// A copy of the Cora files in a fresh directory, for corrupting one of them.
 fn cora_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let src = data_dir().join("planetoid");
     for suffix in ["x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"] {
         let name = format!("ind.cora.{suffix}");
-        std::fs::copy(src.join(&name), dir.path().join(&name)).unwrap();
+        std::fs::copy(raw_file("cora", suffix), dir.path().join(&name)).unwrap();
     }
     dir
 }
@@ -139,10 +152,7 @@ fn a_test_id_beyond_the_other_files_is_an_error_not_padding() {
 fn pubmed_files_that_exist_parse_with_the_same_reader() {
     // PubMed stores TF-IDF floats (and one array short enough for SHORT_BINSTRING): the reader
     // handles every file that is present; only allx is absent from the shared data.
-    let dir = data_dir().join("planetoid");
-    let read = |s: &str| {
-        pickle::unpickle(&std::fs::read(dir.join(format!("ind.pubmed.{s}"))).unwrap()).unwrap()
-    };
+    let read = |s: &str| pickle::unpickle(&std::fs::read(raw_file("pubmed", s)).unwrap()).unwrap();
     let x = pickle::csr_matrix(&read("x")).unwrap();
     assert_eq!((x.rows, x.cols, x.data.len()), (60, 500, 2819));
     assert!(x.data.iter().all(|v| v.is_finite() && *v > 0.0 && *v < 2.0));

@@ -91,6 +91,9 @@ fn sorted_rows(g: &gnn_datasets::SmallGraph) -> Vec<Vec<u32>> {
 
 #[test]
 fn smiles_and_sdf_agree_on_shared_molecules() {
+    // Loading both first puts their files in the test data root (downloaded on a fresh clone).
+    qm9::load("qm9", &data_root(), Hydrogens::Implicit).expect("qm9_small.csv");
+    qm9::load("qm9-sdf", &data_root(), Hydrogens::Explicit).expect("qm9_mini.sdf");
     let dir = data_root().dir.join("qm9");
     let csv = std::fs::read_to_string(dir.join("qm9_small.csv")).unwrap();
     let smiles_of: HashMap<&str, &str> = csv

@@ -68,19 +68,19 @@ fn proteins_matches_pyg() {
 /// same dataset as the unpacked folder: unpacked on first use into the data root.
 #[test]
 fn mutag_zip_unpacks_to_the_same_dataset() {
+    let from_dir = tu::load("tu-mutag", &data_root()).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("tu")).unwrap();
     std::fs::copy(
         data_root().dir.join("tu/MUTAG.zip"),
         tmp.path().join("tu/MUTAG.zip"),
     )
-    .expect("MUTAG.zip under $GNN_DATA_DIR/tu");
+    .expect("MUTAG.zip in the test data root");
     let root = gnn_datasets::DataRoot {
         download: false,
         ..gnn_datasets::DataRoot::new(tmp.path())
     };
     let from_zip = tu::load("tu-mutag", &root).unwrap();
-    let from_dir = tu::load("tu-mutag", &data_root()).unwrap();
     assert_eq!(from_zip.graphs, from_dir.graphs);
     assert!(tmp.path().join("tu/MUTAG/MUTAG_A.txt").is_file());
 }

@@ -5,6 +5,8 @@
 //!   [`NodeClassification`](data::NodeClassification) for full-batch node tasks and
 //!   [`graph_data`] for mini-batches of graphs.
 //! - [`fit`](fit::fit): the one training loop (Adam, best-validation selection, early stopping).
+//! - [`link_metrics`]: ROC-AUC, average precision, filtered ranks, MRR and Hits@k of link
+//!   prediction.
 //! - [`datasets`]: the dataset registry (every dataset by name) and what each offers a model.
 //! - [`experiment`]: repeated seeded runs of any registered model
 //!   ([`gnn_models::registry`]) on any dataset of its task, as `gnn train` does them.
@@ -58,6 +60,7 @@ mod error;
 pub mod experiment;
 pub mod fit;
 pub mod graph_data;
+pub mod link_metrics;
 pub mod model;
 pub mod output;
 pub mod plot;

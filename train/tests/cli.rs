@@ -1,15 +1,10 @@
 //! The `gnn` program end to end: a short training run with every output, and bad invocations
 //! that must give one line on stderr and a non-zero exit, never a panic.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn data_dir() -> PathBuf {
-    std::env::var_os("GNN_DATA_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-}
+use common::data_dir;
+use std::process::Command;
 
 /// Runs `gnn` outside the repository, so that a relative output path of a case that should
 /// fail never lands in the checkout if it succeeds.

@@ -2,26 +2,16 @@
 //! epochs with the library's loop, save, load back through the same registry and evaluate to
 //! their saved metrics.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../examples/custom_layer.rs"]
 mod custom_layer;
-
-use std::path::PathBuf;
 
 use gnn_datasets::DataRoot;
 use gnn_models::interop::export_pyg;
 
 fn data_root() -> DataRoot {
-    let dir = std::env::var_os("GNN_DATA_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    assert!(
-        dir.is_dir(),
-        "test data directory {} is missing",
-        dir.display()
-    );
-    DataRoot::new(dir).with_download(false)
+    DataRoot::new(common::data_dir()).with_download(false)
 }
 
 #[test]

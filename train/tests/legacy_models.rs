@@ -2,15 +2,12 @@
 //! see its README) still load, evaluate to exactly the metrics saved in their cards, predict
 //! and export.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn data_dir() -> PathBuf {
-    std::env::var_os("GNN_DATA_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-}
+use std::path::{Path, PathBuf};
+
+use common::data_dir;
+use std::process::Command;
 
 fn gnn(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_gnn"))

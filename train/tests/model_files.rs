@@ -2,18 +2,15 @@
 //! saved metrics; export → import reproduces the predictions; bad model files give one clear
 //! line and a non-zero exit.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::data_dir;
 use std::process::Command;
 
 use gnn_models::interop::{HostTensor, decode_safetensors, encode_safetensors};
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("GNN_DATA_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-}
 
 fn gnn(args: &[&str]) -> (i32, String, String) {
     let root = data_dir();

@@ -28,8 +28,9 @@ use super::state_dict::{HostTensor, InteropError, Mismatch, StateDict};
 
 /// The PyTorch Geometric modules this library reproduces, with their semantics and
 /// `state_dict` names, by PyG class name — and the composite modules of the parity fixtures
-/// (`../shared/fixtures/pyg`) that its models reproduce. The parity test fails on a fixture
-/// of any of them that it cannot run: a layer listed here must have its test.
+/// (`tests/fixtures/pyg`, cross-checked against `../shared/fixtures/pyg`) that its models
+/// reproduce. The parity test fails on a fixture of any of them that it cannot run: a layer
+/// listed here must have its test.
 pub const PYG_MODULES: &[&str] = &[
     "GCNConv",
     "GATConv",
@@ -47,6 +48,7 @@ pub const PYG_MODULES: &[&str] = &[
     "APPNP",
     "PNAConv",
     "EdgeConv",
+    "DistMult",
     "MPNNStep",
     "MPNN",
     "TwoLayerGCN",

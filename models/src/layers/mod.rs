@@ -2,6 +2,7 @@
 
 mod appnp;
 mod cheb_conv;
+mod distmult;
 mod edge_conv;
 mod gat_conv;
 mod gated_graph_conv;
@@ -19,6 +20,7 @@ mod transformer_conv;
 
 pub use appnp::{Appnp, AppnpConfig};
 pub use cheb_conv::{ChebConv, ChebConvConfig, ChebNormalization};
+pub use distmult::{DistMult, DistMultConfig, DistMultKge, DistMultKgeConfig};
 pub use edge_conv::{EdgeConv, EdgeConvConfig};
 pub use gat_conv::{Attention, GatConv, GatConvConfig};
 pub use gated_graph_conv::{GatedGraphConv, GatedGraphConvConfig};

@@ -1,13 +1,13 @@
 //! SAGEConv, GINConv, GINEConv, GatedGraphConv, TransformerConv, ChebConv, SGConv, APPNP,
-//! PNAConv and EdgeConv cases: each layer built from the fixture's options, loaded through the
-//! library's PyG import, applied to the fixture's graph.
+//! PNAConv, EdgeConv and DistMult cases: each layer built from the fixture's options, loaded
+//! through the library's PyG import, applied to the fixture's graph (DistMult: its triples).
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use gnn_models::interop::{PygParams, StateDict};
 use gnn_models::layers::{
-    AppnpConfig, ChebConvConfig, EdgeConvConfig, GatedGraphConvConfig, GinConvConfig,
-    PnaConvConfig, SageConvConfig, SgConvConfig, TransformerConvConfig,
+    AppnpConfig, ChebConvConfig, DistMultKgeConfig, EdgeConvConfig, GatedGraphConvConfig,
+    GinConvConfig, PnaConvConfig, SageConvConfig, SgConvConfig, TransformerConvConfig,
 };
 use gnn_models::message_passing::Aggregation;
 use gnn_models::message_passing::global_add_pool;
@@ -413,5 +413,34 @@ pub fn gin_graph(fx: &Fixture, device: &Device) -> Result<Computed, String> {
         values(states.last().ok_or("layers")?.clone()),
     );
     c.insert("aux.graph_emb".into(), values(Tensor::cat(pooled, 1)));
+    Ok(c)
+}
+
+/// DistMult scores of the fixture's `(head, relation, tail)` rows; gradients of both
+/// embedding tables (zero rows for the unused entities and relation).
+pub fn distmult(fx: &Fixture, device: &Device) -> Result<Computed, String> {
+    let ad = device.clone().autodiff();
+    let mut model = DistMultKgeConfig::new(
+        fx.opt_usize("num_entities")?,
+        fx.opt_usize("num_relations")?,
+        fx.opt_usize("hidden_channels")?,
+    )
+    .init(&ad);
+    fx.load_params(&mut model)?;
+    let (shape, triples) = fx.int("triples")?;
+    if shape.len() != 2 || shape[1] != 3 {
+        return Err(format!("{}: triples shape {shape:?}", fx.case));
+    }
+    let column = |c: usize| {
+        let ids: Vec<i64> = triples.chunks_exact(3).map(|t| t[c]).collect();
+        Tensor::<1, burn::tensor::Int>::from_data(ids.as_slice(), &ad)
+    };
+    let out = model.score(column(0), column(1), column(2));
+    let grads = (out.clone() * fx.tensor::<1>("loss_weight", &ad)?)
+        .sum()
+        .backward();
+    let mut c = Computed::new();
+    c.insert("out".into(), values(out));
+    c.extend(param_grads(&model, &grads));
     Ok(c)
 }

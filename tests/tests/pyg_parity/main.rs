@@ -1,6 +1,7 @@
-//! PyG parity: every fixture in `$GNN_PYG_FIXTURES` (default `../shared/fixtures/pyg`) whose
-//! layer is implemented is recomputed on every CPU backend and compared with the fixture's
-//! float64 reference (`f64.*`): the output, every gradient and the `aux.*` intermediates.
+//! PyG parity: every fixture in `$GNN_PYG_FIXTURES` (default: the repository's
+//! `tests/fixtures/pyg`) whose layer is implemented is recomputed on every CPU backend and
+//! compared with the fixture's float64 reference (`f64.*`): the output, every gradient and the
+//! `aux.*` intermediates.
 //!
 //! Prints one line per fixture: `pass <case>`, `FAIL <case>: <tensor> <error>` or
 //! `unimplemented <case> (<layer>)`. Fails if a fixture of an implemented layer fails, if a
@@ -53,12 +54,11 @@ fn run_case(fx: &Fixture, device: &Device) -> Option<Result<Computed, String>> {
         "EdgeConv" => Some(layers::edge_conv(fx, device)),
         "TwoLayerSAGE" => Some(layers::two_layer_sage(fx, device)),
         "GINGraphClassifier" => Some(layers::gin_graph(fx, device)),
+        "DistMult" => Some(layers::distmult(fx, device)),
         _ => None,
     }
 }
 
-/// Compares every `f64.*` tensor of the fixture with what was computed; the worst relative
-/// error, or the first failing tensor.
 /// Compares every `f64.*` tensor of the fixture with what was computed: the relative error
 /// of each (of its own largest magnitude), except for a tensor that is zero to float64
 /// precision (at most 1e-9 of the output's magnitude: TransformerConv's key bias, to which the
