@@ -261,7 +261,10 @@ pub fn evaluate(model: &dyn DynModel, data: &dyn TrainData) -> Result<Scores, Tr
         .collect())
 }
 
-fn optimizer(model: &dyn DynModel, cfg: &FitConfig) -> ModuleOptimizer {
+/// The optimiser of [`fit`]: Adam with `cfg`'s epsilon and, when `cfg.weight_decay` is
+/// non-zero, L2 weight decay on the model's [`weight_decay_group`](GraphModel::weight_decay_group)
+/// (all parameters when it names none). The learning rate is given per step.
+pub fn optimizer(model: &dyn DynModel, cfg: &FitConfig) -> ModuleOptimizer {
     let adam = AdamConfig::new().with_epsilon(cfg.adam_epsilon as f32);
     if cfg.weight_decay == 0.0 {
         return adam.init();

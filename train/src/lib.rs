@@ -5,6 +5,8 @@
 //!   [`NodeClassification`](data::NodeClassification) for full-batch node tasks and
 //!   [`graph_data`] for mini-batches of graphs.
 //! - [`fit`](fit::fit): the one training loop (Adam, best-validation selection, early stopping).
+//! - `learner` (cargo feature `learner`): Burn's `Learner` — metrics, TUI dashboard,
+//!   checkpoints, early stopping — for node and graph tasks.
 //! - [`link_metrics`]: ROC-AUC, average precision, filtered ranks, MRR and Hits@k of link
 //!   prediction.
 //! - [`datasets`]: the dataset registry (every dataset by name) and what each offers a model.
@@ -60,6 +62,8 @@ mod error;
 pub mod experiment;
 pub mod fit;
 pub mod graph_data;
+#[cfg(feature = "learner")]
+pub mod learner;
 pub mod link_metrics;
 pub mod model;
 pub mod output;
