@@ -143,6 +143,89 @@ impl KnowledgeGraph {
     }
 }
 
+/// Every known true answer of the queries `(h, r, ?)` and `(?, r, t)` over a set of triples
+/// (train, valid and test for the filtered protocol), each list sorted and distinct.
+#[derive(Debug, Clone, Default)]
+pub struct KnownFacts {
+    tails: HashMap<(u32, u32), Vec<u32>>,
+    heads: HashMap<(u32, u32), Vec<u32>>,
+}
+
+impl KnownFacts {
+    /// Indexes every triple of `splits`.
+    pub fn new(splits: &[&[Triple]]) -> Self {
+        let mut facts = KnownFacts::default();
+        for t in splits.iter().flat_map(|s| s.iter()) {
+            facts
+                .tails
+                .entry((t.head, t.relation))
+                .or_default()
+                .push(t.tail);
+            facts
+                .heads
+                .entry((t.relation, t.tail))
+                .or_default()
+                .push(t.head);
+        }
+        for list in facts.tails.values_mut().chain(facts.heads.values_mut()) {
+            list.sort_unstable();
+            list.dedup();
+        }
+        facts
+    }
+
+    /// The known tails of `(head, relation, ?)`.
+    pub fn tails(&self, head: u32, relation: u32) -> &[u32] {
+        self.tails.get(&(head, relation)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The known heads of `(?, relation, tail)`.
+    pub fn heads(&self, relation: u32, tail: u32) -> &[u32] {
+        self.heads.get(&(relation, tail)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `(head, relation, tail)` is known.
+    pub fn contains(&self, head: u32, relation: u32, tail: u32) -> bool {
+        self.tails(head, relation).binary_search(&tail).is_ok()
+    }
+}
+
+/// `count` corrupted copies of each of `triples` for training: each keeps its relation and
+/// one side and replaces the other — head or tail with equal probability — by an entity
+/// drawn uniformly (seeded by `rng`) among the `num_entities`. With `known`, a draw that
+/// forms a known fact is redrawn (up to 64 times, then kept: an entity may complete every
+/// corruption of a relation), so no negative is a known edge unless no other exists; without
+/// it the draw is raw, as PyG's `rgcn_link_pred.py` samples. Returns `triples.len() · count`
+/// triples, those of `triples[k]` at `k · count ..`.
+pub fn corrupt(
+    triples: &[Triple],
+    count: usize,
+    num_entities: usize,
+    known: Option<&KnownFacts>,
+    rng: &mut crate::synthetic::SplitMix64,
+) -> Vec<Triple> {
+    let mut out = Vec::with_capacity(triples.len() * count);
+    for t in triples {
+        for _ in 0..count {
+            let head_side = rng.next_u64() & 1 == 0;
+            let mut c = *t;
+            for _ in 0..64 {
+                let e = rng.below(num_entities) as u32;
+                c = if head_side {
+                    Triple { head: e, ..*t }
+                } else {
+                    Triple { tail: e, ..*t }
+                };
+                if !known.is_some_and(|k| k.contains(c.head, c.relation, c.tail)) {
+                    break;
+                }
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Loads knowledge graph `name` (one of [`NAMES`], any case) from `<root>/kg/<Name>.tar.gz`,
 /// downloading the archive (sha256-checked) from the ConvE repository when it is missing and
 /// the root allows it.
@@ -420,6 +503,72 @@ mod tests {
                 "{text} lacks {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn known_facts_answer_both_directions() {
+        let t = |head, relation, tail| Triple {
+            head,
+            relation,
+            tail,
+        };
+        let train = [t(0, 0, 1), t(0, 0, 2), t(3, 1, 2)];
+        let test = [t(0, 0, 2), t(4, 0, 2)];
+        let facts = KnownFacts::new(&[&train, &test]);
+        assert_eq!(facts.tails(0, 0), [1, 2]);
+        assert_eq!(facts.heads(0, 2), [0, 4]);
+        assert_eq!(facts.heads(1, 2), [3]);
+        assert!(facts.tails(2, 0).is_empty());
+        assert!(facts.contains(4, 0, 2) && !facts.contains(2, 0, 4));
+    }
+
+    #[test]
+    fn corruption_keeps_the_relation_and_one_side_and_avoids_known_facts() {
+        let t = |head, relation, tail| Triple {
+            head,
+            relation,
+            tail,
+        };
+        // Entity 0 relates to 1..=5 by relation 0: most tail corruptions of (0, 0, 1) are known.
+        let train: Vec<Triple> = (1..=5).map(|e| t(0, 0, e)).collect();
+        let facts = KnownFacts::new(&[&train]);
+        let mut rng = crate::synthetic::SplitMix64::new(3);
+        let negs = corrupt(&train, 20, 8, Some(&facts), &mut rng);
+        assert_eq!(negs.len(), 100);
+        for (k, n) in negs.iter().enumerate() {
+            let pos = train[k / 20];
+            assert_eq!(n.relation, pos.relation);
+            assert!(
+                n.head == pos.head || n.tail == pos.tail,
+                "{n:?} from {pos:?}"
+            );
+            assert!(
+                !facts.contains(n.head, n.relation, n.tail),
+                "{n:?} is a known fact"
+            );
+        }
+        // Both sides get corrupted, and the stream is seeded.
+        assert!(negs.iter().any(|n| n.head != 0) && negs.iter().any(|n| n.head == 0));
+        let again = corrupt(
+            &train,
+            20,
+            8,
+            Some(&facts),
+            &mut crate::synthetic::SplitMix64::new(3),
+        );
+        assert_eq!(negs, again);
+        // Unfiltered draws do hit known facts here.
+        let raw = corrupt(
+            &train,
+            20,
+            8,
+            None,
+            &mut crate::synthetic::SplitMix64::new(3),
+        );
+        assert!(
+            raw.iter()
+                .any(|n| facts.contains(n.head, n.relation, n.tail))
+        );
     }
 
     #[test]

@@ -156,7 +156,10 @@ impl<M: GraphModel + ModuleDisplay> InferenceStep for Regressor<M> {
 
 /// Turns item ids into [`Batch`]es that already live on the data's device (the batcher's
 /// device argument is not needed: the steps move features to the model's device).
-struct IdBatcher(Arc<dyn Fn(&[usize]) -> Batch + Send + Sync>);
+struct IdBatcher(Arc<MakeBatch>);
+
+/// Builds the batch of some item ids.
+type MakeBatch = dyn Fn(&[usize]) -> Batch + Send + Sync;
 
 impl Batcher<usize, Batch> for IdBatcher {
     fn batch(&self, ids: Vec<usize>, _device: &Device) -> Batch {

@@ -6,11 +6,7 @@
 //! - [`filtered_rank`] of a true entity among every candidate, with the other known true
 //!   answers removed (the filtered setting of Bordes et al. 2013), and [`RankingMetrics`]:
 //!   mean reciprocal rank and Hits@1/3/10 over many queries. How a tie is ranked is a
-//!   [`TieRule`]; [`KnownFacts`] answers "which entities complete `(h, r, ?)` / `(?, r, t)`".
-
-use std::collections::HashMap;
-
-use gnn_datasets::kg::Triple;
+//!   [`TieRule`]; [`KnownFacts`](gnn_datasets::kg::KnownFacts) gives the answers to filter.
 
 /// How the true entity is ranked among candidates with exactly its score.
 ///
@@ -123,53 +119,6 @@ impl RankingMetrics {
     }
 }
 
-/// Every known true answer of the queries `(h, r, ?)` and `(?, r, t)` over a set of triples
-/// (train, valid and test for the filtered protocol), each list sorted and distinct.
-#[derive(Debug, Clone, Default)]
-pub struct KnownFacts {
-    tails: HashMap<(u32, u32), Vec<u32>>,
-    heads: HashMap<(u32, u32), Vec<u32>>,
-}
-
-impl KnownFacts {
-    /// Indexes every triple of `splits`.
-    pub fn new(splits: &[&[Triple]]) -> Self {
-        let mut facts = KnownFacts::default();
-        for t in splits.iter().flat_map(|s| s.iter()) {
-            facts
-                .tails
-                .entry((t.head, t.relation))
-                .or_default()
-                .push(t.tail);
-            facts
-                .heads
-                .entry((t.relation, t.tail))
-                .or_default()
-                .push(t.head);
-        }
-        for list in facts.tails.values_mut().chain(facts.heads.values_mut()) {
-            list.sort_unstable();
-            list.dedup();
-        }
-        facts
-    }
-
-    /// The known tails of `(head, relation, ?)`.
-    pub fn tails(&self, head: u32, relation: u32) -> &[u32] {
-        self.tails.get(&(head, relation)).map_or(&[], Vec::as_slice)
-    }
-
-    /// The known heads of `(?, relation, tail)`.
-    pub fn heads(&self, relation: u32, tail: u32) -> &[u32] {
-        self.heads.get(&(relation, tail)).map_or(&[], Vec::as_slice)
-    }
-
-    /// Whether `(head, relation, tail)` is known.
-    pub fn contains(&self, head: u32, relation: u32, tail: u32) -> bool {
-        self.tails(head, relation).binary_search(&tail).is_ok()
-    }
-}
-
 /// Positives first, then negatives, with their labels, sorted by descending score; NaN
 /// scores are ranked lowest.
 fn labelled_desc(pos: &[f32], neg: &[f32]) -> Vec<(f32, bool)> {
@@ -273,23 +222,6 @@ mod tests {
         assert!((m.mrr - (1.0 + 0.5 + 0.25 + 0.05) / 4.0).abs() < 1e-12);
         assert_eq!((m.hits1, m.hits3, m.hits10), (0.25, 0.5, 0.75));
         assert_eq!(RankingMetrics::of(&[]).count, 0);
-    }
-
-    #[test]
-    fn known_facts_answer_both_directions() {
-        let t = |head, relation, tail| Triple {
-            head,
-            relation,
-            tail,
-        };
-        let train = [t(0, 0, 1), t(0, 0, 2), t(3, 1, 2)];
-        let test = [t(0, 0, 2), t(4, 0, 2)];
-        let facts = KnownFacts::new(&[&train, &test]);
-        assert_eq!(facts.tails(0, 0), [1, 2]);
-        assert_eq!(facts.heads(0, 2), [0, 4]);
-        assert_eq!(facts.heads(1, 2), [3]);
-        assert!(facts.tails(2, 0).is_empty());
-        assert!(facts.contains(4, 0, 2) && !facts.contains(2, 0, 4));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod appnp;
 mod cheb;
+mod gae;
 mod gat;
 mod gatv2;
 mod gcn;
@@ -16,6 +17,7 @@ mod transformer;
 
 pub use appnp::{AppnpNet, AppnpNetConfig, AppnpOptions, AppnpSpec};
 pub use cheb::{ChebOptions, ChebStack};
+pub use gae::{Encoding, Gae, GaeConfig, inner_product, recon_loss};
 pub use gat::{Gat, GatConfig, GatOptions, GatSpec, gat_protocol};
 pub use gatv2::{GatV2, GatV2Spec};
 pub use gcn::{Gcn, GcnConfig, GcnOptions, GcnSpec};
