@@ -17,13 +17,6 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The data directory for tests: `$GNN_DATA_DIR`, else `../shared/data` beside the workspace
-/// when it exists, else the library's per-user data directory
-/// ([`gnn_datasets::root::default_dir`]), where missing files are downloaded.
-pub fn data_dir() -> PathBuf {
-    shared_data_dir().unwrap_or_else(gnn_datasets::root::default_dir)
-}
-
 /// `$GNN_DATA_DIR`, else `../shared/data` beside the workspace when it exists.
 fn shared_data_dir() -> Option<PathBuf> {
     std::env::var_os("GNN_DATA_DIR")

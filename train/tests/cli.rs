@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::data_dir;
 use std::process::Command;
+
+use common::data_dir;
 
 /// Runs `gnn` outside the repository, so that a relative output path of a case that should
 /// fail never lands in the checkout if it succeeds.

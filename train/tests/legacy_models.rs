@@ -5,9 +5,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::data_dir;
-use std::process::Command;
 
 fn gnn(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_gnn"))

@@ -6,10 +6,9 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-
-use common::data_dir;
 use std::process::Command;
 
+use common::data_dir;
 use gnn_models::interop::{HostTensor, decode_safetensors, encode_safetensors};
 
 fn gnn(args: &[&str]) -> (i32, String, String) {
