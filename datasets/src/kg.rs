@@ -22,7 +22,7 @@ use std::path::Path;
 use crate::download::RemoteFile;
 use crate::{DataRoot, DatasetError};
 
-/// The dataset names this module loads (`kg-` prefixed on the command line is not needed).
+/// The dataset names this module loads.
 pub const NAMES: [&str; 4] = ["fb15k-237", "kinship", "nations", "umls"];
 
 /// Where the archives are downloaded from: a pinned commit of `TimDettmers/ConvE`.
