@@ -453,16 +453,22 @@ mod tests {
         assert_eq!(d.labels[d.split.train[0]], Some(1));
     }
 
-    #[test]
-    fn a_node_missing_from_the_graph_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let gz = dir.path().join("g.nt.gz");
+    /// A gzipped N-Triples graph of one edge `a -p-> b` in `dir`.
+    fn one_edge_graph(dir: &Path) -> PathBuf {
+        let gz = dir.join("g.nt.gz");
         let mut enc = flate2::write::GzEncoder::new(
             std::fs::File::create(&gz).unwrap(),
             flate2::Compression::default(),
         );
         std::io::Write::write_all(&mut enc, b"<http://a> <http://p> <http://b> .\n").unwrap();
         enc.finish().unwrap();
+        gz
+    }
+
+    #[test]
+    fn a_node_missing_from_the_graph_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let gz = one_edge_graph(dir.path());
         let p = dir.path().join("t.tsv");
         std::fs::write(&p, "person\tlabel_x\nhttp://zzz\t1\n").unwrap();
         let err = load_files("toy", &gz, [&p, &p, &p], "person", "label_x").unwrap_err();
@@ -475,13 +481,7 @@ mod tests {
     #[test]
     fn a_node_in_both_splits_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let gz = dir.path().join("g.nt.gz");
-        let mut enc = flate2::write::GzEncoder::new(
-            std::fs::File::create(&gz).unwrap(),
-            flate2::Compression::default(),
-        );
-        std::io::Write::write_all(&mut enc, b"<http://a> <http://p> <http://b> .\n").unwrap();
-        enc.finish().unwrap();
+        let gz = one_edge_graph(dir.path());
         let tsv = |name: &str, rows: &str| {
             let p = dir.path().join(name);
             std::fs::write(&p, format!("person\tlabel_x\n{rows}")).unwrap();
