@@ -150,6 +150,14 @@ impl Scored {
         &self.targets
     }
 
+    /// The scored rows of a model output `[N, C]`: `[R, C]`, in the order of the targets.
+    pub fn select(&self, out: Tensor<2>) -> Tensor<2> {
+        match &self.rows {
+            Some(r) => out.select(0, r.clone()),
+            None => out,
+        }
+    }
+
     /// Checks these rows against a model output of shape `[rows, width]`.
     pub fn check(&self, [rows, width]: [usize; 2]) -> Result<(), TrainError> {
         let all = self.rows.is_none();

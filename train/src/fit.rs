@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::optim::{AdamConfig, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::tensor::Tensor;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Int, Tensor};
 use gnn_models::GraphModel;
 use gnn_models::registry::DynModel;
 pub use gnn_models::registry::{FitConfig, LrDecay, Selection};
@@ -149,12 +149,9 @@ impl<M> FitResult<M> {
 
 /// Summed loss and metric over the scored rows of one batch output, as a `[2]` tensor
 /// `(Σ loss, Σ metric)` so that one device read serves both.
-fn batch_sums(out: Tensor<2>, rows: Option<&Tensor<1, Int>>, targets: &Targets) -> Tensor<1> {
-    let out = match rows {
-        Some(r) => out.select(0, r.clone()),
-        None => out,
-    };
-    match targets {
+fn batch_sums(out: Tensor<2>, scored: &Scored) -> Tensor<1> {
+    let out = scored.select(out);
+    match scored.targets() {
         Targets::Classes(y) => {
             let logp = log_softmax(out, 1);
             let picked = logp.clone().gather(1, y.clone().unsqueeze_dim(1));
@@ -180,6 +177,22 @@ fn check_scored(out: &Tensor<2>, scored: &[Scored]) -> Result<(), TrainError> {
     scored.iter().try_for_each(|s| s.check(out.dims()))
 }
 
+/// The summed loss of scored rows `[R, C]` against their targets: cross-entropy of logits
+/// against classes, or the L1 distance to the values averaged over the `T` targets of a row.
+/// Divided by `R` it is the mean loss the loop (and the `Learner`) trains on.
+pub(crate) fn loss_sum(rows: Tensor<2>, targets: &Targets) -> Tensor<1> {
+    match targets {
+        Targets::Classes(y) => log_softmax(rows, 1)
+            .gather(1, y.clone().unsqueeze_dim(1))
+            .sum()
+            .neg(),
+        Targets::Values(t) => {
+            let [_, cols] = t.dims();
+            (rows - t.clone()).abs().sum().div_scalar(cols as f64)
+        }
+    }
+}
+
 /// The mean training loss of a batch (cross-entropy or L1 over its training rows); a batch
 /// without training rows is an error.
 fn train_loss(out: Tensor<2>, batch: &Batch) -> Result<Tensor<1>, TrainError> {
@@ -191,20 +204,7 @@ fn train_loss(out: Tensor<2>, batch: &Batch) -> Result<Tensor<1>, TrainError> {
         .iter()
         .filter(|s| s.split() == SplitKind::Train)
     {
-        let rows = match s.rows() {
-            Some(r) => out.clone().select(0, r.clone()),
-            None => out.clone(),
-        };
-        let sum = match s.targets() {
-            Targets::Classes(y) => log_softmax(rows, 1)
-                .gather(1, y.clone().unsqueeze_dim(1))
-                .sum()
-                .neg(),
-            Targets::Values(t) => {
-                let [_, cols] = t.dims();
-                (rows - t.clone()).abs().sum().div_scalar(cols as f64)
-            }
-        };
+        let sum = loss_sum(s.select(out.clone()), s.targets());
         count += s.targets().len();
         total = Some(match total {
             Some(t) => t + sum,
@@ -229,7 +229,7 @@ pub fn evaluate(model: &dyn DynModel, data: &dyn TrainData) -> Result<Scores, Tr
         let parts: Vec<Tensor<1>> = batch
             .scored
             .iter()
-            .map(|s| batch_sums(out.clone(), s.rows(), s.targets()))
+            .map(|s| batch_sums(out.clone(), s))
             .collect();
         if parts.is_empty() {
             continue;

@@ -20,8 +20,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
 use burn::module::{Module, ModuleDisplay};
-use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Tensor};
 use burn::train::{ClassificationOutput, InferenceStep, RegressionOutput, TrainOutput, TrainStep};
 use gnn_models::GraphModel;
 
@@ -43,11 +42,7 @@ fn split_rows(out: Tensor<2>, batch: &Batch, split: SplitKind) -> (Tensor<2>, Ta
     };
     s.check(out.dims())
         .unwrap_or_else(|e| panic!("a learner batch does not fit the model: {e}"));
-    let rows = match s.rows() {
-        Some(r) => out.select(0, r.clone()),
-        None => out,
-    };
-    (rows, s.targets().clone())
+    (s.select(out), s.targets().clone())
 }
 
 /// The model's output on a batch; features on the model's device (the autodiff one when
@@ -63,12 +58,10 @@ fn forward<M: GraphModel>(model: &M, batch: &Batch, train: bool) -> Tensor<2> {
         .unwrap_or_else(|e| panic!("a learner batch does not fit the model: {e}"))
 }
 
-/// Mean cross-entropy of logits `[R, C]` against classes `[R]`.
-fn cross_entropy(logits: Tensor<2>, classes: Tensor<1, Int>) -> Tensor<1> {
-    log_softmax(logits, 1)
-        .gather(1, classes.unsqueeze_dim(1))
-        .mean()
-        .neg()
+/// The mean loss of scored rows, as the project's loop trains on it.
+fn mean_loss(rows: Tensor<2>, targets: &Targets) -> Tensor<1> {
+    let count = targets.len().max(1) as f64;
+    crate::fit::loss_sum(rows, targets).div_scalar(count)
 }
 
 /// A [`GraphModel`] trained by Burn's `Learner` for classification (node or graph): logits
@@ -83,11 +76,12 @@ pub struct Classifier<M: GraphModel> {
 impl<M: GraphModel> Classifier<M> {
     fn output(&self, batch: &Batch, split: SplitKind, train: bool) -> ClassificationOutput {
         let (output, targets) = split_rows(forward(&self.model, batch, train), batch, split);
+        let loss = mean_loss(output.clone(), &targets);
         let Targets::Classes(targets) = targets else {
             panic!("a classifier batch holds regression targets");
         };
         ClassificationOutput {
-            loss: cross_entropy(output.clone(), targets.clone()),
+            loss,
             output,
             targets,
         }
@@ -124,11 +118,12 @@ pub struct Regressor<M: GraphModel> {
 impl<M: GraphModel> Regressor<M> {
     fn output(&self, batch: &Batch, split: SplitKind, train: bool) -> RegressionOutput {
         let (output, targets) = split_rows(forward(&self.model, batch, train), batch, split);
+        let loss = mean_loss(output.clone(), &targets);
         let Targets::Values(targets) = targets else {
             panic!("a regressor batch holds classes");
         };
         RegressionOutput {
-            loss: (output.clone() - targets.clone()).abs().mean(),
+            loss,
             output,
             targets,
         }

@@ -145,34 +145,34 @@ pub fn recon_loss(pos: Tensor<1>, neg: Tensor<1>) -> Tensor<1> {
     pos_term + neg_term
 }
 
+impl Gae {
+    /// PyG's name of the second layer: `conv2` in the GAE encoder, `conv_mu` in VGAE's.
+    fn mu_name(&self) -> &'static str {
+        match self.conv_logstd {
+            None => "conv2",
+            Some(_) => "conv_mu",
+        }
+    }
+}
+
 impl PygParams for Gae {
     fn export_pyg(&self, prefix: &str, out: &mut StateDict) {
         self.conv1
             .export_pyg(&format!("{prefix}encoder.conv1."), out);
-        match &self.conv_logstd {
-            None => self
-                .conv_mu
-                .export_pyg(&format!("{prefix}encoder.conv2."), out),
-            Some(logstd) => {
-                self.conv_mu
-                    .export_pyg(&format!("{prefix}encoder.conv_mu."), out);
-                logstd.export_pyg(&format!("{prefix}encoder.conv_logstd."), out);
-            }
+        let mu = format!("{prefix}encoder.{}.", self.mu_name());
+        self.conv_mu.export_pyg(&mu, out);
+        if let Some(logstd) = &self.conv_logstd {
+            logstd.export_pyg(&format!("{prefix}encoder.conv_logstd."), out);
         }
     }
 
     fn import_pyg(&mut self, prefix: &str, src: &mut Import) {
         self.conv1
             .import_pyg(&format!("{prefix}encoder.conv1."), src);
-        match &mut self.conv_logstd {
-            None => self
-                .conv_mu
-                .import_pyg(&format!("{prefix}encoder.conv2."), src),
-            Some(logstd) => {
-                self.conv_mu
-                    .import_pyg(&format!("{prefix}encoder.conv_mu."), src);
-                logstd.import_pyg(&format!("{prefix}encoder.conv_logstd."), src);
-            }
+        let mu = format!("{prefix}encoder.{}.", self.mu_name());
+        self.conv_mu.import_pyg(&mu, src);
+        if let Some(logstd) = &mut self.conv_logstd {
+            logstd.import_pyg(&format!("{prefix}encoder.conv_logstd."), src);
         }
     }
 }
