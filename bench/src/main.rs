@@ -499,6 +499,8 @@ fn pyg_inputs(
                 .map_err(|e| e.to_string())?;
             pyg_args.extend(["--graph-data".to_string(), path.display().to_string()]);
         }
+        // No PyG reference reads a knowledge graph yet.
+        AnyDataset::Knowledge(_) => return Ok(None),
         AnyDataset::Node(_) => {
             let ds = setup.prepared_nodes().ok_or("a node dataset")?;
             gnn_train::commands::export_node_dataset(&ds, &path).map_err(|e| e.to_string())?;

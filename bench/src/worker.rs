@@ -9,8 +9,8 @@ use gnn_datasets::{DataRoot, GraphDataset, GraphSplit, NodeDataset};
 use gnn_models::registry::{ModelConfig, ModelEntry, Registry, Task};
 use gnn_train::Backend;
 use gnn_train::data::TrainData;
-use gnn_train::datasets::{self, AnyDataset, LoadOptions, data_info};
-use gnn_train::experiment::{ExperimentSpec, model_config, node_data, seeded_split};
+use gnn_train::datasets::{self, AnyDataset, LoadOptions};
+use gnn_train::experiment::{ExperimentSpec, link_data, model_config, node_data, seeded_split};
 use gnn_train::fit::Trainer;
 use gnn_train::graph_data::GraphBatches;
 use serde::{Deserialize, Serialize};
@@ -84,8 +84,12 @@ impl Setup {
         let spec =
             ExperimentSpec::new(registry, model, dataset, backend).map_err(|e| e.to_string())?;
         let dataset = load_dataset(dataset, root)?;
-        let (entry, config) =
-            model_config(registry, &spec, &data_info(&dataset)).map_err(|e| e.to_string())?;
+        let (entry, config) = model_config(
+            registry,
+            &spec,
+            &dataset.info_for(registry.get(model).map_err(|e| e.to_string())?.task()),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Setup {
             entry: entry.clone(),
             spec,
@@ -171,6 +175,10 @@ pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
     )?;
     let device = args.backend.device().map_err(|e| e.to_string())?;
     let data: Box<dyn TrainData> = match &setup.dataset {
+        _ if setup.entry.task() == Task::Link => {
+            Box::new(link_data(&setup.spec, &setup.dataset, 0, &device).map_err(|e| e.to_string())?)
+        }
+        AnyDataset::Knowledge(g) => return Err(format!("{} is a knowledge graph", g.name)),
         AnyDataset::Node(ds) => {
             Box::new(node_data(&setup.spec, ds, &device).map_err(|e| e.to_string())?)
         }

@@ -115,17 +115,7 @@ impl KnowledgeGraph {
     /// `r` followed by its inverse `t → h` of type `r + R`, so there are `2 R` edge types (the
     /// R-GCN convention; PyG's `rgcn_link_pred.py` adds the inverses the same way).
     pub fn message_edges(&self) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
-        let r = self.num_relations();
-        let mut src = Vec::with_capacity(2 * self.train.len());
-        let mut dst = Vec::with_capacity(2 * self.train.len());
-        let mut kind = Vec::with_capacity(2 * self.train.len());
-        for t in &self.train {
-            let (h, rel, tl) = (t.head as usize, t.relation as usize, t.tail as usize);
-            src.extend([h, tl]);
-            dst.extend([tl, h]);
-            kind.extend([rel, rel + r]);
-        }
-        (src, dst, kind)
+        message_edges(&self.train, self.num_relations())
     }
 
     /// How many of `triples` name an entity that no training triple names (its embedding
@@ -224,6 +214,25 @@ pub fn corrupt(
         }
     }
     out
+}
+
+/// The message-passing edges of `triples` among `num_relations` relations, as
+/// [`KnowledgeGraph::message_edges`] gives them for the training triples: `h → t` of type `r`,
+/// then `t → h` of type `r + R`.
+pub fn message_edges(
+    triples: &[Triple],
+    num_relations: usize,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let mut src = Vec::with_capacity(2 * triples.len());
+    let mut dst = Vec::with_capacity(2 * triples.len());
+    let mut kind = Vec::with_capacity(2 * triples.len());
+    for t in triples {
+        let (h, rel, tl) = (t.head as usize, t.relation as usize, t.tail as usize);
+        src.extend([h, tl]);
+        dst.extend([tl, h]);
+        kind.extend([rel, rel + num_relations]);
+    }
+    (src, dst, kind)
 }
 
 /// Loads knowledge graph `name` (one of [`NAMES`], any case) from `<root>/kg/<Name>.tar.gz`,

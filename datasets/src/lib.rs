@@ -34,6 +34,7 @@ pub mod graph;
 pub mod graph_set;
 pub mod hetero;
 pub mod kg;
+pub mod link_queries;
 pub mod link_split;
 pub mod molecule;
 pub mod pickle;

@@ -552,9 +552,9 @@ impl Graph {
         }
     }
 
-    /// The memo's lookup and insertion: an entry matches when its key equals `key` and its
-    /// value is a `V`.
-    fn try_memoized_value<K: MemoKey, V: Clone + Send + 'static, E>(
+    /// [`memoized_value`](Self::memoized_value) for a derivation that can fail (nothing is
+    /// remembered then). An entry matches when its key equals `key` and its value is a `V`.
+    pub fn try_memoized_value<K: MemoKey, V: Clone + Send + 'static, E>(
         &self,
         key: K,
         make: impl FnOnce(&Graph) -> Result<V, E>,

@@ -43,6 +43,7 @@ pub mod features;
 mod graph;
 pub mod interop;
 pub mod layers;
+pub mod link;
 pub mod message_passing;
 pub mod models;
 pub mod registry;
@@ -58,9 +59,10 @@ pub use graph::{BatchVector, EdgeTypes, Graph, GraphError, MemoKey};
 pub use serde as __serde;
 
 use burn::module::{Module, ParamGroup};
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 
 use layers::Attention;
+use link::{Links, Missing};
 
 /// A model that maps node features and a graph to one output row per node (node tasks) or per
 /// graph (graph tasks). The training loop in `gnn-train` is written against this trait.
@@ -83,5 +85,50 @@ pub trait GraphModel: Module + Clone + std::fmt::Debug + Send + 'static {
     fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>> {
         let _ = (x, graph);
         None
+    }
+
+    /// The training forward: the output and, for a model with a regulariser of its own, that
+    /// term (`[1]`), which the training loop adds to the task's loss — VGAE's KL divergence,
+    /// R-GCN + DistMult's L2 penalty on the embeddings. By default [`forward`](Self::forward)
+    /// and no term.
+    ///
+    /// # Shapes
+    /// - as [`forward`](Self::forward); the term `[1]`
+    fn forward_train(
+        &self,
+        x: Features,
+        graph: &Graph,
+    ) -> Result<(Tensor<2>, Option<Tensor<1>>), GraphError> {
+        Ok((self.forward(x, graph)?, None))
+    }
+
+    /// Link prediction: the logit of each link `(src_k, rel_k, dst_k)` from the node
+    /// embeddings `z = forward(x, graph)`. By default the inner product `z_src · z_dst`
+    /// ([`link::inner_product`]), relations ignored; a model with a decoder of its own
+    /// (DistMult) overrides it.
+    ///
+    /// # Shapes
+    /// - `z`: `[N, D]`; links `[P]`; output `[P]`
+    fn score_links(&self, z: Tensor<2>, links: &Links) -> Result<Tensor<1>, GraphError> {
+        Ok(link::inner_product(z, links.src.clone(), links.dst.clone()))
+    }
+
+    /// The logits of every node as the missing end of `B` queries: `(a_b, r_b, ?)` for
+    /// [`Missing::Tail`], `(?, r_b, a_b)` for [`Missing::Head`] (`rel` is `None` for untyped
+    /// pairs). Row `b` column `n` is [`score_links`](Self::score_links) of the completed link;
+    /// computed without materialising the `B · N` links. By default the inner product
+    /// ([`link::inner_product_all`]).
+    ///
+    /// # Shapes
+    /// - `z`: `[N, D]`; `anchors`, `rel`: `[B]`; output `[B, N]`
+    fn score_candidates(
+        &self,
+        z: Tensor<2>,
+        anchors: Tensor<1, Int>,
+        rel: Option<Tensor<1, Int>>,
+        missing: Missing,
+    ) -> Result<Tensor<2>, GraphError> {
+        let _ = (rel, missing);
+        Ok(link::inner_product_all(z, anchors))
     }
 }

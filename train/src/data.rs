@@ -1,13 +1,17 @@
-//! What the training loop consumes: batches of `(features, graph)` with the output rows each
-//! split scores, so that full-batch node classification and mini-batches of graphs go through
-//! the same loop.
+//! What the training loop consumes: batches of `(features, graph)` with the output rows (or
+//! the links) each split scores, so that full-batch node classification, mini-batches of
+//! graphs and link prediction go through the same loop.
+
+use std::sync::Arc;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use gnn_datasets::NodeDataset;
+use gnn_models::link::Links;
 use gnn_models::{Features, Graph};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::link_data::RankingQueries;
 
 /// A data split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,14 +43,45 @@ pub enum Targets {
     Classes(Tensor<1, Int>),
     /// Values per row, `[R, T]`.
     Values(Tensor<2>),
+    /// Link prediction: links that exist and links that do not, scored by the model's decoder
+    /// ([`GraphModel::score_links`](gnn_models::GraphModel::score_links)) on its node output;
+    /// loss [`recon_loss`](gnn_models::link::recon_loss), metrics ROC-AUC and average
+    /// precision.
+    Links {
+        /// Existing links `[P]`.
+        pos: Box<Links>,
+        /// Non-existing links `[Q]`.
+        neg: Box<Links>,
+    },
+    /// The training adjacency reconstructed in full (Kipf & Welling's GAE objective, training
+    /// only): every ordered node pair `(u, v)` is scored
+    /// ([`GraphModel::score_candidates`](gnn_models::GraphModel::score_candidates)), the
+    /// positives `pos` weighted by `pos_weight`, the mean over the `N²` pairs scaled by
+    /// `norm`: `norm · mean_uv [w·y·softplus(−s) + (1−y)·softplus(s)]`. Memory `O(N²)`.
+    AllPairs {
+        /// The pairs labelled 1 `[P]`.
+        pos: Box<Links>,
+        /// `N`.
+        num_nodes: usize,
+        /// The weight `w` of a positive pair.
+        pos_weight: f64,
+        /// The scale of the mean.
+        norm: f64,
+    },
+    /// Ranking (evaluation only): each fact's missing head and tail ranked against every node,
+    /// the other known answers filtered out; metrics MRR and Hits@1/3/10.
+    Ranking(Arc<RankingQueries>),
 }
 
 impl Targets {
-    /// Number of scored rows.
+    /// Number of scored rows (links: positives and negatives; ranking: two queries a fact).
     pub fn len(&self) -> usize {
         match self {
             Targets::Classes(t) => t.dims()[0],
             Targets::Values(t) => t.dims()[0],
+            Targets::Links { pos, neg } => pos.len() + neg.len(),
+            Targets::AllPairs { num_nodes, .. } => num_nodes * num_nodes,
+            Targets::Ranking(q) => 2 * q.facts.len(),
         }
     }
 
@@ -123,6 +158,55 @@ impl Scored {
         })
     }
 
+    /// Links scored as `split`: `pos` exist, `neg` do not; node ids index the model's output
+    /// rows.
+    pub fn links(split: SplitKind, pos: Links, neg: Links, num_nodes: usize) -> Self {
+        Scored {
+            split,
+            rows: None,
+            targets: Targets::Links {
+                pos: Box::new(pos),
+                neg: Box::new(neg),
+            },
+            rows_end: num_nodes,
+            width: 0,
+        }
+    }
+
+    /// The full adjacency of `num_nodes` nodes reconstructed as `split` (training only; see
+    /// [`Targets::AllPairs`]).
+    pub fn all_pairs(
+        split: SplitKind,
+        pos: Links,
+        num_nodes: usize,
+        pos_weight: f64,
+        norm: f64,
+    ) -> Self {
+        Scored {
+            split,
+            rows: None,
+            targets: Targets::AllPairs {
+                pos: Box::new(pos),
+                num_nodes,
+                pos_weight,
+                norm,
+            },
+            rows_end: num_nodes,
+            width: 0,
+        }
+    }
+
+    /// Ranking queries scored as `split` (evaluation only), over `num_nodes` candidates.
+    pub fn ranking(split: SplitKind, queries: RankingQueries, num_nodes: usize) -> Self {
+        Scored {
+            split,
+            rows: None,
+            targets: Targets::Ranking(Arc::new(queries)),
+            rows_end: num_nodes,
+            width: 0,
+        }
+    }
+
     /// One past the largest row id (the number of targets when every row is scored).
     fn check_rows(rows: Option<&[usize]>, targets: usize) -> Result<usize, TrainError> {
         match rows {
@@ -168,15 +252,13 @@ impl Scored {
                 self.rows_end
             )));
         }
-        let fits = match self.targets {
-            Targets::Classes(_) => self.width <= width,
-            Targets::Values(_) => self.width == width,
+        let (fits, what) = match self.targets {
+            Targets::Classes(_) => (self.width <= width, "classes"),
+            Targets::Values(_) => (self.width == width, "targets"),
+            // Links index the output's rows (its nodes), whatever their width.
+            Targets::Links { .. } | Targets::AllPairs { .. } | Targets::Ranking(_) => (true, ""),
         };
         if !fits {
-            let what = match self.targets {
-                Targets::Classes(_) => "classes",
-                Targets::Values(_) => "targets",
-            };
             return Err(TrainError::Data(format!(
                 "the {} split has {} {what}, the model outputs {width}",
                 self.split.name(),
@@ -213,21 +295,34 @@ pub enum Objective {
         /// `σ` of the target.
         scale: f64,
     },
+    /// Link prediction scored as classification of pairs: reconstruction loss, ROC-AUC metric
+    /// (average precision beside it).
+    Link,
+    /// Link prediction scored by ranking: reconstruction loss in training; filtered MRR metric
+    /// (Hits@1/3/10 beside it).
+    Ranking,
 }
 
 impl Objective {
-    /// `accuracy` or `mae`: what the metric measures.
+    /// `accuracy`, `mae`, `auc` or `mrr`: what the metric measures.
     pub fn metric_name(self) -> &'static str {
         match self {
             Objective::Classification { .. } => "accuracy",
             Objective::Regression { .. } => "mae",
+            Objective::Link => "auc",
+            Objective::Ranking => "mrr",
         }
+    }
+
+    /// Whether a higher metric is better (all but the regression error).
+    pub fn higher_is_better(self) -> bool {
+        !matches!(self, Objective::Regression { .. })
     }
 }
 
 /// A dataset as the training loop sees it, on a (non-autodiff) device. Implement it to train
 /// on data of your own: build each [`Batch`]'s scored rows with [`Scored::classes`] or
-/// [`Scored::values`].
+/// [`Scored::values`], or its links with [`Scored::links`] and [`Scored::ranking`].
 pub trait TrainData {
     /// Loss and metric.
     fn objective(&self) -> Objective;

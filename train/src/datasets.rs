@@ -1,6 +1,7 @@
 //! The dataset registry: every dataset `gnn` and `gnn-bench` load by name, in one list of
 //! families, and what each offers a model ([`data_info`]).
 
+use gnn_datasets::kg::{self, KnowledgeGraph};
 use gnn_datasets::molecule::Hydrogens;
 use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
 use gnn_datasets::{DataRoot, GraphDataset, NodeDataset, entities, planetoid, qm9, tu};
@@ -9,13 +10,15 @@ use gnn_models::registry::{DataInfo, Task};
 use crate::TrainError;
 use crate::graph_data::edge_dim;
 
-/// A node-level dataset (one graph) or a graph-level one (many graphs).
+/// A node-level dataset (one graph), a graph-level one (many graphs) or a knowledge graph.
 #[derive(Debug, Clone)]
 pub enum AnyDataset {
-    /// One graph whose nodes are classified.
+    /// One graph whose nodes are classified (or whose edges a link model predicts).
     Node(NodeDataset),
     /// Many graphs, each classified or regressed.
     Graph(GraphDataset),
+    /// Facts `(head, relation, tail)` to complete (link prediction).
+    Knowledge(KnowledgeGraph),
 }
 
 impl AnyDataset {
@@ -24,14 +27,25 @@ impl AnyDataset {
         match self {
             AnyDataset::Node(d) => &d.name,
             AnyDataset::Graph(d) => &d.name,
+            AnyDataset::Knowledge(g) => &g.name,
         }
     }
 
-    /// Node-level or graph-level.
+    /// Node-level, graph-level or link-level.
     pub fn task(&self) -> Task {
         match self {
             AnyDataset::Node(_) => Task::Node,
             AnyDataset::Graph(_) => Task::Graph,
+            AnyDataset::Knowledge(_) => Task::Link,
+        }
+    }
+
+    /// What the dataset offers a model of `task`: its own task's [`data_info`], or for a link
+    /// model on a node dataset, its edges to split ([`link_info`]).
+    pub fn info_for(&self, task: Task) -> DataInfo {
+        match (self, task) {
+            (AnyDataset::Node(d), Task::Link) => link_info(d),
+            _ => data_info(self),
         }
     }
 }
@@ -97,6 +111,12 @@ pub const FAMILIES: &[DatasetFamily] = &[
         },
     },
     DatasetFamily {
+        names: "fb15k-237, kinship, nations, umls",
+        about: "knowledge graphs, filtered link prediction (rgcn-distmult)",
+        matches: |n| kg::NAMES.contains(&n),
+        load: |n, root, _| Ok(AnyDataset::Knowledge(kg::load(n, root)?)),
+    },
+    DatasetFamily {
         names: "er-<nodes>-<degree>[-<features>], ba-...",
         about: "synthetic Erdős–Rényi or preferential-attachment graphs with learnable labels",
         matches: |n| RandomGraphSpec::parse(n).is_some(),
@@ -157,11 +177,37 @@ pub fn graph_info(ds: &GraphDataset) -> DataInfo {
     }
 }
 
-/// [`node_info`] or [`graph_info`].
+/// What a node dataset offers a link model: its features (or one input per node), and no
+/// outputs of its own (the model chooses its embedding width); the edges are split untyped.
+pub fn link_info(ds: &NodeDataset) -> DataInfo {
+    DataInfo {
+        task: Task::Link,
+        num_outputs: 0,
+        num_relations: 0,
+        ..node_info(ds)
+    }
+}
+
+/// What a knowledge graph offers a link model: one input per entity (featureless), and its
+/// `R` relations with their inverses, `2R` edge types.
+pub fn kg_info(g: &KnowledgeGraph) -> DataInfo {
+    DataInfo {
+        name: g.name.clone(),
+        task: Task::Link,
+        num_features: g.num_entities(),
+        featureless: true,
+        num_outputs: 0,
+        num_relations: 2 * g.num_relations(),
+        edge_dim: 0,
+    }
+}
+
+/// [`node_info`], [`graph_info`] or [`kg_info`].
 pub fn data_info(dataset: &AnyDataset) -> DataInfo {
     match dataset {
         AnyDataset::Node(d) => node_info(d),
         AnyDataset::Graph(d) => graph_info(d),
+        AnyDataset::Knowledge(g) => kg_info(g),
     }
 }
 
@@ -176,7 +222,8 @@ mod tests {
         assert_eq!(find("aifb"), Some(1));
         assert_eq!(find("tu-proteins"), Some(2));
         assert_eq!(find("qm9-sdf"), Some(3));
-        assert_eq!(find("er-1000-10"), Some(4));
+        assert_eq!(find("fb15k-237"), Some(4));
+        assert_eq!(find("er-1000-10"), Some(5));
         assert_eq!(find("imdb"), None);
         let root = DataRoot::new("/nonexistent").with_download(false);
         let e = load("imdb", &root, &LoadOptions::default()).unwrap_err();

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use burn::tensor::Device;
 use gnn_datasets::graph_set::{GraphSplit, random_split, stratified_folds};
+use gnn_datasets::link_split::random_link_split;
 use gnn_datasets::transforms::row_normalize;
 use gnn_datasets::{GraphDataset, NodeDataset};
 use gnn_models::GraphModel;
@@ -18,6 +19,8 @@ use crate::data::{NodeClassification, Objective, SplitKind, TrainData};
 use crate::datasets::{AnyDataset, graph_info, node_info};
 use crate::fit::{EpochRecord, FitConfig, FitResult, fit, fit_dyn};
 use crate::graph_data::GraphBatches;
+use crate::link_data::{LinkNegatives, LinkPrediction, LinkSampling};
+use crate::link_metrics::TieRule;
 pub use crate::model::TrainedModel;
 use crate::stats;
 
@@ -60,11 +63,27 @@ pub struct ExperimentSpec {
     pub normalize_features: bool,
     /// Optimiser and schedule.
     pub fit: FitConfig,
+    /// Link ranking (knowledge graphs): how a tie with the true answer is ranked.
+    #[serde(default)]
+    pub tie: TieRule,
+    /// Link prediction: train each epoch on a sample of the links (the R-GCN paper's sampled
+    /// training graphs); all of them when `None`.
+    #[serde(default)]
+    pub link_sampling: Option<LinkSampling>,
+    /// Link prediction: the negatives of training.
+    #[serde(default)]
+    pub negatives: LinkNegatives,
 }
 
 fn default_batch_size() -> usize {
     32
 }
+
+/// Link prediction on a node dataset: the share of its undirected edges held out for
+/// validation (PyG's `examples/autoencoder.py`: 5 %).
+pub const LINK_VAL_SHARE: f64 = 0.05;
+/// ... and for test (10 %).
+pub const LINK_TEST_SHARE: f64 = 0.10;
 
 impl ExperimentSpec {
     /// `model` with the task-level defaults (1 run, seed 0, stratified 10-fold
@@ -85,6 +104,9 @@ impl ExperimentSpec {
             batch_size: default_batch_size(),
             normalize_features: true,
             fit: FitConfig::default(),
+            tie: TieRule::default(),
+            link_sampling: None,
+            negatives: LinkNegatives::default(),
         }
     }
 
@@ -156,6 +178,9 @@ impl ExperimentSpec {
         if self.fit.patience == Some(0) {
             return bad("--patience must be at least 1".into());
         }
+        if self.fit.eval_every == 0 {
+            return bad("--eval-every must be at least 1".into());
+        }
         Ok(())
     }
 }
@@ -175,8 +200,15 @@ pub struct RunReport {
     pub best_epoch: usize,
     /// Median wall time of an epoch (training step + evaluation), milliseconds.
     pub epoch_ms_median: f64,
+    /// Median wall time of one evaluation of every split, milliseconds.
+    #[serde(default)]
+    pub eval_ms_median: f64,
     /// Metric per split (`train`, `val`, `test`) at the best epoch.
     pub split_metrics: BTreeMap<String, f64>,
+    /// The task's further metrics at the best epoch, as `<split>_<metric>` (`test_ap`,
+    /// `test_hits10`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub more_metrics: BTreeMap<String, f64>,
     /// Every epoch (not written to `--json`).
     #[serde(skip)]
     pub history: Vec<EpochRecord>,
@@ -192,10 +224,20 @@ impl RunReport {
             epochs: run.history.len(),
             best_epoch: run.best_epoch,
             epoch_ms_median: run.epoch_ms_median(),
+            eval_ms_median: run.eval_ms_median(),
             split_metrics: run
                 .best
                 .iter()
                 .map(|(k, s)| (k.name().to_string(), s.metric))
+                .collect(),
+            more_metrics: run
+                .best
+                .iter()
+                .flat_map(|(k, s)| {
+                    s.more
+                        .iter()
+                        .map(move |(m, v)| (format!("{}_{m}", k.name()), *v))
+                })
                 .collect(),
             history: run.history.clone(),
         }
@@ -211,8 +253,9 @@ pub struct ExperimentReport {
     pub dataset: String,
     /// Backend name.
     pub backend: String,
-    /// What `test_metric` measures: `accuracy` (classification, a fraction) or `mae`
-    /// (regression, mean absolute error in the target's units).
+    /// What `test_metric` measures: `accuracy` (classification, a fraction), `mae`
+    /// (regression, mean absolute error in the target's units), `auc` (link pairs, ROC-AUC)
+    /// or `mrr` (link ranking, filtered mean reciprocal rank).
     pub metric: String,
     /// One entry per run.
     pub runs: Vec<RunReport>,
@@ -307,19 +350,19 @@ pub fn model_config<'r>(
 ) -> Result<(&'r std::sync::Arc<dyn ModelEntry>, ModelConfig), TrainError> {
     let entry = registry.get(&spec.model)?;
     if !entry.supports(data.task) {
-        return Err(TrainError::Config(match entry.task() {
-            Task::Graph => format!(
-                "{} predicts one output per graph; {} is a node-level dataset (use a graph dataset such as tu-mutag)",
-                entry.name(),
-                data.name
-            ),
-            _ => format!(
-                "{} is a node-level model; {} is a graph dataset (graph-level models: {})",
-                entry.name(),
-                data.name,
-                registry.names_for(Task::Graph)
-            ),
-        }));
+        let kind = |t: Task| match t {
+            Task::Node => "a node-level",
+            Task::Graph => "a graph-level",
+            _ => "a link-prediction",
+        };
+        return Err(TrainError::Config(format!(
+            "{} is {} model; {} is {} dataset (models for it: {})",
+            entry.name(),
+            kind(entry.task()),
+            data.name,
+            kind(data.task),
+            registry.names_for(data.task)
+        )));
     }
     let options = match &spec.options {
         Value::Null => entry.protocol(&data.name).0,
@@ -338,10 +381,74 @@ pub fn run_experiment(
     dataset: &AnyDataset,
     on_epoch: impl FnMut(usize, &EpochRecord),
 ) -> Result<(ExperimentReport, Vec<TrainedModel>), TrainError> {
+    let link_model = registry.get(&spec.model)?.task() == Task::Link;
     match dataset {
+        _ if link_model => run_links(registry, spec, dataset, on_epoch),
         AnyDataset::Node(ds) => run_nodes(registry, spec, ds, on_epoch),
         AnyDataset::Graph(ds) => run_graphs(registry, spec, ds, on_epoch),
+        // A knowledge graph for a model of another task: model_config says why not.
+        AnyDataset::Knowledge(g) => {
+            model_config(registry, spec, &crate::datasets::kg_info(g))?;
+            Err(TrainError::Config(format!(
+                "{} is a knowledge graph",
+                g.name
+            )))
+        }
     }
+}
+
+/// The link-prediction data of the run seeded `seed` on `device`: a node dataset's edges split
+/// 85 / 5 / 10 by that seed ([`random_link_split`]; features prepared as the spec says), or a
+/// knowledge graph with its own splits; sampled and with as many negatives per link as the
+/// spec says.
+pub fn link_data(
+    spec: &ExperimentSpec,
+    dataset: &AnyDataset,
+    seed: u64,
+    device: &Device,
+) -> Result<LinkPrediction, TrainError> {
+    let data = match dataset {
+        AnyDataset::Node(ds) => {
+            let split = random_link_split(&ds.edges, LINK_VAL_SHARE, LINK_TEST_SHARE, seed)?;
+            LinkPrediction::pairs(ds, &split, spec.normalize_features, seed, device)?
+        }
+        AnyDataset::Knowledge(g) => LinkPrediction::knowledge_graph(g, spec.tie, seed, device)?,
+        AnyDataset::Graph(ds) => {
+            return Err(TrainError::Config(format!(
+                "{} is a set of graphs; link models train on one graph (cora) or a knowledge \
+                 graph (fb15k-237)",
+                ds.name
+            )));
+        }
+    };
+    data.with_sampling(spec.link_sampling)?
+        .with_negatives(spec.negatives)
+}
+
+fn run_links(
+    registry: &Registry,
+    spec: &ExperimentSpec,
+    dataset: &AnyDataset,
+    mut on_epoch: impl FnMut(usize, &EpochRecord),
+) -> Result<(ExperimentReport, Vec<TrainedModel>), TrainError> {
+    spec.validate()?;
+    let (entry, config) = model_config(registry, spec, &dataset.info_for(Task::Link))?;
+    let device = spec.backend.device()?;
+    let mut runs = Vec::with_capacity(spec.runs);
+    let mut models = Vec::with_capacity(spec.runs);
+    let mut objective = None;
+    for r in 0..spec.runs {
+        let seed = spec.seed + r as u64;
+        let data = link_data(spec, dataset, seed, &device)?;
+        objective = Some(data.objective());
+        let on_epoch = |rec: &EpochRecord| on_epoch(r, rec);
+        let (run, model) = train_run(entry, &config, &device, seed, &data, &spec.fit, on_epoch)?;
+        runs.push(run);
+        models.push(model);
+    }
+    let objective = objective.ok_or_else(|| TrainError::Config("no run to train".into()))?;
+    let report = ExperimentReport::new(spec, dataset.name(), objective, runs);
+    Ok((report, models))
 }
 
 /// [`run_experiment`] on a node dataset with the library's models.
@@ -433,7 +540,7 @@ fn run_graphs(
         models.push(model);
     }
     let objective = objective.ok_or_else(|| TrainError::Config("no split to train on".into()))?;
-    let higher_is_better = matches!(objective, Objective::Classification { .. });
+    let higher_is_better = objective.higher_is_better();
     let best_mean_epoch = match spec.folds {
         0 => None,
         _ => BestMeanEpoch::of(&runs, higher_is_better),
@@ -569,9 +676,11 @@ mod tests {
                         loss: 0.0,
                         metric,
                         count: 1,
+                        more: BTreeMap::new(),
                     },
                 )]),
                 ms: 0.0,
+                eval_ms: 0.0,
             })
             .collect();
         RunReport {
@@ -581,7 +690,9 @@ mod tests {
             epochs: test_metrics.len(),
             best_epoch: 1,
             epoch_ms_median: 0.0,
+            eval_ms_median: 0.0,
             split_metrics: BTreeMap::new(),
+            more_metrics: BTreeMap::new(),
             history,
         }
     }

@@ -8,15 +8,19 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::optim::{AdamConfig, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::tensor::Int;
 use burn::tensor::Tensor;
-use burn::tensor::activation::log_softmax;
+use burn::tensor::activation::{log_sigmoid, log_softmax};
 use gnn_models::GraphModel;
+use gnn_models::link::{Missing, recon_loss};
 use gnn_models::registry::DynModel;
 pub use gnn_models::registry::{FitConfig, LrDecay, Selection};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::data::{Batch, Objective, Scored, SplitKind, Targets, TrainData};
+use crate::link_data::{Ranked, rank};
+use crate::link_metrics::{RankingMetrics, average_precision, roc_auc};
 
 /// Tracks the best validation numbers seen: which epoch to keep, and when to stop.
 #[derive(Debug, Clone)]
@@ -31,9 +35,10 @@ struct Selector {
 
 impl Selector {
     fn new(selection: Selection, objective: Objective) -> Self {
-        let sign = match objective {
-            Objective::Classification { .. } => 1.0,
-            Objective::Regression { .. } => -1.0,
+        let sign = if objective.higher_is_better() {
+            1.0
+        } else {
+            -1.0
         };
         Selector {
             selection,
@@ -74,14 +79,19 @@ impl Selector {
 }
 
 /// Loss and metric of one split.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
-    /// Mean loss (cross-entropy or L1).
+    /// Mean loss: cross-entropy, L1, the links' reconstruction loss, or for ranking the mean
+    /// cross-entropy of the true answer among all candidates.
     pub loss: f64,
-    /// Accuracy (classification) or mean absolute error (regression).
+    /// Accuracy (classification), mean absolute error (regression), ROC-AUC (link pairs) or
+    /// filtered MRR (ranking).
     pub metric: f64,
-    /// Number of scored rows.
+    /// Number of scored rows (links; ranking queries).
     pub count: usize,
+    /// The task's further metrics: `ap` (link pairs); `hits1`, `hits3`, `hits10` (ranking).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub more: BTreeMap<String, f64>,
 }
 
 /// Scores of every split present in the data.
@@ -106,10 +116,14 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// Mean training loss of the optimisation step(s), dropout active.
     pub step_loss: f64,
-    /// Eval-mode scores of every split after the step.
+    /// Eval-mode scores of every split after the step (empty for an epoch not evaluated,
+    /// [`FitConfig::eval_every`]).
     pub scores: Scores,
     /// Wall time of the epoch (training step + evaluation) in milliseconds.
     pub ms: f64,
+    /// The part of `ms` spent evaluating (0 for an epoch not evaluated).
+    #[serde(default)]
+    pub eval_ms: f64,
 }
 
 /// The result of [`fit`].
@@ -141,6 +155,18 @@ impl<M> FitResult<M> {
         crate::stats::median(&self.history.iter().map(|r| r.ms).collect::<Vec<_>>())
     }
 
+    /// Median time of one evaluation of every split in milliseconds, over the evaluated
+    /// epochs.
+    pub fn eval_ms_median(&self) -> f64 {
+        let evaluated: Vec<f64> = self
+            .history
+            .iter()
+            .filter(|r| !r.scores.is_empty())
+            .map(|r| r.eval_ms)
+            .collect();
+        crate::stats::median(&evaluated)
+    }
+
     /// The metric of `split` at the best epoch (NaN when the split is absent).
     pub fn metric(&self, split: SplitKind) -> f64 {
         self.best.get(&split).map_or(f64::NAN, |s| s.metric)
@@ -148,10 +174,11 @@ impl<M> FitResult<M> {
 }
 
 /// Summed loss and metric over the scored rows of one batch output, as a `[2]` tensor
-/// `(Σ loss, Σ metric)` so that one device read serves both.
-fn batch_sums(out: Tensor<2>, scored: &Scored) -> Tensor<1> {
+/// `(Σ loss, Σ metric)` so that one device read serves both; `None` for links and ranking,
+/// which are scored on the host.
+fn batch_sums(out: Tensor<2>, scored: &Scored) -> Option<Tensor<1>> {
     let out = scored.select(out);
-    match scored.targets() {
+    Some(match scored.targets() {
         Targets::Classes(y) => {
             let logp = log_softmax(out, 1);
             let picked = logp.clone().gather(1, y.clone().unsqueeze_dim(1));
@@ -169,7 +196,8 @@ fn batch_sums(out: Tensor<2>, scored: &Scored) -> Tensor<1> {
             let per_row = abs.sum_dim(1).div_scalar(cols as f64).sum();
             Tensor::cat(vec![per_row.clone(), per_row], 0)
         }
-    }
+        Targets::Links { .. } | Targets::AllPairs { .. } | Targets::Ranking(_) => return None,
+    })
 }
 
 /// Checks every scored split of a batch against the model's output for it.
@@ -177,25 +205,67 @@ fn check_scored(out: &Tensor<2>, scored: &[Scored]) -> Result<(), TrainError> {
     scored.iter().try_for_each(|s| s.check(out.dims()))
 }
 
-/// The summed loss of scored rows `[R, C]` against their targets: cross-entropy of logits
-/// against classes, or the L1 distance to the values averaged over the `T` targets of a row.
-/// Divided by `R` it is the mean loss the loop (and the `Learner`) trains on.
-pub(crate) fn loss_sum(rows: Tensor<2>, targets: &Targets) -> Tensor<1> {
-    match targets {
-        Targets::Classes(y) => log_softmax(rows, 1)
+/// The summed loss of one scored split of a model output `out` (`[N, C]`; node embeddings
+/// for links): cross-entropy of the scored rows' logits against classes, the L1 distance to
+/// the values averaged over the `T` targets of a row, or for links the reconstruction loss
+/// of the decoder's logits ([`recon_loss`]) times the number of links. Divided by
+/// [`Targets::len`] it is the mean loss the loop (and the `Learner`) trains on. Ranking
+/// splits are scored in evaluation only: an error here.
+pub(crate) fn loss_sum(
+    model: &dyn DynModel,
+    out: Tensor<2>,
+    scored: &Scored,
+) -> Result<Tensor<1>, TrainError> {
+    Ok(match scored.targets() {
+        Targets::Classes(y) => log_softmax(scored.select(out), 1)
             .gather(1, y.clone().unsqueeze_dim(1))
             .sum()
             .neg(),
         Targets::Values(t) => {
             let [_, cols] = t.dims();
-            (rows - t.clone()).abs().sum().div_scalar(cols as f64)
+            (scored.select(out) - t.clone())
+                .abs()
+                .sum()
+                .div_scalar(cols as f64)
         }
-    }
+        Targets::Links { pos, neg } => recon_loss(
+            model.score_links(out.clone(), pos)?,
+            model.score_links(out, neg)?,
+        )
+        .mul_scalar(scored.targets().len() as f64),
+        Targets::AllPairs {
+            pos,
+            num_nodes,
+            pos_weight,
+            norm,
+        } => {
+            let n = *num_nodes;
+            let all = Tensor::<1, Int>::arange(0..n as i64, &out.device());
+            let logits = model.score_candidates(out.clone(), all, None, Missing::Tail)?;
+            let positives = model.score_links(out, pos)?;
+            // Σ_all softplus(s) + Σ_pos [w·softplus(−s) − softplus(s)], as a sum over pairs.
+            let softplus = |x: Tensor<1>| log_sigmoid(x.neg()).neg();
+            let everyone = softplus(logits.reshape([n * n])).sum();
+            let pos_part =
+                softplus(positives.clone().neg()).mul_scalar(*pos_weight) - softplus(positives);
+            (everyone + pos_part.sum()).mul_scalar(*norm)
+        }
+        Targets::Ranking(_) => {
+            return Err(TrainError::Data(format!(
+                "the {} split ranks queries, which only evaluation does",
+                scored.split().name()
+            )));
+        }
+    })
 }
 
-/// The mean training loss of a batch (cross-entropy or L1 over its training rows); a batch
-/// without training rows is an error.
-fn train_loss(out: Tensor<2>, batch: &Batch) -> Result<Tensor<1>, TrainError> {
+/// The mean training loss of a batch (cross-entropy, L1 or the links' reconstruction loss
+/// over its training rows); a batch without training rows is an error.
+fn train_loss(
+    model: &dyn DynModel,
+    out: Tensor<2>,
+    batch: &Batch,
+) -> Result<Tensor<1>, TrainError> {
     check_scored(&out, &batch.scored)?;
     let mut total: Option<Tensor<1>> = None;
     let mut count = 0usize;
@@ -204,7 +274,7 @@ fn train_loss(out: Tensor<2>, batch: &Batch) -> Result<Tensor<1>, TrainError> {
         .iter()
         .filter(|s| s.split() == SplitKind::Train)
     {
-        let sum = loss_sum(s.select(out.clone()), s.targets());
+        let sum = loss_sum(model, out.clone(), s)?;
         count += s.targets().len();
         total = Some(match total {
             Some(t) => t + sum,
@@ -216,48 +286,156 @@ fn train_loss(out: Tensor<2>, batch: &Batch) -> Result<Tensor<1>, TrainError> {
     Ok(total.div_scalar(count.max(1) as f64))
 }
 
+/// What the batches have told about one split so far.
+enum Tally {
+    /// Classes or values: summed loss and metric, rows.
+    Rows {
+        loss: f64,
+        metric: f64,
+        count: usize,
+    },
+    /// Link pairs: the decoder's logits of the existing and the non-existing links.
+    Links { pos: Vec<f32>, neg: Vec<f32> },
+    /// Ranking queries.
+    Ranked(Ranked),
+}
+
+impl Tally {
+    /// The split's score (`scale`: the regression metric's unit).
+    fn score(self, scale: f64) -> Score {
+        match self {
+            Tally::Rows {
+                loss,
+                metric,
+                count,
+            } => {
+                let d = count.max(1) as f64;
+                Score {
+                    loss: loss / d,
+                    metric: metric / d * scale,
+                    count,
+                    more: BTreeMap::new(),
+                }
+            }
+            Tally::Links { pos, neg } => {
+                // recon_loss on the host: mean softplus(−pos) + mean softplus(neg).
+                let softplus = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
+                let mean = |v: &[f32], sign: f64| {
+                    v.iter()
+                        .map(|&x| softplus(sign * f64::from(x)))
+                        .sum::<f64>()
+                        / v.len().max(1) as f64
+                };
+                Score {
+                    loss: mean(&pos, -1.0) + mean(&neg, 1.0),
+                    metric: roc_auc(&pos, &neg),
+                    count: pos.len() + neg.len(),
+                    more: BTreeMap::from([("ap".to_string(), average_precision(&pos, &neg))]),
+                }
+            }
+            Tally::Ranked(r) => {
+                let m = RankingMetrics::of(&r.ranks);
+                Score {
+                    loss: r.cross_entropy / m.count.max(1) as f64,
+                    metric: m.mrr,
+                    count: m.count,
+                    more: BTreeMap::from([
+                        ("hits1".to_string(), m.hits1),
+                        ("hits3".to_string(), m.hits3),
+                        ("hits10".to_string(), m.hits10),
+                    ]),
+                }
+            }
+        }
+    }
+}
+
+/// The decoder's logits of `links` as host values.
+fn host_logits(
+    model: &dyn DynModel,
+    z: &Tensor<2>,
+    links: &gnn_models::link::Links,
+) -> Result<Vec<f32>, TrainError> {
+    model
+        .score_links(z.clone(), links)?
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| TrainError::Data(format!("link logits: {e:?}")))
+}
+
 /// Scores every split with `model` in eval mode (call it on `model.valid()`).
 pub fn evaluate(model: &dyn DynModel, data: &dyn TrainData) -> Result<Scores, TrainError> {
     let scale = match data.objective() {
         Objective::Regression { scale } => scale,
-        Objective::Classification { .. } => 1.0,
+        _ => 1.0,
     };
-    let mut sums: BTreeMap<SplitKind, (f64, f64, usize)> = BTreeMap::new();
+    let mut tallies: BTreeMap<SplitKind, Tally> = BTreeMap::new();
     for batch in data.eval_batches()? {
         let out = model.forward(batch.x.clone(), &batch.graph)?;
         check_scored(&out, &batch.scored)?;
-        let parts: Vec<Tensor<1>> = batch
+        // Rows of every split in one device read.
+        let (row_splits, parts): (Vec<&Scored>, Vec<Tensor<1>>) = batch
             .scored
             .iter()
-            .map(|s| batch_sums(out.clone(), s))
-            .collect();
-        if parts.is_empty() {
-            continue;
+            .filter_map(|s| batch_sums(out.clone(), s).map(|p| (s, p)))
+            .unzip();
+        if !parts.is_empty() {
+            let values = Tensor::cat(parts, 0)
+                .into_data()
+                .try_into_vec_as::<f64>()
+                .unwrap_or_default();
+            for (i, s) in row_splits.iter().enumerate() {
+                let tally = tallies.entry(s.split()).or_insert(Tally::Rows {
+                    loss: 0.0,
+                    metric: 0.0,
+                    count: 0,
+                });
+                if let Tally::Rows {
+                    loss,
+                    metric,
+                    count,
+                } = tally
+                {
+                    *loss += values.get(2 * i).copied().unwrap_or(f64::NAN);
+                    *metric += values.get(2 * i + 1).copied().unwrap_or(f64::NAN);
+                    *count += s.targets().len();
+                }
+            }
         }
-        let values = Tensor::cat(parts, 0)
-            .into_data()
-            .try_into_vec_as::<f64>()
-            .unwrap_or_default();
-        for (i, s) in batch.scored.iter().enumerate() {
-            let e = sums.entry(s.split()).or_default();
-            e.0 += values.get(2 * i).copied().unwrap_or(f64::NAN);
-            e.1 += values.get(2 * i + 1).copied().unwrap_or(f64::NAN);
-            e.2 += s.targets().len();
+        for s in &batch.scored {
+            match s.targets() {
+                Targets::Links { pos, neg } => {
+                    let (p, n) = (
+                        host_logits(model, &out, pos)?,
+                        host_logits(model, &out, neg)?,
+                    );
+                    let tally = tallies.entry(s.split()).or_insert(Tally::Links {
+                        pos: Vec::new(),
+                        neg: Vec::new(),
+                    });
+                    if let Tally::Links { pos, neg } = tally {
+                        pos.extend(p);
+                        neg.extend(n);
+                    }
+                }
+                Targets::Ranking(queries) => {
+                    let r = rank(model, &out, queries, |_, _| {})?;
+                    let tally = tallies
+                        .entry(s.split())
+                        .or_insert(Tally::Ranked(Ranked::default()));
+                    if let Tally::Ranked(all) = tally {
+                        all.ranks.extend(r.ranks);
+                        all.cross_entropy += r.cross_entropy;
+                    }
+                }
+                // Training objectives only.
+                Targets::Classes(_) | Targets::Values(_) | Targets::AllPairs { .. } => {}
+            }
         }
     }
-    Ok(sums
+    Ok(tallies
         .into_iter()
-        .map(|(k, (l, m, n))| {
-            let d = n.max(1) as f64;
-            (
-                k,
-                Score {
-                    loss: l / d,
-                    metric: m / d * scale,
-                    count: n,
-                },
-            )
-        })
+        .map(|(k, t)| (k, t.score(scale)))
         .collect())
 }
 
@@ -297,13 +475,17 @@ impl Trainer {
     }
 
     /// One optimisation step on `batch` (forward with dropout, backward, Adam); returns the
-    /// batch's mean training loss, detached.
+    /// batch's mean training loss (with the model's own penalty term, if it has one,
+    /// [`GraphModel::forward_train`]), detached.
     pub fn step(&mut self, batch: &Batch) -> Result<Tensor<1>, TrainError> {
         // Features on the autodiff device, so dropout on the input is active.
-        let out = self
+        let (out, penalty) = self
             .model
-            .forward(batch.x.clone().autodiff(), &batch.graph)?;
-        let loss = train_loss(out, batch)?;
+            .forward_train(batch.x.clone().autodiff(), &batch.graph)?;
+        let mut loss = train_loss(self.model.as_ref(), out, batch)?;
+        if let Some(p) = penalty {
+            loss = loss + p;
+        }
         let grads = self.model.gradients(loss.backward());
         self.model = self.model.clone_box().step(&mut self.optim, self.lr, grads);
         Ok(loss.detach())
@@ -362,10 +544,17 @@ pub fn fit_dyn(
             .iter()
             .map(|b| trainer.step(b))
             .collect::<Result<_, _>>()?;
+        let evaluated = epoch % cfg.eval_every.max(1) == 0 || epoch == cfg.epochs;
         // A snapshot, not a clone: a clone would share batch norm's running statistics with
         // the model that goes on training, so a kept epoch's weights would drift.
         let snapshot = trainer.model().valid();
-        let scores = evaluate(snapshot.as_ref(), data)?;
+        let eval_start = Instant::now();
+        let scores = if evaluated {
+            evaluate(snapshot.as_ref(), data)?
+        } else {
+            Scores::new()
+        };
+        let eval_ms = eval_start.elapsed().as_secs_f64() * 1e3;
         let step_loss = Tensor::cat(step_losses, 0)
             .mean()
             .into_data()
@@ -376,19 +565,21 @@ pub fn fit_dyn(
             step_loss,
             scores,
             ms: start.elapsed().as_secs_f64() * 1e3,
+            eval_ms: if evaluated { eval_ms } else { 0.0 },
         };
         on_epoch(&record);
 
         // Without a validation split the last epoch is the best.
-        let keep = record
-            .scores
-            .get(&SplitKind::Val)
-            .is_none_or(|v| selector.observe(v));
+        let keep = evaluated
+            && record
+                .scores
+                .get(&SplitKind::Val)
+                .is_none_or(|v| selector.observe(v));
         if keep {
             best = Some((epoch, snapshot, record.scores.clone()));
         }
         history.push(record);
-        if cfg.patience.is_some_and(|p| selector.since_progress >= p) {
+        if evaluated && cfg.patience.is_some_and(|p| selector.since_progress >= p) {
             break;
         }
     }
@@ -414,6 +605,7 @@ mod tests {
             loss,
             metric,
             count: 1,
+            more: BTreeMap::new(),
         }
     }
 

@@ -58,10 +58,25 @@ fn forward<M: GraphModel>(model: &M, batch: &Batch, train: bool) -> Tensor<2> {
         .unwrap_or_else(|e| panic!("a learner batch does not fit the model: {e}"))
 }
 
-/// The mean loss of scored rows, as the project's loop trains on it.
-fn mean_loss(rows: Tensor<2>, targets: &Targets) -> Tensor<1> {
-    let count = targets.len().max(1) as f64;
-    crate::fit::loss_sum(rows, targets).div_scalar(count)
+/// The mean loss of the rows `batch` scores as `split`, as the project's loop trains on it.
+///
+/// # Panics
+/// As [`split_rows`]; and for a ranking split, which only evaluation scores.
+fn mean_loss<M: GraphModel>(
+    model: &M,
+    out: Tensor<2>,
+    batch: &Batch,
+    split: SplitKind,
+) -> Tensor<1> {
+    let s = batch
+        .scored
+        .iter()
+        .find(|s| s.split() == split)
+        .unwrap_or_else(|| panic!("a learner batch must score its {} rows", split.name()));
+    let count = s.targets().len().max(1) as f64;
+    crate::fit::loss_sum(model, out, s)
+        .unwrap_or_else(|e| panic!("a learner batch does not fit the model: {e}"))
+        .div_scalar(count)
 }
 
 /// A [`GraphModel`] trained by Burn's `Learner` for classification (node or graph): logits
@@ -75,8 +90,9 @@ pub struct Classifier<M: GraphModel> {
 
 impl<M: GraphModel> Classifier<M> {
     fn output(&self, batch: &Batch, split: SplitKind, train: bool) -> ClassificationOutput {
-        let (output, targets) = split_rows(forward(&self.model, batch, train), batch, split);
-        let loss = mean_loss(output.clone(), &targets);
+        let out = forward(&self.model, batch, train);
+        let loss = mean_loss(&self.model, out.clone(), batch, split);
+        let (output, targets) = split_rows(out, batch, split);
         let Targets::Classes(targets) = targets else {
             panic!("a classifier batch holds regression targets");
         };
@@ -117,8 +133,9 @@ pub struct Regressor<M: GraphModel> {
 
 impl<M: GraphModel> Regressor<M> {
     fn output(&self, batch: &Batch, split: SplitKind, train: bool) -> RegressionOutput {
-        let (output, targets) = split_rows(forward(&self.model, batch, train), batch, split);
-        let loss = mean_loss(output.clone(), &targets);
+        let out = forward(&self.model, batch, train);
+        let loss = mean_loss(&self.model, out.clone(), batch, split);
+        let (output, targets) = split_rows(out, batch, split);
         let Targets::Values(targets) = targets else {
             panic!("a regressor batch holds classes");
         };

@@ -7,6 +7,8 @@
 //! - [`fit`](fit::fit): the one training loop (Adam, best-validation selection, early stopping).
 //! - `learner` (cargo feature `learner`): Burn's `Learner` — metrics, TUI dashboard,
 //!   checkpoints, early stopping — for node and graph tasks.
+//! - [`link_data`]: link prediction in the same loop — edge splits or knowledge graphs,
+//!   per-epoch negatives, filtered ranking in bounded batches.
 //! - [`link_metrics`]: ROC-AUC, average precision, filtered ranks, MRR and Hits@k of link
 //!   prediction.
 //! - [`datasets`]: the dataset registry (every dataset by name) and what each offers a model.
@@ -64,6 +66,7 @@ pub mod fit;
 pub mod graph_data;
 #[cfg(feature = "learner")]
 pub mod learner;
+pub mod link_data;
 pub mod link_metrics;
 pub mod model;
 pub mod output;

@@ -16,7 +16,8 @@
 /// random order of the tied candidates, as PyKEEN's "realistic" rank and the mean of
 /// optimistic and pessimistic that recent papers report). A degenerate model that scores
 /// everything alike gets rank 1 under the optimistic rule — the reason it is not the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TieRule {
     /// Ties ranked below the true entity.
     Optimistic,

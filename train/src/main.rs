@@ -8,7 +8,7 @@ use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use gnn_datasets::DataRoot;
 use gnn_datasets::molecule::Hydrogens;
 use gnn_datasets::transforms::row_normalize;
-use gnn_models::registry::{Registry, flag_name};
+use gnn_models::registry::{Registry, Task, flag_name};
 use gnn_train::commands::{
     FitOverrides, TrainOutputs, TrainRequest, check_output_dir, shared_options,
 };
@@ -16,7 +16,7 @@ use gnn_train::datasets::{self, AnyDataset, LoadOptions};
 use gnn_train::experiment::ExperimentReport;
 use gnn_train::fit::{LrDecay, Selection};
 use gnn_train::saved::{self, Preprocessing, SavedModel};
-use gnn_train::{Backend, TrainError, commands, output};
+use gnn_train::{Backend, TrainError, commands, output, stats};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -140,6 +140,14 @@ struct PredictArgs {
     /// target, prediction).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Link models: the queries to complete, one `head<TAB>relation` per line (entity and
+    /// relation names of a knowledge graph) or one node id per line; writes the --top-k best
+    /// tails of each as `head,relation,rank,tail,score,known`.
+    #[arg(long)]
+    queries: Option<PathBuf>,
+    /// Link models: tails per query.
+    #[arg(long, default_value_t = 10)]
+    top_k: usize,
 }
 
 #[derive(Args, Debug)]
@@ -246,6 +254,27 @@ struct TrainFlags {
     /// acc, loss, acc-and-loss (the GAT authors' rule) or last [default: the model's protocol].
     #[arg(long)]
     select_by: Option<Selection>,
+    /// Evaluate every this many epochs and after the last [default: the model's protocol;
+    /// rgcn-distmult on fb15k-237: 500].
+    #[arg(long)]
+    eval_every: Option<usize>,
+    /// Link ranking: how a tie with the true answer ranks — mean (of optimistic and
+    /// pessimistic), optimistic or pessimistic.
+    #[arg(long, default_value = "mean")]
+    tie: gnn_train::link_metrics::TieRule,
+    /// Link prediction: train each epoch on this many training links drawn at random, the
+    /// first --graph-share of them forming the encoder's graph (the R-GCN paper's sampled
+    /// training graphs: 30000 and 0.5) [default: every link, on the full training graph].
+    #[arg(long)]
+    sample_links: Option<usize>,
+    /// Link prediction with --sample-links: the share of the drawn links that the encoder
+    /// passes messages on (the rest are only scored).
+    #[arg(long, default_value_t = 0.5)]
+    graph_share: f64,
+    /// Link prediction: negatives per positive link each epoch, or `all` — every node pair,
+    /// the GAE paper's full adjacency reconstruction (untyped graphs; memory O(N²)).
+    #[arg(long, default_value = "1")]
+    negatives: gnn_train::link_data::LinkNegatives,
     /// Use the features as stored: not row-normalised (node datasets), continuous node
     /// attributes not standardised (graph datasets).
     #[arg(long)]
@@ -393,7 +422,16 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
         weight_decay: f.weight_decay,
         patience: f.patience,
         select_by: f.select_by,
+        eval_every: f.eval_every,
     };
+    request.tie = f.tie;
+    request.link_sampling = f
+        .sample_links
+        .map(|links| gnn_train::link_data::LinkSampling {
+            links,
+            graph_share: f.graph_share,
+        });
+    request.negatives = f.negatives;
     request.folds = f.folds;
     request.no_val_fold = f.no_val_fold;
     request.batch_size = f.batch_size;
@@ -423,15 +461,16 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
     };
     let outcome = plan.run(&registry, |run, rec| {
         bar.set_position((run * epochs + rec.epoch) as u64);
-        if let Some(v) = rec.scores.get(&gnn_train::data::SplitKind::Val) {
-            bar.set_message(format!(
-                "run {} epoch {} loss {:.4} val {:.3}",
-                run + 1,
-                rec.epoch,
-                rec.step_loss,
-                v.metric
-            ));
-        }
+        let val = rec
+            .scores
+            .get(&gnn_train::data::SplitKind::Val)
+            .map_or(String::new(), |v| format!(" val {:.3}", v.metric));
+        bar.set_message(format!(
+            "run {} epoch {} loss {:.4}{val}",
+            run + 1,
+            rec.epoch,
+            rec.step_loss,
+        ));
     })?;
     bar.finish_and_clear();
 
@@ -444,8 +483,20 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
             } else {
                 format!("{:.4}", r.val_metric)
             };
+            // The task's further test metrics (link prediction: ap, hits@k).
+            let more: String = r
+                .more_metrics
+                .iter()
+                .filter_map(|(k, v)| Some(format!(" {} {v:.4}", k.strip_prefix("test_")?)))
+                .collect();
+            // Evaluation is worth its own number when it is not every epoch's share.
+            let eval = if plan.spec.fit.eval_every > 1 {
+                format!(", {:.0} ms per evaluation", r.eval_ms_median)
+            } else {
+                String::new()
+            };
             eprintln!(
-                "run {}/{} seed {}: test {} {:.4}, val {} {val}, best epoch {}/{}, {:.2} ms/epoch",
+                "run {}/{} seed {}: test {} {:.4}{more}, val {} {val}, best epoch {}/{}, {:.2} ms/epoch{eval}",
                 i + 1,
                 report.runs.len(),
                 r.seed,
@@ -508,11 +559,21 @@ fn eval(args: EvalArgs) -> Result<(), TrainError> {
         check_output_dir(path)?;
     }
     let (saved, dataset) = open_model(&args.using)?;
+    let link_model = saved.model.entry().task() == Task::Link;
     let metrics = match &dataset {
+        _ if link_model => commands::eval_links(&saved, &dataset, args.using.backend)?,
         AnyDataset::Node(ds) => commands::eval(&saved, ds, args.using.backend)?,
         AnyDataset::Graph(ds) => commands::eval_graph(&saved, ds, args.using.backend)?,
+        AnyDataset::Knowledge(g) => {
+            return Err(TrainError::Config(format!(
+                "{} is a knowledge graph; {} is not a link model",
+                g.name, saved.card.model.kind
+            )));
+        }
     };
     let metric = match &dataset {
+        AnyDataset::Knowledge(_) => "mrr",
+        _ if link_model => "auc",
         AnyDataset::Graph(ds) if ds.num_classes.is_none() => "mae",
         _ => "accuracy",
     };
@@ -525,7 +586,9 @@ fn eval(args: EvalArgs) -> Result<(), TrainError> {
                 Some(s) => format!(" (saved {s:.4})"),
                 None => String::new(),
             };
-            format!("{k} {} {v:.4}{note}", short_metric(metric))
+            // Further metrics are keyed `<split>_<metric>` (`test_ap`).
+            let (split, name) = k.split_once('_').unwrap_or((k, short_metric(metric)));
+            format!("{split} {name} {v:.4}{note}")
         })
         .collect();
     println!(
@@ -556,9 +619,47 @@ fn predict(args: PredictArgs) -> Result<(), TrainError> {
         check_output_dir(path)?;
     }
     let (saved, dataset) = open_model(&args.using)?;
+    let link_model = saved.model.entry().task() == Task::Link;
+    if let (true, Some(queries)) = (link_model, &args.queries) {
+        let rows =
+            commands::predict_links(&saved, &dataset, args.using.backend, queries, args.top_k)?;
+        if let Some(path) = &args.json {
+            let report = serde_json::json!({
+                "model": saved.card.model.kind,
+                "dataset": dataset.name(),
+                "backend": args.using.backend.name(),
+                "level": "link",
+                "predictions": rows,
+            });
+            output::write_json(path, &report)?;
+        }
+        return write_csv(
+            args.out.as_deref(),
+            args.json.is_some(),
+            &commands::ranked_tails_csv(&rows),
+        );
+    }
     let predictions = match &dataset {
+        _ if link_model => {
+            return Err(TrainError::Config(format!(
+                "{} is a link model: give the queries to complete with --queries FILE",
+                saved.card.model.kind
+            )));
+        }
+        _ if args.queries.is_some() => {
+            return Err(TrainError::Config(format!(
+                "--queries is for link models; {} predicts per node or graph",
+                saved.card.model.kind
+            )));
+        }
         AnyDataset::Node(ds) => commands::predict(&saved, ds, args.using.backend)?,
         AnyDataset::Graph(ds) => commands::predict_graph(&saved, ds, args.using.backend)?,
+        AnyDataset::Knowledge(g) => {
+            return Err(TrainError::Config(format!(
+                "{} is a knowledge graph; {} is not a link model",
+                g.name, saved.card.model.kind
+            )));
+        }
     };
     if let Some(path) = &args.json {
         let report = serde_json::json!({
@@ -570,10 +671,18 @@ fn predict(args: PredictArgs) -> Result<(), TrainError> {
         });
         output::write_json(path, &report)?;
     }
-    let csv = predictions.to_csv();
-    match &args.out {
+    write_csv(
+        args.out.as_deref(),
+        args.json.is_some(),
+        &predictions.to_csv(),
+    )
+}
+
+/// Writes `csv` to `out` atomically, or to standard output unless JSON was asked for instead.
+fn write_csv(out: Option<&std::path::Path>, json: bool, csv: &str) -> Result<(), TrainError> {
+    match out {
         Some(path) => output::write_atomic(path, csv.as_bytes()),
-        None if args.json.is_some() => Ok(()),
+        None if json => Ok(()),
         None => {
             use std::io::Write;
             std::io::stdout()
@@ -621,6 +730,12 @@ fn export_data(args: ExportDataArgs) -> Result<(), TrainError> {
             return Ok(());
         }
         AnyDataset::Graph(ds) => ds,
+        AnyDataset::Knowledge(g) => {
+            return Err(TrainError::Config(format!(
+                "{} is a knowledge graph: its triple files are the export",
+                g.name
+            )));
+        }
     };
     let (split, note) = match args.folds {
         0 => gnn_train::experiment::seeded_split(ds.len(), args.seed),
@@ -715,8 +830,27 @@ fn summary(r: &ExperimentReport) -> String {
         "accuracy" => format!("accuracy {:.2} ± {:.2} %", 100.0 * mean, 100.0 * std),
         metric => format!("{metric} {mean:.4} ± {std:.4}"),
     };
+    // The task's further test metrics, averaged over runs like the main one.
+    let names = r.runs.first().map(|run| run.more_metrics.keys());
+    let more: String = names
+        .into_iter()
+        .flatten()
+        .filter_map(|k| {
+            let name = k.strip_prefix("test_")?;
+            let v: Vec<f64> = r
+                .runs
+                .iter()
+                .filter_map(|run| run.more_metrics.get(k).copied())
+                .collect();
+            Some(format!(
+                ", {name} {:.4} ± {:.4}",
+                stats::mean(&v),
+                stats::std(&v)
+            ))
+        })
+        .collect();
     let mut line = format!(
-        "{} on {} ({}): test {} {runs}",
+        "{} on {} ({}): test {}{more} {runs}",
         r.model,
         r.dataset,
         r.backend,

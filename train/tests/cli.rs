@@ -308,11 +308,39 @@ fn bad_graph_and_file_invocations_give_one_line_and_fail() {
     let cases: &[(&str, &str)] = &[
         (
             "train --model mpnn --dataset cora --root ROOT",
-            "graph dataset",
+            "mpnn is a graph-level model; cora is a node-level dataset",
         ),
         (
             "train --model gcn --dataset tu-mutag --root ROOT",
-            "node-level model",
+            "gcn is a node-level model",
+        ),
+        (
+            "train --model gcn --dataset nations --root ROOT",
+            "nations is a link-prediction dataset (models for it: gae, vgae, rgcn-distmult)",
+        ),
+        (
+            "train --model gae --dataset tu-mutag --root ROOT",
+            "gae is a link-prediction model",
+        ),
+        (
+            "train --model gae --dataset cora --negatives 0 --root ROOT",
+            "at least 1 per link, or 'all'",
+        ),
+        (
+            "train --model rgcn-distmult --dataset nations --negatives all --root ROOT",
+            "a knowledge graph's negatives are sampled",
+        ),
+        (
+            "train --model rgcn-distmult --dataset nations --eval-every 0 --root ROOT",
+            "--eval-every must be at least 1",
+        ),
+        (
+            "train --model gae --dataset cora --sample-links 10 --graph-share 0 --root ROOT",
+            "graph share in (0, 1]",
+        ),
+        (
+            "train --model rgcn-distmult --dataset cora --root ROOT",
+            "learns an embedding per entity; cora has node features",
         ),
         (
             "train --model mpnn --dataset tu-nosuch --root ROOT --offline",

@@ -4,7 +4,7 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::interop::{
@@ -85,7 +85,10 @@ impl std::str::FromStr for RgcnNorm {
 /// embedding for relation `r`, as PyG does for `x = None`.
 ///
 /// The messages are computed as `H = X [W_1 … W_R]` (`[N, R·F']`, memory `O(N·R·F')`), then one
-/// gather of `H[src_e, type_e]` per edge and one segment sum at the targets.
+/// gather of `H[src_e, type_e]` per edge and one segment sum at the targets — unless the graph
+/// has fewer edges than `N·R / 2` (a knowledge graph: hundreds of relations), where each
+/// relation's edges are multiplied by their own weight instead (`x_{src} W_r`, block by block
+/// for the block-diagonal form; memory `O(E·F')`), relation by relation in a fixed order.
 ///
 /// # Shapes
 /// - input `x`: `[N, F]`; graph with edge types; output: `[N, F']`
@@ -290,6 +293,10 @@ impl RgcnConv {
             });
         }
         let graph = self.normalized(graph)?;
+        if !matches!(x, Features::Identity { .. }) && (1..n * r).contains(&(graph.num_edges() * 2))
+        {
+            return self.forward_by_relation(x, &graph);
+        }
         let w = self.relation_weights();
         // Row (node j, relation r) of H = x_j W_r.
         let (table, index) = match &x {
@@ -308,13 +315,133 @@ impl RgcnConv {
         if let Some(c) = graph.edge_weight() {
             messages = messages * c.clone().unsqueeze_dim(1);
         }
-        let mut out = segment_sum(messages, graph.dst(), n);
+        let out = segment_sum(messages, graph.dst(), n);
+        Ok(self.add_root_and_bias(out, x))
+    }
+
+    /// `out + x W_0 + b` (the terms the layer has).
+    fn add_root_and_bias(&self, mut out: Tensor<2>, x: Features) -> Tensor<2> {
         if let Some(root) = &self.root {
             out = out + x.matmul(root.val());
         }
-        Ok(match &self.bias {
+        match &self.bias {
             Some(b) => out + b.val().unsqueeze_dim(0),
             None => out,
+        }
+    }
+
+    /// The messages computed relation by relation (see the type's documentation), for graphs
+    /// with many relations and few edges per node and relation: the edges of each relation in
+    /// chunks of `C` slots ([`ByRelation`]), one gather of the chunks' source rows, one batched
+    /// product with each chunk's relation weight (block by block for the block-diagonal
+    /// form), one gather of the edges' slots back in input order. Every step is one tensor
+    /// operation, so the backward pass is too, whatever the number of relations.
+    fn forward_by_relation(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
+        /// The memo key of the grouping.
+        #[derive(Debug, PartialEq)]
+        struct RgcnByRelation;
+        let groups = graph.try_memoized_value(RgcnByRelation, ByRelation::of)?;
+        let [n, _] = x.dims();
+        let (f, o) = (self.d_input, self.d_output);
+        let (k, c) = (groups.chunks, groups.chunk_size);
+        let rows = x
+            .clone()
+            .to_dense(&graph.device())
+            .select(0, groups.rows.clone());
+        let nb = self.num_blocks;
+        let slots = match (f.checked_div(nb), o.checked_div(nb)) {
+            (Some(fb), Some(ob)) if self.comp.is_none() => {
+                // [K, C, B, F/B] → [K·B, C, F/B] @ [K·B, F/B, F'/B] → [K·C, F'].
+                let parts = rows
+                    .reshape([k, c, nb, fb])
+                    .swap_dims(1, 2)
+                    .reshape([k * nb, c, fb]);
+                let r = self.num_relations;
+                let w = self
+                    .weight
+                    .val()
+                    .reshape([r, nb * fb * ob])
+                    .select(0, groups.chunk_relation.clone())
+                    .reshape([k * nb, fb, ob]);
+                parts
+                    .matmul(w)
+                    .reshape([k, nb, c, ob])
+                    .swap_dims(1, 2)
+                    .reshape([k * c, o])
+            }
+            _ => {
+                let r = self.num_relations;
+                let w = self
+                    .relation_weights()
+                    .reshape([r, f * o])
+                    .select(0, groups.chunk_relation.clone())
+                    .reshape([k, f, o]);
+                rows.reshape([k, c, f]).matmul(w).reshape([k * c, o])
+            }
+        };
+        let mut messages = slots.select(0, groups.slot.clone());
+        if let Some(w) = graph.edge_weight() {
+            messages = messages * w.clone().unsqueeze_dim(1);
+        }
+        let out = segment_sum(messages, graph.dst(), n);
+        Ok(self.add_root_and_bias(out, x))
+    }
+}
+
+/// A graph's edges laid out by relation for [`RgcnConv`]'s relation-by-relation path: each
+/// relation's edges (in input order) fill chunks of `C` slots, the last chunk of a relation
+/// padded (with node 0, whose padded messages are never read).
+#[derive(Debug, Clone)]
+struct ByRelation {
+    /// Number of chunks `K`.
+    chunks: usize,
+    /// Slots per chunk `C`: the mean edges per relation present, rounded up to a power of
+    /// two in `8..=512`, so that padding costs at most about as much as the edges.
+    chunk_size: usize,
+    /// The source node of every slot, `[K·C]`.
+    rows: Tensor<1, Int>,
+    /// The relation of every chunk, `[K]`.
+    chunk_relation: Tensor<1, Int>,
+    /// The slot of every edge, input order, `[E]`.
+    slot: Tensor<1, Int>,
+}
+
+impl ByRelation {
+    fn of(graph: &Graph) -> Result<Self, GraphError> {
+        let types = graph.require_edge_types(LAYER)?;
+        let mut order: Vec<u32> = (0..types.len() as u32).collect();
+        // Stable: input order within a relation.
+        order.sort_by_key(|&e| types[e as usize]);
+        let groups: Vec<&[u32]> = order
+            .chunk_by(|&a, &b| types[a as usize] == types[b as usize])
+            .collect();
+        let mean = order.len().div_ceil(groups.len().max(1));
+        let c = mean.next_power_of_two().clamp(8, 512);
+        let src = graph.host_src();
+        let (mut rows, mut chunk_relation) = (Vec::new(), Vec::new());
+        let mut slot = vec![0i64; types.len()];
+        for group in &groups {
+            let r = i64::from(types[group[0] as usize]);
+            for chunk in group.chunks(c) {
+                for &e in chunk {
+                    slot[e as usize] = rows.len() as i64;
+                    rows.push(i64::from(src[e as usize]));
+                }
+                rows.resize(rows.len() + c - chunk.len(), 0);
+                chunk_relation.push(r);
+            }
+        }
+        let device = graph.device();
+        let ids = |v: Vec<i64>| {
+            let len = v.len();
+            Tensor::<1, Int>::from_data(TensorData::new(v, [len]), &device)
+        };
+        Ok(ByRelation {
+            chunks: chunk_relation.len(),
+            chunk_size: c,
+            rows: ids(rows),
+            chunk_relation: ids(chunk_relation),
+            slot: ids(slot),
         })
     }
 }
@@ -366,20 +493,27 @@ mod tests {
     use super::*;
     use crate::testing::*;
 
-    /// Brute force: `x_i W_0 + Σ_r mean_{j ∈ N_r(i)} x_j W_r`, without bias.
+    /// Brute force: `x_i W_0 + Σ_r mean_{j ∈ N_r(i)} x_j W_r`, without bias — on 4 nodes
+    /// (`2E = 14 ≥ N·R = 12`: the node-table path) and on 5 (`14 < 15`: relation by relation).
     #[test]
     fn matches_per_relation_reference_for_every_decomposition() {
+        for n in [4, 5] {
+            matches_reference_on(n);
+        }
+    }
+
+    fn matches_reference_on(n: usize) {
         let d = Device::flex();
         let (src, dst, ty) = (
             [0usize, 1, 2, 2, 3, 0, 1],
             [1usize, 2, 0, 1, 1, 1, 3],
             [0usize, 1, 0, 2, 2, 2, 1],
         );
-        let g = Graph::new(&src, &dst, 5, &d)
+        let g = Graph::new(&src, &dst, n, &d)
             .unwrap()
             .with_edge_types(&ty, 3)
             .unwrap();
-        let x = seeded_values(5 * 4, 9);
+        let x = seeded_values(n * 4, 9);
         for config in [
             RgcnConvConfig::new(4, 2, 3),
             RgcnConvConfig::new(4, 2, 3).with_num_bases(Some(2)),
@@ -388,11 +522,11 @@ mod tests {
             RgcnConvConfig::new(4, 2, 3).with_norm(RgcnNorm::Node),
         ] {
             let layer = config.clone().with_bias(false).init(&d).unwrap();
-            let out = to_vec(layer.forward(tensor2(&x, [5, 4], &d), &g).unwrap());
+            let out = to_vec(layer.forward(tensor2(&x, [n, 4], &d), &g).unwrap());
             let w = to_vec(layer.relation_weights());
             let root = to_vec(layer.root.as_ref().unwrap().val());
-            let mut want = vec![0.0f32; 10];
-            for i in 0..5 {
+            let mut want = vec![0.0f32; 2 * n];
+            for i in 0..n {
                 for c in 0..2 {
                     let mut v: f32 = (0..4).map(|k| x[i * 4 + k] * root[k * 2 + c]).sum();
                     for rel in 0..3 {
@@ -420,7 +554,59 @@ mod tests {
                     want[i * 2 + c] = v;
                 }
             }
-            assert_close(&out, &want, 1e-5, &format!("{config:?}"));
+            assert_close(&out, &want, 1e-5, &format!("{n} nodes, {config:?}"));
+        }
+    }
+
+    /// A relation whose edges fill several chunks of the relation-by-relation path (30 edges
+    /// of relation 0, chunks of 16), against `x_i W_0 + Σ_e x_src W_type` summed on the host.
+    #[test]
+    fn relations_spanning_several_chunks_match_the_sum() {
+        let d = Device::flex();
+        let n = 30;
+        let edges: Vec<(usize, usize, usize)> = (0..40)
+            .map(|e| {
+                (
+                    (e * 7) % n,
+                    (e * 11 + 3) % n,
+                    if e < 30 { 0 } else { 1 + e % 2 },
+                )
+            })
+            .collect();
+        let src: Vec<usize> = edges.iter().map(|e| e.0).collect();
+        let dst: Vec<usize> = edges.iter().map(|e| e.1).collect();
+        let ty: Vec<usize> = edges.iter().map(|e| e.2).collect();
+        let g = Graph::new(&src, &dst, n, &d)
+            .unwrap()
+            .with_edge_types(&ty, 3)
+            .unwrap();
+        let x = seeded_values(n * 4, 3);
+        for config in [
+            RgcnConvConfig::new(4, 2, 3).with_num_blocks(Some(2)),
+            RgcnConvConfig::new(4, 2, 3).with_num_bases(Some(2)),
+        ] {
+            let layer = config
+                .with_aggr(Aggregation::Sum)
+                .with_bias(false)
+                .init(&d)
+                .unwrap();
+            let out = to_vec(layer.forward(tensor2(&x, [n, 4], &d), &g).unwrap());
+            let w = to_vec(layer.relation_weights());
+            let root = to_vec(layer.root.as_ref().unwrap().val());
+            let mut want = vec![0.0f32; 2 * n];
+            for i in 0..n {
+                for c in 0..2 {
+                    want[i * 2 + c] = (0..4).map(|k| x[i * 4 + k] * root[k * 2 + c]).sum();
+                }
+            }
+            for &(j, i, r) in &edges {
+                for c in 0..2 {
+                    want[i * 2 + c] += (0..4)
+                        .map(|k| x[j * 4 + k] * w[r * 8 + k * 2 + c])
+                        .sum::<f32>();
+                }
+            }
+            assert_close(&out, &want, 1e-5, "chunked relations");
         }
     }
 

@@ -10,6 +10,7 @@ mod gcn;
 mod gin;
 mod mpnn;
 mod rgcn;
+mod rgcn_distmult;
 mod sage;
 mod sgc;
 mod stack;
@@ -17,13 +18,14 @@ mod transformer;
 
 pub use appnp::{AppnpNet, AppnpNetConfig, AppnpOptions, AppnpSpec};
 pub use cheb::{ChebOptions, ChebStack};
-pub use gae::{Encoding, Gae, GaeConfig, inner_product, recon_loss};
+pub use gae::{Encoding, Gae, GaeConfig, GaeOptions, GaeSpec};
 pub use gat::{Gat, GatConfig, GatOptions, GatSpec, gat_protocol};
 pub use gatv2::{GatV2, GatV2Spec};
 pub use gcn::{Gcn, GcnConfig, GcnOptions, GcnSpec};
 pub use gin::{GinOptions, GinStack};
 pub use mpnn::{Mpnn, MpnnConfig, MpnnOptions, MpnnSpec, Readout};
 pub use rgcn::{Rgcn, RgcnConfig, RgcnOptions, RgcnSpec, SelfLoop};
+pub use rgcn_distmult::{RgcnDistMult, RgcnDistMultConfig, RgcnDistMultOptions, RgcnDistMultSpec};
 pub use sage::{SageOptions, SageStack};
 pub use sgc::{Sgc, SgcConfig, SgcOptions, SgcSpec};
 pub use stack::{
@@ -49,6 +51,9 @@ pub fn builtin() -> Registry {
         .with(StackSpec(ChebStack))
         .with(SgcSpec)
         .with(AppnpSpec)
+        .with(GaeSpec::GAE)
+        .with(GaeSpec::VGAE)
+        .with(RgcnDistMultSpec)
 }
 
 #[cfg(test)]
@@ -65,11 +70,28 @@ mod tests {
             name: "toy".into(),
             task: entry.task(),
             num_features: 6,
-            featureless: false,
+            // R-GCN + DistMult learns its own input: the toy graph is a featureless one then.
+            featureless: entry.name() == "rgcn-distmult",
             num_outputs: 3,
             num_relations: 2,
             edge_dim: 4,
         }
+    }
+
+    /// The options each model is built with in these tests: link models' embeddings as wide
+    /// as the other models' outputs.
+    fn options_for(entry: &dyn ModelEntry) -> serde_json::Value {
+        let (options, _) = entry.protocol("");
+        let width = match entry.name() {
+            "gae" | "vgae" => ("latent", "3"),
+            "rgcn-distmult" => ("hidden", "3"),
+            _ => return options,
+        };
+        let mut settings = vec![(width.0.to_string(), width.1.to_string())];
+        if entry.name() == "rgcn-distmult" {
+            settings.push(("blocks".into(), "none".into()));
+        }
+        entry.apply(&options, &settings).unwrap()
     }
 
     #[test]
@@ -93,7 +115,7 @@ mod tests {
     fn every_model_builds_counts_and_reads_its_architecture_back_from_pyg_shapes() {
         let d = Device::flex();
         for entry in builtin().iter() {
-            let (options, _) = entry.protocol("");
+            let options = options_for(entry.as_ref());
             let config = entry.config(&options, &data_for(entry.as_ref())).unwrap();
             entry.validate(&config).unwrap();
             let model = entry.init(&config, &d).unwrap();
@@ -145,7 +167,7 @@ mod tests {
     fn hostile_architectures_are_refused_before_allocation() {
         let registry = builtin();
         for entry in registry.iter() {
-            let (options, _) = entry.protocol("");
+            let options = options_for(entry.as_ref());
             let data = data_for(entry.as_ref());
             let config = entry.config(&options, &data).unwrap();
             for (field, value) in [

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use burn::module::{Module, ParamGroup};
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Gradients, Tensor};
+use burn::tensor::{Device, Gradients, Int, Tensor};
 
 use crate::interop::{self, InteropError};
 use crate::layers::Attention;
+use crate::link::{Links, Missing};
 use crate::{Features, Graph, GraphError, GraphModel};
 
 /// A model behind an object-safe face: forward, the optimiser step, weights. Every
@@ -23,6 +24,26 @@ pub trait DynModel: Send + Debug {
 
     /// [`GraphModel::attention`].
     fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>>;
+
+    /// [`GraphModel::forward_train`].
+    #[allow(clippy::type_complexity)]
+    fn forward_train(
+        &self,
+        x: Features,
+        graph: &Graph,
+    ) -> Result<(Tensor<2>, Option<Tensor<1>>), GraphError>;
+
+    /// [`GraphModel::score_links`].
+    fn score_links(&self, z: Tensor<2>, links: &Links) -> Result<Tensor<1>, GraphError>;
+
+    /// [`GraphModel::score_candidates`].
+    fn score_candidates(
+        &self,
+        z: Tensor<2>,
+        anchors: Tensor<1, Int>,
+        rel: Option<Tensor<1, Int>>,
+        missing: Missing,
+    ) -> Result<Tensor<2>, GraphError>;
 
     /// [`GraphModel::weight_decay_group`].
     fn weight_decay_group(&self) -> Option<ParamGroup>;
@@ -77,6 +98,28 @@ impl<M: GraphModel> DynModel for M {
 
     fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>> {
         GraphModel::attention(self, x, graph)
+    }
+
+    fn forward_train(
+        &self,
+        x: Features,
+        graph: &Graph,
+    ) -> Result<(Tensor<2>, Option<Tensor<1>>), GraphError> {
+        GraphModel::forward_train(self, x, graph)
+    }
+
+    fn score_links(&self, z: Tensor<2>, links: &Links) -> Result<Tensor<1>, GraphError> {
+        GraphModel::score_links(self, z, links)
+    }
+
+    fn score_candidates(
+        &self,
+        z: Tensor<2>,
+        anchors: Tensor<1, Int>,
+        rel: Option<Tensor<1, Int>>,
+        missing: Missing,
+    ) -> Result<Tensor<2>, GraphError> {
+        GraphModel::score_candidates(self, z, anchors, rel, missing)
     }
 
     fn weight_decay_group(&self) -> Option<ParamGroup> {

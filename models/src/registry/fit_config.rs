@@ -66,6 +66,15 @@ pub struct FitConfig {
     /// `StepLR`); none by default.
     #[serde(default)]
     pub lr_decay: Option<LrDecay>,
+    /// Evaluate every this many epochs (and after the last): the epochs between are trained
+    /// only, so an expensive evaluation (filtered ranking of a knowledge graph) is paid
+    /// rarely. Selection and patience count evaluated epochs. 1 by default.
+    #[serde(default = "every_epoch")]
+    pub eval_every: usize,
+}
+
+fn every_epoch() -> usize {
+    1
 }
 
 /// A step schedule: the learning rate at epoch `e` (1-based) is `lr · factor^⌊(e−1)/every⌋`.
@@ -102,6 +111,9 @@ impl FitConfig {
         if let Some(p) = self.patience {
             s.push_str(&format!(", patience {p}"));
         }
+        if self.eval_every > 1 {
+            s.push_str(&format!(", evaluate every {} epochs", self.eval_every));
+        }
         s.push_str(&format!(", select by {}", self.selection.name()));
         s
     }
@@ -117,6 +129,7 @@ impl Default for FitConfig {
             patience: None,
             selection: Selection::ValMetric,
             lr_decay: None,
+            eval_every: 1,
         }
     }
 }

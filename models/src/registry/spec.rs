@@ -21,14 +21,18 @@ pub enum Task {
     Node,
     /// One output row per graph of a mini-batch (graph classification or regression).
     Graph,
+    /// Node embeddings `[N, D]` whose decoder scores node pairs or knowledge-graph triples
+    /// (link prediction).
+    Link,
 }
 
 impl Task {
-    /// `node` or `graph`.
+    /// `node`, `graph` or `link`.
     pub fn name(self) -> &'static str {
         match self {
             Task::Node => "node",
             Task::Graph => "graph",
+            Task::Link => "link",
         }
     }
 }
@@ -38,16 +42,18 @@ impl Task {
 pub struct DataInfo {
     /// The dataset's name.
     pub name: String,
-    /// Node-level (one graph) or graph-level (many graphs).
+    /// Node-level (one graph), graph-level (many graphs) or link-level (node pairs or facts).
     pub task: Task,
     /// Input width `F`: the node features, or for a featureless node dataset the number of
     /// nodes (its input is the identity `I_N`, one learned embedding per node).
     pub num_features: usize,
     /// True when the nodes have no features.
     pub featureless: bool,
-    /// Outputs per node or graph: classes, or regression targets.
+    /// Outputs per node or graph: classes, or regression targets (link tasks: 0, the model
+    /// chooses its embedding width).
     pub num_outputs: usize,
-    /// Relation types of the edges (0: an untyped graph).
+    /// Relation types of the edges (0: an untyped graph). A knowledge graph's link task has
+    /// `2R`: each of its `R` relations and the inverse `r + R`.
     pub num_relations: usize,
     /// Edge features per edge (0: none).
     pub edge_dim: usize,

@@ -11,8 +11,10 @@ use burn::tensor::activation::softmax;
 use gnn_datasets::{GraphDataset, GraphTarget, NodeDataset, TargetScaler};
 
 use crate::data::{NodeClassification, SplitKind, TrainData};
-use crate::experiment::{ExperimentSpec, graph_splits, prepare};
+use crate::datasets::AnyDataset;
+use crate::experiment::{ExperimentSpec, graph_splits, link_data, prepare};
 use crate::graph_data::GraphBatches;
+use crate::link_data::LinkPrediction;
 use crate::saved::SavedModel;
 use crate::{Backend, TrainError};
 
@@ -140,6 +142,50 @@ pub fn eval_graph(
 ) -> Result<BTreeMap<String, f64>, TrainError> {
     let data = graph_batches(saved, dataset, backend)?;
     named_metrics(saved, &data)
+}
+
+/// The link-prediction data a saved link model was scored on: the edge split of its run (the
+/// card's seed and settings; seed 0 and the defaults for imported weights), or a knowledge
+/// graph's own splits.
+pub fn link_task(
+    saved: &SavedModel,
+    dataset: &AnyDataset,
+    backend: Backend,
+) -> Result<LinkPrediction, TrainError> {
+    let kind = &saved.card.model.kind;
+    let spec = saved.card.training.clone().unwrap_or_else(|| {
+        let mut spec = ExperimentSpec::bare(kind, backend);
+        spec.normalize_features = saved.card.preprocessing.normalize_features;
+        spec
+    });
+    let (f, _) = saved.model.entry().widths(&saved.card.model)?;
+    let info = dataset.info_for(gnn_models::registry::Task::Link);
+    if info.num_features != f {
+        return Err(TrainError::Config(format!(
+            "the model takes {f} input features; {} has {}",
+            info.name, info.num_features
+        )));
+    }
+    let seed = saved.card.seed.unwrap_or(spec.seed);
+    link_data(&spec, dataset, seed, &backend.device()?)
+}
+
+/// A saved link model's metric per split (ROC-AUC or filtered MRR), with the further metrics
+/// as `<split>_<metric>` (`test_ap`, `test_hits10`), as training scored them.
+pub fn eval_links(
+    saved: &SavedModel,
+    dataset: &AnyDataset,
+    backend: Backend,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    let data = link_task(saved, dataset, backend)?;
+    let mut out = BTreeMap::new();
+    for (split, score) in saved.model.evaluate(&data)? {
+        for (name, value) in &score.more {
+            out.insert(format!("{}_{name}", split.name()), *value);
+        }
+        out.insert(split.name().to_string(), score.metric);
+    }
+    Ok(out)
 }
 
 /// What a model predicted for one node or graph.

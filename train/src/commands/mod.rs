@@ -10,16 +10,19 @@
 mod evaluate;
 mod export_data;
 mod models;
+mod predict_links;
 pub mod train;
 mod weights;
 
 use std::path::Path;
 
 pub use evaluate::{
-    EvalReport, Predicted, Prediction, Predictions, eval, eval_graph, predict, predict_graph,
+    EvalReport, Predicted, Prediction, Predictions, eval, eval_graph, eval_links, link_task,
+    predict, predict_graph,
 };
 pub use export_data::{export_graph_dataset, export_node_dataset};
 pub use models::{SharedOption, listing, listing_json, shared_options};
+pub use predict_links::{RankedTail, predict_links, ranked_tails_csv};
 pub use train::{FitOverrides, TrainOutcome, TrainOutputs, TrainPlan, TrainRequest, plan, train};
 pub use weights::{CONFIG_METADATA, export_safetensors, import_pyg};
 

@@ -9,11 +9,13 @@ use gnn_models::registry::Registry;
 
 use super::check_output_dir;
 use crate::attention::{self, LayerAttention};
-use crate::datasets::{self, AnyDataset, LoadOptions, data_info};
+use crate::datasets::{self, AnyDataset, LoadOptions};
 use crate::experiment::{
     ExperimentReport, ExperimentSpec, TrainedModel, model_config, node_data, run_experiment,
 };
 use crate::fit::{EpochRecord, FitConfig, LrDecay, Selection};
+use crate::link_data::{LinkNegatives, LinkSampling};
+use crate::link_metrics::TieRule;
 use crate::saved::{self, ModelCard, Preprocessing, SavedModel};
 use crate::{Backend, TrainError, output, plot};
 
@@ -32,6 +34,8 @@ pub struct FitOverrides {
     pub patience: Option<usize>,
     /// How the kept epoch is chosen.
     pub select_by: Option<Selection>,
+    /// Epochs between evaluations.
+    pub eval_every: Option<usize>,
 }
 
 impl FitOverrides {
@@ -54,6 +58,9 @@ impl FitOverrides {
         }
         if let Some(v) = self.select_by {
             fit.selection = v;
+        }
+        if let Some(v) = self.eval_every {
+            fit.eval_every = v;
         }
     }
 }
@@ -102,6 +109,12 @@ pub struct TrainRequest {
     pub explicit_h: bool,
     /// Node datasets: features as stored, not row-normalised.
     pub raw_features: bool,
+    /// Link ranking: how ties with the true answer rank.
+    pub tie: TieRule,
+    /// Link prediction: sampled training links per epoch.
+    pub link_sampling: Option<LinkSampling>,
+    /// Link prediction: the negatives of training.
+    pub negatives: LinkNegatives,
     /// Where the data is.
     pub root: DataRoot,
     /// What to write.
@@ -125,6 +138,9 @@ impl TrainRequest {
             target: None,
             explicit_h: false,
             raw_features: false,
+            tie: TieRule::default(),
+            link_sampling: None,
+            negatives: LinkNegatives::default(),
             root,
             outputs: TrainOutputs::default(),
         }
@@ -172,6 +188,9 @@ pub fn plan(registry: &Registry, request: &TrainRequest) -> Result<TrainPlan, Tr
     spec.target = request.target.unwrap_or(0);
     spec.explicit_h = request.explicit_h;
     spec.normalize_features = !request.raw_features;
+    spec.tie = request.tie;
+    spec.link_sampling = request.link_sampling;
+    spec.negatives = request.negatives;
     request.fit.apply(&mut spec.fit);
     spec.validate()?;
 
@@ -222,7 +241,7 @@ pub fn plan(registry: &Registry, request: &TrainRequest) -> Result<TrainPlan, Tr
     {
         spec.folds = 0;
     }
-    model_config(registry, &spec, &data_info(&dataset))?;
+    model_config(registry, &spec, &dataset.info_for(entry.task()))?;
     Ok(TrainPlan {
         spec,
         dataset,
@@ -300,6 +319,7 @@ impl TrainPlan {
             card.seed = Some(run.seed);
             card.best_epoch = Some(run.best_epoch);
             card.metrics = run.split_metrics.clone();
+            card.metrics.extend(run.more_metrics.clone());
             SavedModel::save(&card, model, dir)?;
         }
         Ok(TrainOutcome {
