@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::optim::{AdamConfig, ModuleOptimizer, decay::WeightDecayConfig};
-use burn::tensor::Int;
-use burn::tensor::Tensor;
 use burn::tensor::activation::{log_sigmoid, log_softmax};
+use burn::tensor::{Int, Tensor};
 use gnn_models::GraphModel;
 use gnn_models::link::{Missing, recon_loss};
 use gnn_models::registry::DynModel;
@@ -207,8 +206,9 @@ fn check_scored(out: &Tensor<2>, scored: &[Scored]) -> Result<(), TrainError> {
 
 /// The summed loss of one scored split of a model output `out` (`[N, C]`; node embeddings
 /// for links): cross-entropy of the scored rows' logits against classes, the L1 distance to
-/// the values averaged over the `T` targets of a row, or for links the reconstruction loss
-/// of the decoder's logits ([`recon_loss`]) times the number of links. Divided by
+/// the values averaged over the `T` targets of a row, for links the reconstruction loss of
+/// the decoder's logits ([`recon_loss`]) times the number of links, or for all pairs the
+/// weighted sum over the `N²` pairs ([`Targets::AllPairs`]). Divided by
 /// [`Targets::len`] it is the mean loss the loop (and the `Learner`) trains on. Ranking
 /// splits are scored in evaluation only: an error here.
 pub(crate) fn loss_sum(

@@ -86,9 +86,10 @@ impl std::str::FromStr for RgcnNorm {
 ///
 /// The messages are computed as `H = X [W_1 … W_R]` (`[N, R·F']`, memory `O(N·R·F')`), then one
 /// gather of `H[src_e, type_e]` per edge and one segment sum at the targets — unless the graph
-/// has fewer edges than `N·R / 2` (a knowledge graph: hundreds of relations), where each
-/// relation's edges are multiplied by their own weight instead (`x_{src} W_r`, block by block
-/// for the block-diagonal form; memory `O(E·F')`), relation by relation in a fixed order.
+/// has fewer edges than `N·R / 2` (a knowledge graph: hundreds of relations) or the weights
+/// are block-diagonal (composing them in full costs `R·F·F'`): then each relation's edges are
+/// multiplied by their own weight instead (`x_{src} W_r`, block by block for the
+/// block-diagonal form; memory `O(E·F')`).
 ///
 /// # Shapes
 /// - input `x`: `[N, F]`; graph with edge types; output: `[N, F']`
@@ -293,8 +294,9 @@ impl RgcnConv {
             });
         }
         let graph = self.normalized(graph)?;
-        if !matches!(x, Features::Identity { .. }) && (1..n * r).contains(&(graph.num_edges() * 2))
-        {
+        let few_edges = graph.num_edges() * 2 < n * r;
+        let by_relation = graph.num_edges() > 0 && (few_edges || self.num_blocks > 0);
+        if !matches!(x, Features::Identity { .. }) && by_relation {
             return self.forward_by_relation(x, &graph);
         }
         let w = self.relation_weights();
@@ -494,7 +496,8 @@ mod tests {
     use crate::testing::*;
 
     /// Brute force: `x_i W_0 + Σ_r mean_{j ∈ N_r(i)} x_j W_r`, without bias — on 4 nodes
-    /// (`2E = 14 ≥ N·R = 12`: the node-table path) and on 5 (`14 < 15`: relation by relation).
+    /// (`2E = 14 ≥ N·R = 12`: the node-table path, but for the block-diagonal weights) and on
+    /// 5 (`14 < 15`: relation by relation).
     #[test]
     fn matches_per_relation_reference_for_every_decomposition() {
         for n in [4, 5] {

@@ -52,7 +52,7 @@ pub fn listing(registry: &Registry) -> String {
     let mut s = String::new();
     for entry in registry.iter() {
         let (options, fit) = entry.protocol("");
-        let tasks: Vec<&str> = [Task::Node, Task::Graph]
+        let tasks: Vec<&str> = [Task::Node, Task::Graph, Task::Link]
             .into_iter()
             .filter(|&t| entry.supports(t))
             .map(Task::name)
