@@ -147,7 +147,7 @@ def main():
         "threads": a.threads,
         "epochs": a.epochs,
         "epoch_s": epoch_s,
-        "epoch_s_median": sorted(epoch_s)[len(epoch_s) // 2],
+        "epoch_s_median": sorted(epoch_s)[len(epoch_s) // 2] if epoch_s else None,
         "eval_facts": len(test),
         "eval_s": eval_s,
         "test_mrr": sum(reciprocal) / len(reciprocal),

@@ -136,9 +136,10 @@ pub enum Negatives {
     },
 }
 
-/// The negatives of link training.
+/// The negatives of link training; in JSON (model cards) a count or `"all"`, as on the
+/// command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "NegativesJson", into = "NegativesJson")]
 pub enum LinkNegatives {
     /// This many fresh negatives per positive link each epoch (uniform pairs; for knowledge
     /// graphs corrupted heads or tails), scored by [`recon_loss`](gnn_models::link::recon_loss).
@@ -149,6 +150,34 @@ pub enum LinkNegatives {
     /// both directions), as the authors' code does
     /// ([`Targets::AllPairs`](crate::data::Targets::AllPairs)).
     AllPairs,
+}
+
+/// [`LinkNegatives`] as JSON: `3` or `"all"`.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum NegativesJson {
+    Count(usize),
+    Name(String),
+}
+
+impl From<LinkNegatives> for NegativesJson {
+    fn from(n: LinkNegatives) -> Self {
+        match n {
+            LinkNegatives::Sampled(k) => NegativesJson::Count(k),
+            LinkNegatives::AllPairs => NegativesJson::Name("all".into()),
+        }
+    }
+}
+
+impl TryFrom<NegativesJson> for LinkNegatives {
+    type Error = String;
+
+    fn try_from(j: NegativesJson) -> Result<Self, String> {
+        match j {
+            NegativesJson::Count(k) => k.to_string().parse(),
+            NegativesJson::Name(s) => s.parse(),
+        }
+    }
 }
 
 impl Default for LinkNegatives {
@@ -485,6 +514,19 @@ impl TrainData for LinkPrediction {
 mod tests {
     use super::*;
     use gnn_models::models::GaeConfig;
+
+    #[test]
+    fn negatives_read_and_write_as_on_the_command_line() {
+        for (n, json) in [
+            (LinkNegatives::Sampled(10), "10"),
+            (LinkNegatives::AllPairs, "\"all\""),
+        ] {
+            assert_eq!(serde_json::to_string(&n).unwrap(), json);
+            assert_eq!(serde_json::from_str::<LinkNegatives>(json).unwrap(), n);
+        }
+        assert!(serde_json::from_str::<LinkNegatives>("0").is_err());
+        assert!(serde_json::from_str::<LinkNegatives>("\"some\"").is_err());
+    }
 
     #[test]
     fn log_sum_exp_is_stable() {
