@@ -35,10 +35,8 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Trains briefly with `--save`, then checks eval, predict, export and import.
-fn round_trip(model: &str, dataset: &str, extra: &[&str]) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join(model);
+/// Trains `model` on `dataset` briefly with `--save dir`; returns the model card.
+fn train_and_save(model: &str, dataset: &str, extra: &[&str], dir: &Path) -> serde_json::Value {
     let mut args = vec![
         "train",
         "--model",
@@ -49,11 +47,17 @@ fn round_trip(model: &str, dataset: &str, extra: &[&str]) {
         "--quiet",
         "--save",
     ];
-    args.push(s(&dir));
+    args.push(s(dir));
     args.extend_from_slice(extra);
     ok(&args);
-    let card: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap();
+    serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap()
+}
+
+/// Trains briefly with `--save`, then checks eval, predict, export and import.
+fn round_trip(model: &str, dataset: &str, extra: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(model);
+    let card = train_and_save(model, dataset, extra, &dir);
     assert_eq!(card["model"]["kind"], model);
     assert_eq!(card["source"], "trained");
     for key in [
@@ -539,21 +543,7 @@ fn bad_model_files_are_clear_errors() {
 fn link_round_trip(model: &str, dataset: &str, queries: &str, extra: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(model);
-    let mut args = vec![
-        "train",
-        "--model",
-        model,
-        "--dataset",
-        dataset,
-        "--offline",
-        "--quiet",
-        "--save",
-    ];
-    args.push(s(&dir));
-    args.extend_from_slice(extra);
-    ok(&args);
-    let card: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap();
+    let card = train_and_save(model, dataset, extra, &dir);
     let metrics = card["metrics"].as_object().unwrap();
     let (metric, more) = if dataset == "cora" {
         ("auc", "ap")
