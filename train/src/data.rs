@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use gnn_datasets::NodeDataset;
+use gnn_datasets::{Matrix, NodeDataset};
 use gnn_models::link::Links;
 use gnn_models::{Features, Graph};
 use serde::{Deserialize, Serialize};
@@ -335,6 +335,22 @@ pub trait TrainData {
 /// Input features with at most this share of non-zeros are kept sparse on the device.
 pub const SPARSE_MAX_DENSITY: f64 = 0.1;
 
+/// A node dataset's input on `device`: its features `[N, F]` (sparse when at most
+/// [`SPARSE_MAX_DENSITY`] of them are non-zero), or [`Features::Identity`] for `num_nodes`
+/// nodes when it has none (`F = 0`).
+pub fn node_features(features: &Matrix, num_nodes: usize, device: &Device) -> Features {
+    if features.cols() == 0 {
+        return Features::Identity { num_nodes };
+    }
+    Features::auto(
+        features.data(),
+        num_nodes,
+        features.cols(),
+        SPARSE_MAX_DENSITY,
+        device,
+    )
+}
+
 /// Full-batch node classification on one graph (Planetoid and the like).
 #[derive(Debug, Clone)]
 pub struct NodeClassification {
@@ -345,9 +361,7 @@ pub struct NodeClassification {
 }
 
 impl NodeClassification {
-    /// Puts a host dataset on `device`: features `[N, F]` (sparse when at most
-    /// [`SPARSE_MAX_DENSITY`] of them are non-zero; [`Features::Identity`] when the dataset has
-    /// none), the edge list (with its relation types) as a [`Graph`], and the node ids and
+    /// Puts a host dataset on `device`: features `[N, F]` ([`node_features`]), the edge list (with its relation types) as a [`Graph`], and the node ids and
     /// labels of each non-empty split.
     pub fn new(dataset: &NodeDataset, device: &Device) -> Result<Self, TrainError> {
         dataset.validate()?;
@@ -356,17 +370,7 @@ impl NodeClassification {
         if let Some(r) = &dataset.relations {
             graph = graph.with_edge_types(&r.edge_type, r.len())?;
         }
-        let x = if dataset.num_features() == 0 {
-            Features::Identity { num_nodes: n }
-        } else {
-            Features::auto(
-                dataset.features.data(),
-                n,
-                dataset.num_features(),
-                SPARSE_MAX_DENSITY,
-                device,
-            )
-        };
+        let x = node_features(&dataset.features, n, device);
         let splits = [
             (SplitKind::Train, &dataset.split.train),
             (SplitKind::Val, &dataset.split.val),

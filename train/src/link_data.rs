@@ -3,10 +3,11 @@
 //! precision on held-out pairs (graph auto-encoders on Planetoid) or by filtered ranking
 //! against every node (knowledge-graph completion, [`RankingQueries`]).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 use gnn_datasets::kg::{self, KnowledgeGraph, KnownFacts, Triple};
 use gnn_datasets::link_split::{LinkSplit, Pair, sample_negatives};
 use gnn_datasets::synthetic::SplitMix64;
@@ -17,7 +18,7 @@ use gnn_models::{Features, Graph};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::data::{Batch, Objective, SPARSE_MAX_DENSITY, Scored, SplitKind, TrainData};
+use crate::data::{Batch, Objective, Scored, SplitKind, TrainData, node_features};
 use crate::link_metrics::{TieRule, filtered_rank};
 
 /// The most candidate scores one ranking batch holds on the host and the device (`B · N`
@@ -85,11 +86,7 @@ pub fn rank(
                 Missing::Tail => links.src.clone(),
                 Missing::Head => links.dst.clone(),
             };
-            let scores = model
-                .score_candidates(z.clone(), anchors, links.rel.clone(), missing)?
-                .into_data()
-                .try_into_vec_as::<f32>()
-                .map_err(|e| TrainError::Data(format!("candidate scores: {e:?}")))?;
+            let scores = candidate_scores(model, z, anchors, links.rel.clone(), missing)?;
             for (k, fact) in chunk.iter().enumerate() {
                 let row = &scores[k * n..(k + 1) * n];
                 let (answer, known) = match missing {
@@ -104,6 +101,29 @@ pub fn rank(
         progress(((b + 1) * per_batch).min(total), total);
     }
     Ok(out)
+}
+
+/// The decoder's scores of every node for `B` queries ([`DynModel::score_candidates`]) as
+/// host values, row-major `[B, N]`; a decoder that returns another shape is an error.
+pub(crate) fn candidate_scores(
+    model: &dyn DynModel,
+    z: &Tensor<2>,
+    anchors: Tensor<1, Int>,
+    rel: Option<Tensor<1, Int>>,
+    missing: Missing,
+) -> Result<Vec<f32>, TrainError> {
+    let want = [anchors.dims()[0], z.dims()[0]];
+    let scores = model.score_candidates(z.clone(), anchors, rel, missing)?;
+    if scores.dims() != want {
+        return Err(TrainError::Data(format!(
+            "the decoder scored {:?} candidates, not {want:?}",
+            scores.dims()
+        )));
+    }
+    scores
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| TrainError::Data(format!("candidate scores: {e:?}")))
 }
 
 /// `log Σ exp(s)`, stably.
@@ -259,20 +279,12 @@ impl LinkPrediction {
         device: &Device,
     ) -> Result<Self, TrainError> {
         let n = dataset.num_nodes();
-        let x = if dataset.num_features() == 0 {
-            Features::Identity { num_nodes: n }
-        } else {
+        let x = if normalize {
             let mut features = dataset.features.clone();
-            if normalize {
-                row_normalize(&mut features);
-            }
-            Features::auto(
-                features.data(),
-                n,
-                dataset.num_features(),
-                SPARSE_MAX_DENSITY,
-                device,
-            )
+            row_normalize(&mut features);
+            node_features(&features, n, device)
+        } else {
+            node_features(&dataset.features, n, device)
         };
         let graph = Graph::new(split.train_graph.src(), split.train_graph.dst(), n, device)?;
         let scored = |kind, pos: &[Pair], neg: &[Pair]| {
@@ -425,10 +437,10 @@ impl LinkPrediction {
 
     /// The training links of `epoch` and the graph the encoder sees: all links on the full
     /// training graph, or a uniform sample whose first `graph_share` forms the graph.
-    fn epoch_links(&self, epoch: usize) -> Result<(Vec<Triple>, Links, Graph), TrainError> {
+    fn epoch_links(&self, epoch: usize) -> Result<(Cow<'_, [Triple]>, Links, Graph), TrainError> {
         let Some(s) = self.sampling else {
             return Ok((
-                self.train.clone(),
+                Cow::Borrowed(&self.train),
                 self.train_links.clone(),
                 self.graph.clone(),
             ));
@@ -450,23 +462,28 @@ impl LinkPrediction {
             graph = graph.with_edge_types(&types, 2 * self.num_relations)?;
         }
         let links = links_of(&sample, self.typed, &device);
-        Ok((sample, links, graph))
+        Ok((Cow::Owned(sample), links, graph))
     }
 }
 
 /// The all-pairs reconstruction target of an untyped `graph` (its edges, both directions
 /// present, and a self-loop per node as the positives; [`LinkNegatives::AllPairs`]).
 fn all_pairs(graph: &Graph) -> Scored {
+    /// The memo key of the positives: the full training graph's are made once per run.
+    #[derive(Debug, PartialEq)]
+    struct AllPairsPositives;
     let n = graph.num_nodes();
-    let loops: Vec<u32> = (0..n as u32).collect();
-    let src: Vec<u32> = graph
-        .host_src()
-        .iter()
-        .copied()
-        .chain(loops.iter().copied())
-        .collect();
-    let dst: Vec<u32> = graph.host_dst().iter().copied().chain(loops).collect();
-    let pos = Links::from_ids(&src, &dst, None, &graph.device());
+    let pos = graph.memoized_value(AllPairsPositives, |g| {
+        let loops: Vec<u32> = (0..n as u32).collect();
+        let src: Vec<u32> = g
+            .host_src()
+            .iter()
+            .copied()
+            .chain(loops.iter().copied())
+            .collect();
+        let dst: Vec<u32> = g.host_dst().iter().copied().chain(loops).collect();
+        Links::from_ids(&src, &dst, None, &g.device())
+    });
     let pairs = (n * n) as f64;
     let edges = graph.num_edges().max(1) as f64;
     Scored::all_pairs(

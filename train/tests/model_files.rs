@@ -53,6 +53,25 @@ fn train_and_save(model: &str, dataset: &str, extra: &[&str], dir: &Path) -> ser
     serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap()
 }
 
+/// Exports the model in `dir` under PyG names and imports it back into `tmp/back`.
+fn export_and_import(tmp: &Path, dir: &Path, model: &str, dataset: &str) -> std::path::PathBuf {
+    let st = tmp.join("w.safetensors");
+    ok(&["export", "--model", s(dir), "--out", s(&st)]);
+    let back = tmp.join("back");
+    ok(&[
+        "import",
+        "--from-pyg",
+        s(&st),
+        "--model",
+        model,
+        "--dataset",
+        dataset,
+        "--out",
+        s(&back),
+    ]);
+    back
+}
+
 /// Trains briefly with `--save`, then checks eval, predict, export and import.
 fn round_trip(model: &str, dataset: &str, extra: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
@@ -111,20 +130,7 @@ fn round_trip(model: &str, dataset: &str, extra: &[&str]) {
     assert_eq!(report["saved_metrics"], card["metrics"]);
 
     // Export under PyG names, import back: identical predictions.
-    let st = tmp.path().join("w.safetensors");
-    ok(&["export", "--model", s(&dir), "--out", s(&st)]);
-    let back = tmp.path().join("back");
-    ok(&[
-        "import",
-        "--from-pyg",
-        s(&st),
-        "--model",
-        model,
-        "--dataset",
-        dataset,
-        "--out",
-        s(&back),
-    ]);
+    let back = export_and_import(tmp.path(), &dir, model, dataset);
     let p1 = tmp.path().join("p1.csv");
     let p2 = tmp.path().join("p2.csv");
     ok(&["predict", "--model", s(&dir), "--out", s(&p1), "--offline"]);
@@ -564,20 +570,7 @@ fn link_round_trip(model: &str, dataset: &str, queries: &str, extra: &[&str]) {
         "{model}: a split differs: {eval}"
     );
 
-    let st = tmp.path().join("w.safetensors");
-    ok(&["export", "--model", s(&dir), "--out", s(&st)]);
-    let back = tmp.path().join("back");
-    ok(&[
-        "import",
-        "--from-pyg",
-        s(&st),
-        "--model",
-        model,
-        "--dataset",
-        dataset,
-        "--out",
-        s(&back),
-    ]);
+    let back = export_and_import(tmp.path(), &dir, model, dataset);
     let eval_back = ok(&["eval", "--model", s(&back), "--offline"]);
     assert!(
         eval_back.contains(&format!("test {metric} {test:.4}")),

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::link_task;
 use crate::datasets::AnyDataset;
-use crate::link_data::RANKING_BATCH_SCORES;
+use crate::link_data::{RANKING_BATCH_SCORES, candidate_scores};
 use crate::saved::SavedModel;
 use crate::{Backend, TrainError};
 
@@ -137,11 +137,7 @@ pub fn predict_links(
         let rels: Option<Vec<u32>> =
             name.map(|_| chunk.iter().filter_map(|q| q.relation).collect());
         let links = Links::from_ids(&heads, &heads, rels.as_deref(), &device);
-        let scores = model
-            .score_candidates(z.clone(), links.src, links.rel, Missing::Tail)?
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| TrainError::Data(format!("candidate scores: {e:?}")))?;
+        let scores = candidate_scores(model, &z, links.src, links.rel, Missing::Tail)?;
         for (b, q) in chunk.iter().enumerate() {
             let row = &scores[b * n..(b + 1) * n];
             let mut order: Vec<u32> = (0..n as u32).collect();
