@@ -12,6 +12,7 @@
 mod chart;
 mod machine;
 mod pyg;
+mod sampled;
 mod table;
 mod worker;
 
@@ -52,6 +53,16 @@ enum Sub {
     /// Epoch time and peak memory of a model on synthetic graphs of growing size, each size in
     /// its own process, with the fitted log-log slope against the number of edges.
     Scaling(ScalingArgs),
+    /// Neighbour-sampled mini-batch training, ours and PyG's NeighborLoader side by side:
+    /// the sampler alone and whole epochs at each thread count, with peak memory.
+    Sampled(sampled::SampledArgs),
+    /// Measure one thread count of `sampled` in this process (used internally).
+    SampledWorker {
+        #[command(flatten)]
+        args: sampled::SampledArgs,
+        #[arg(long)]
+        threads_one: usize,
+    },
     /// Measure one configuration in this process and print one JSON line (used internally).
     Worker {
         #[arg(long)]
@@ -212,8 +223,9 @@ fn warmup(args: &RunArgs, task: Task) -> usize {
     }
 }
 
-/// Runs a command with the thread-count environment and parses its last stdout line.
-fn measure(mut cmd: Command, threads: usize) -> Result<Measurement, String> {
+/// Runs a command with the thread-count environment and parses its last JSON line of stdout
+/// (a [`Measurement`] or another worker's record).
+fn measure<T: serde::de::DeserializeOwned>(mut cmd: Command, threads: usize) -> Result<T, String> {
     let t = threads.to_string();
     for var in [
         "RAYON_NUM_THREADS",
@@ -379,7 +391,7 @@ fn scaling(args: ScalingArgs) -> Result<(), String> {
                     .args(["--threads", &args.threads.to_string()])
                     .args(["--warmup", &args.warmup.to_string()])
                     .args(["--steps", &args.steps.to_string()]);
-                let r = measure(cmd, args.threads)?;
+                let r: Measurement = measure(cmd, args.threads)?;
                 // Edges actually built (merged repeats make it a little under nodes × degree),
                 // generated once per graph whatever the number of backends.
                 let edges = match edge_counts.get(&name) {
@@ -511,6 +523,8 @@ fn pyg_inputs(
 }
 
 fn main() -> ExitCode {
+    // As the `gnn` program does, so that what is measured is what `gnn train` runs.
+    gnn_train::allocator::keep_freed_buffers();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Sub::Worker {
@@ -547,6 +561,12 @@ fn main() -> ExitCode {
             })
         }
         Some(Sub::Scaling(args)) => scaling(args),
+        Some(Sub::Sampled(args)) => sampled::run(&args),
+        Some(Sub::SampledWorker { args, threads_one }) => sampled::worker(&args, threads_one)
+            .and_then(|m| {
+                println!("{}", serde_json::to_string(&m).map_err(|e| e.to_string())?);
+                Ok(())
+            }),
         None => run(cli.run),
     };
     match result {

@@ -98,6 +98,18 @@ impl Setup {
         })
     }
 
+    /// The model initialised (seed 0) on `device`'s autodiff form, under the protocol's
+    /// optimiser.
+    pub fn trainer(&self, device: &burn::tensor::Device) -> Result<Trainer, String> {
+        let train_device = device.clone().autodiff();
+        train_device.seed(0);
+        let model = self
+            .entry
+            .init(&self.config, &train_device)
+            .map_err(|e| e.to_string())?;
+        Ok(Trainer::new(model, &self.spec.fit))
+    }
+
     /// The node dataset as the model sees it (features row-normalised when the protocol does).
     pub fn prepared_nodes(&self) -> Option<NodeDataset> {
         let AnyDataset::Node(ds) = &self.dataset else {
@@ -194,18 +206,16 @@ pub fn run(args: &WorkerArgs) -> Result<Measurement, String> {
             .map_err(|e| e.to_string())?,
         ),
     };
-    let train_device = device.clone().autodiff();
-    train_device.seed(0);
-    let model = setup
-        .entry
-        .init(&setup.config, &train_device)
+    let mut trainer = setup.trainer(&device)?;
+    let eval: Vec<_> = data
+        .eval_batches()
+        .and_then(|b| b.collect::<Result<_, _>>())
         .map_err(|e| e.to_string())?;
-    let mut trainer = Trainer::new(model, &setup.spec.fit);
-    let eval = data.eval_batches().map_err(|e| e.to_string())?;
     let mut epoch = 0;
     let mut train_epoch = |trainer: &mut Trainer| -> Result<(), String> {
         epoch += 1;
         for b in data.train_batches(epoch).map_err(|e| e.to_string())? {
+            let b = b.map_err(|e| e.to_string())?;
             read(trainer.step(&b).map_err(|e| e.to_string())?)?;
         }
         Ok(())

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+pub mod csr;
 pub mod download;
 pub mod entities;
 mod error;
@@ -37,6 +38,8 @@ pub mod kg;
 pub mod link_queries;
 pub mod link_split;
 pub mod molecule;
+pub mod neighbor_sampler;
+pub mod ogb;
 pub mod pickle;
 pub mod planetoid;
 pub mod qm9;
@@ -47,8 +50,10 @@ pub mod synthetic;
 pub mod transforms;
 pub mod tu;
 
+pub use csr::Csr;
 pub use error::DatasetError;
 pub use feature_scaler::FeatureScaler;
 pub use graph::{EdgeList, Matrix, NodeDataset, Relations, Split};
 pub use graph_set::{GraphDataset, GraphSplit, GraphTarget, SmallGraph, TargetScaler};
+pub use neighbor_sampler::{Fanout, NeighborSampler, Sample};
 pub use root::DataRoot;

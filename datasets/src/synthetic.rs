@@ -157,7 +157,21 @@ pub enum RandomGraph {
     /// nodes chosen with probability proportional to their degree (power-law degrees, exponent
     /// ≈ 3), starting from a ring of `d/2 + 1` nodes.
     PowerLaw,
+    /// A stochastic block model with a learnable label: node `u` is in block
+    /// `u mod C` (its class); each node draws `d/2` partners, in its own block with probability
+    /// [`SBM_HOMOPHILY`], else uniformly; features are binary "words" as in a citation graph:
+    /// the features are cut into `C` equal topics, and a node has each word of its block's
+    /// topic with probability [`SBM_TOPIC_P`], every other word with [`SBM_BACKGROUND_P`] — a
+    /// node's own words name its class about half the time, its neighbours' far more often.
+    Sbm,
 }
+
+/// [`RandomGraph::Sbm`]: the chance that a drawn partner is in the node's own block.
+pub const SBM_HOMOPHILY: f32 = 0.8;
+/// [`RandomGraph::Sbm`]: the chance of each word of the node's own topic.
+pub const SBM_TOPIC_P: f32 = 0.2;
+/// [`RandomGraph::Sbm`]: the chance of every other word.
+pub const SBM_BACKGROUND_P: f32 = 0.1;
 
 /// A synthetic node-classification graph for scaling benchmarks.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,14 +194,16 @@ pub struct RandomGraphSpec {
 pub const MAX_RANDOM_EDGES: usize = 1 << 31;
 
 impl RandomGraphSpec {
-    /// Parses a dataset name `er-<nodes>-<degree>[-<features>]` or `ba-…` (`ba`: power law),
-    /// e.g. `er-100000-10`: 10^5 nodes, about 10^6 directed edges, 32 features, 8 classes.
+    /// Parses a dataset name `er-<nodes>-<degree>[-<features>]`, `ba-…` (`ba`: power law) or
+    /// `sbm-…` (stochastic block model), e.g. `er-100000-10`: 10^5 nodes, about 10^6 directed
+    /// edges, 32 features, 8 classes.
     /// Counts may be written `1e5`.
     pub fn parse(name: &str) -> Option<Self> {
         let mut parts = name.split('-');
         let model = match parts.next()? {
             "er" => RandomGraph::ErdosRenyi,
             "ba" => RandomGraph::PowerLaw,
+            "sbm" => RandomGraph::Sbm,
             _ => return None,
         };
         let num = |s: &str| -> Option<usize> {
@@ -242,9 +258,13 @@ pub fn random_graph(spec: &RandomGraphSpec) -> Result<NodeDataset, crate::Datase
     {
         return Err(invalid("too many feature values".into()));
     }
+    if spec.model == RandomGraph::Sbm {
+        return sbm(spec);
+    }
     let mut rng = SplitMix64::new(spec.seed);
     let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n * half);
     match spec.model {
+        RandomGraph::Sbm => unreachable!("generated above"),
         RandomGraph::ErdosRenyi => {
             while pairs.len() < n * half {
                 let (a, b) = (rng.below(n) as u32, rng.below(n) as u32);
@@ -302,18 +322,28 @@ pub fn random_graph(spec: &RandomGraphSpec) -> Result<NodeDataset, crate::Datase
             Some(best.0)
         })
         .collect();
+    generated(spec, src, dst, x, labels)
+}
+
+/// The dataset of a generated graph, split 10/10/80 in node order.
+fn generated(
+    spec: &RandomGraphSpec,
+    src: Vec<usize>,
+    dst: Vec<usize>,
+    x: Vec<f32>,
+    labels: Vec<Option<usize>>,
+) -> Result<NodeDataset, crate::DatasetError> {
+    let n = spec.nodes;
     let (a, b) = (n / 10, n / 5);
+    let model = match spec.model {
+        RandomGraph::ErdosRenyi => "er",
+        RandomGraph::PowerLaw => "ba",
+        RandomGraph::Sbm => "sbm",
+    };
     Ok(NodeDataset {
-        name: format!(
-            "{}-{n}-{d}-{f}",
-            if spec.model == RandomGraph::ErdosRenyi {
-                "er"
-            } else {
-                "ba"
-            }
-        ),
+        name: format!("{model}-{n}-{}-{}", spec.avg_degree, spec.features),
         edges: crate::EdgeList::new(n, src, dst)?,
-        features: Matrix::new(n, f, x)?,
+        features: Matrix::new(n, spec.features, x)?,
         labels,
         num_classes: spec.classes,
         split: Split {
@@ -323,6 +353,55 @@ pub fn random_graph(spec: &RandomGraphSpec) -> Result<NodeDataset, crate::Datase
         },
         relations: None,
     })
+}
+
+/// The stochastic block model of [`RandomGraph::Sbm`], generated in one pass: `O(E)` memory
+/// for the edges (partners are drawn, never sorted or de-duplicated, so a repeated pair —
+/// rare, about `d²/(2·n/C)` of them — stays a multi-edge) and `O(N·F)` for the features,
+/// whose rows are drawn in parallel from per-row seeds (the same graph for any thread count).
+fn sbm(spec: &RandomGraphSpec) -> Result<NodeDataset, crate::DatasetError> {
+    use rayon::prelude::*;
+    let (n, half, c, f) = (spec.nodes, spec.avg_degree / 2, spec.classes, spec.features);
+    if n < 2 * c {
+        return Err(crate::DatasetError::Invalid(format!(
+            "sbm: needs at least two nodes per block, got {n} nodes for {c} blocks"
+        )));
+    }
+    let mut rng = SplitMix64::new(spec.seed);
+    let mut src = Vec::with_capacity(2 * n * half);
+    let mut dst = Vec::with_capacity(2 * n * half);
+    for u in 0..n {
+        let (block, size) = (u % c, (n - u % c).div_ceil(c));
+        for _ in 0..half {
+            let partner = loop {
+                let p = match rng.unit() < SBM_HOMOPHILY {
+                    true => block + c * rng.below(size),
+                    false => rng.below(n),
+                };
+                if p != u {
+                    break p;
+                }
+            };
+            src.extend([u, partner]);
+            dst.extend([partner, u]);
+        }
+    }
+    let topic = f / c;
+    let mut x = vec![0f32; n * f];
+    x.par_chunks_mut(f.max(1)).enumerate().for_each(|(u, row)| {
+        let mut g = SplitMix64::new(spec.seed ^ (u as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let own = (u % c) * topic..(u % c + 1) * topic;
+        for (k, v) in row.iter_mut().enumerate() {
+            let p = if own.contains(&k) {
+                SBM_TOPIC_P
+            } else {
+                SBM_BACKGROUND_P
+            };
+            *v = f32::from(u8::from(g.unit() < p));
+        }
+    });
+    let labels = (0..n).map(|u| Some(u % c)).collect();
+    generated(spec, src, dst, x, labels)
 }
 
 #[cfg(test)]
@@ -389,6 +468,40 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_block_model_is_homophilous_with_class_dependent_features() {
+        let spec = RandomGraphSpec::parse("sbm-4000-10-64").unwrap();
+        let g = random_graph(&spec).unwrap();
+        g.validate().unwrap();
+        assert_eq!(g.name, "sbm-4000-10-64");
+        assert_eq!(g.edges.num_edges(), 4000 * 10);
+        assert!(g.edges.is_undirected());
+        assert_eq!(g.edges.num_self_loops(), 0);
+        let label = |v: usize| g.labels[v].unwrap();
+        assert!((0..4000).all(|v| label(v) == v % 8));
+        // Same-block edges: 0.8 drawn in-block plus 0.2 · 1/8 by chance.
+        let same = (0..g.edges.num_edges())
+            .filter(|&e| label(g.edges.src()[e]) == label(g.edges.dst()[e]))
+            .count() as f64
+            / g.edges.num_edges() as f64;
+        assert!((same - 0.825).abs() < 0.02, "{same}");
+        // Binary words, each block's topic (8 of the 64 words) twice as frequent in it.
+        assert!(g.features.data().iter().all(|&v| v == 0.0 || v == 1.0));
+        let frequency = |block: usize, words: std::ops::Range<usize>| -> f32 {
+            let rows: Vec<usize> = (block..4000).step_by(8).collect();
+            let hits: f32 = rows
+                .iter()
+                .map(|&v| g.features.row(v)[words.clone()].iter().sum::<f32>())
+                .sum();
+            hits / (rows.len() * words.len()) as f32
+        };
+        assert!((frequency(1, 8..16) - SBM_TOPIC_P).abs() < 0.02);
+        assert!((frequency(1, 16..64) - SBM_BACKGROUND_P).abs() < 0.01);
+        assert!((frequency(0, 8..16) - SBM_BACKGROUND_P).abs() < 0.02);
+        assert_eq!(random_graph(&spec).unwrap(), g);
+        assert!(random_graph(&RandomGraphSpec { nodes: 10, ..spec }).is_err());
     }
 
     #[test]

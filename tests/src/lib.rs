@@ -344,3 +344,34 @@ pub fn param_grads<M: PygParams + Module>(
         })
         .collect()
 }
+
+/// `--sampler neighbor --fanout <fanouts>`.
+pub fn neighbor_sampling(fanouts: &str) -> gnn_train::sampled_data::NeighborSampling {
+    gnn_train::sampled_data::NeighborSampling {
+        fanouts: gnn_datasets::Fanout::parse_list(fanouts).expect("a fan-out list"),
+        replace: false,
+        eval_fanouts: None,
+    }
+}
+
+/// The one run of `gnn train --model <model> --dataset <dataset> --epochs <epochs>
+/// --batch-size 256` on a generated graph (`er-…`, `sbm-…`), sampled as `sampler` says.
+pub fn run_generated(
+    model: &str,
+    dataset: &str,
+    sampler: Option<gnn_train::sampled_data::NeighborSampling>,
+    epochs: usize,
+) -> gnn_train::experiment::RunReport {
+    use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
+    use gnn_train::experiment::{ExperimentSpec, run_experiment};
+    let registry = gnn_models::registry::Registry::builtin();
+    let mut spec = ExperimentSpec::new(&registry, model, dataset, gnn_train::Backend::Flex)
+        .expect("a registered model");
+    spec.fit.epochs = epochs;
+    spec.batch_size = 256;
+    spec.sampler = sampler;
+    let spec_of = RandomGraphSpec::parse(dataset).expect("a generated graph's name");
+    let ds = gnn_train::datasets::AnyDataset::Node(random_graph(&spec_of).expect("generated"));
+    let (report, _) = run_experiment(&registry, &spec, &ds, |_, _| {}).expect("training");
+    report.runs.into_iter().next().expect("one run")
+}

@@ -101,7 +101,7 @@ fn matches_ndarray<M: GraphModel>(
 
     let (data_nd, data_gpu) = (data(&ndarray), data(&wgpu));
     let forward = |m: &M, d: &dyn TrainData| {
-        let batch = d.eval_batches().unwrap().remove(0);
+        let batch = d.eval_batches().unwrap().next().unwrap().unwrap();
         values(m.forward(batch.x, &batch.graph).unwrap())
     };
     let out_nd = forward(&base.valid(), data_nd.as_ref());

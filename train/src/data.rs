@@ -327,9 +327,19 @@ pub trait TrainData {
     /// Loss and metric.
     fn objective(&self) -> Objective;
     /// Batches of one training epoch (each scoring its training rows); `epoch` seeds shuffling.
-    fn train_batches(&self, epoch: usize) -> Result<Vec<Batch>, TrainError>;
+    fn train_batches(&self, epoch: usize) -> Result<Batches<'_>, TrainError>;
     /// Batches that together score every split once.
-    fn eval_batches(&self) -> Result<Vec<Batch>, TrainError>;
+    fn eval_batches(&self) -> Result<Batches<'_>, TrainError>;
+}
+
+/// Batches made one at a time, so that an epoch of sampled mini-batches never holds all of
+/// them at once ([`SampledNodes`](crate::sampled_data::SampledNodes) makes them ahead in a
+/// background thread).
+pub type Batches<'a> = Box<dyn Iterator<Item = Result<Batch, TrainError>> + 'a>;
+
+/// [`Batches`] of batches already made.
+pub fn batches<'a>(made: Vec<Batch>) -> Batches<'a> {
+    Box::new(made.into_iter().map(Ok))
 }
 
 /// Input features with at most this share of non-zeros are kept sparse on the device.
@@ -413,8 +423,8 @@ impl TrainData for NodeClassification {
         }
     }
 
-    fn train_batches(&self, _epoch: usize) -> Result<Vec<Batch>, TrainError> {
-        Ok(vec![Batch {
+    fn train_batches(&self, _epoch: usize) -> Result<Batches<'_>, TrainError> {
+        Ok(batches(vec![Batch {
             x: self.x.clone(),
             graph: self.graph.clone(),
             scored: self
@@ -423,15 +433,15 @@ impl TrainData for NodeClassification {
                 .filter(|s| s.split == SplitKind::Train)
                 .cloned()
                 .collect(),
-        }])
+        }]))
     }
 
-    fn eval_batches(&self) -> Result<Vec<Batch>, TrainError> {
-        Ok(vec![Batch {
+    fn eval_batches(&self) -> Result<Batches<'_>, TrainError> {
+        Ok(batches(vec![Batch {
             x: self.x.clone(),
             graph: self.graph.clone(),
             scored: self.splits.clone(),
-        }])
+        }]))
     }
 }
 

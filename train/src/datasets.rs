@@ -117,8 +117,15 @@ pub const FAMILIES: &[DatasetFamily] = &[
         load: |n, root, _| Ok(AnyDataset::Knowledge(kg::load(n, root)?)),
     },
     DatasetFamily {
-        names: "er-<nodes>-<degree>[-<features>], ba-...",
-        about: "synthetic Erdős–Rényi or preferential-attachment graphs with learnable labels",
+        names: "ogbn-arxiv, ogbn-products",
+        about: "Open Graph Benchmark node classification, from OGB's zip under <root>/ogb/",
+        matches: |n| gnn_datasets::ogb::DATASETS.iter().any(|d| d.name == n),
+        load: |n, root, _| Ok(AnyDataset::Node(gnn_datasets::ogb::load(n, root)?)),
+    },
+    DatasetFamily {
+        names: "er-<nodes>-<degree>[-<features>], ba-..., sbm-...",
+        about: "synthetic Erdős–Rényi, preferential-attachment or stochastic-block-model graphs \
+                with learnable labels",
         matches: |n| RandomGraphSpec::parse(n).is_some(),
         load: |n, _, _| {
             let spec = RandomGraphSpec::parse(n)
@@ -223,7 +230,9 @@ mod tests {
         assert_eq!(find("tu-proteins"), Some(2));
         assert_eq!(find("qm9-sdf"), Some(3));
         assert_eq!(find("fb15k-237"), Some(4));
-        assert_eq!(find("er-1000-10"), Some(5));
+        assert_eq!(find("ogbn-arxiv"), Some(5));
+        assert_eq!(find("er-1000-10"), Some(6));
+        assert_eq!(find("sbm-1e6-10-128"), Some(6));
         assert_eq!(find("imdb"), None);
         let root = DataRoot::new("/nonexistent").with_download(false);
         let e = load("imdb", &root, &LoadOptions::default()).unwrap_err();

@@ -22,6 +22,7 @@ use crate::graph_data::GraphBatches;
 use crate::link_data::{LinkNegatives, LinkPrediction, LinkSampling};
 use crate::link_metrics::TieRule;
 pub use crate::model::TrainedModel;
+use crate::sampled_data::{NeighborSampling, SampledNodes};
 use crate::stats;
 
 /// Everything that defines an experiment: the model (by registered name) with its options,
@@ -54,7 +55,7 @@ pub struct ExperimentSpec {
     /// Molecules (QM9): hydrogens as nodes instead of a per-atom count.
     #[serde(default)]
     pub explicit_h: bool,
-    /// Graph tasks: graphs per training mini-batch.
+    /// Graph tasks: graphs per training mini-batch; node tasks with a sampler: seed nodes.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     /// Prepare the features: on node datasets row-normalise them (`x_i / Σ_j x_ij`; the GCN
@@ -73,6 +74,10 @@ pub struct ExperimentSpec {
     /// Link prediction: the negatives of training.
     #[serde(default)]
     pub negatives: LinkNegatives,
+    /// Node datasets: train (and evaluate) in mini-batches of `batch_size` seed nodes on
+    /// their sampled neighbourhoods; full-batch when `None`.
+    #[serde(default)]
+    pub sampler: Option<NeighborSampling>,
 }
 
 fn default_batch_size() -> usize {
@@ -107,6 +112,7 @@ impl ExperimentSpec {
             tie: TieRule::default(),
             link_sampling: None,
             negatives: LinkNegatives::default(),
+            sampler: None,
         }
     }
 
@@ -382,6 +388,11 @@ pub fn run_experiment(
     on_epoch: impl FnMut(usize, &EpochRecord),
 ) -> Result<(ExperimentReport, Vec<TrainedModel>), TrainError> {
     let link_model = registry.get(&spec.model)?.task() == Task::Link;
+    if spec.sampler.is_some() && (link_model || !matches!(dataset, AnyDataset::Node(_))) {
+        return Err(TrainError::Config(
+            "--sampler neighbor trains node classification; this is another task".into(),
+        ));
+    }
     match dataset {
         _ if link_model => run_links(registry, spec, dataset, on_epoch),
         AnyDataset::Node(ds) => run_nodes(registry, spec, ds, on_epoch),
@@ -478,17 +489,42 @@ fn run_nodes(
     spec.validate()?;
     let (entry, config) = model_config(registry, spec, &node_info(dataset))?;
     let device = spec.backend.device()?;
-    let data = node_data(spec, dataset, &device)?;
+    // Full-batch data is the same for every run; sampled data is seeded per run.
+    enum NodeData {
+        Full(Box<NodeClassification>),
+        Sampled(SampledNodes),
+    }
+    let data = match &spec.sampler {
+        None => NodeData::Full(Box::new(node_data(spec, dataset, &device)?)),
+        Some(s) => NodeData::Sampled(SampledNodes::new(
+            dataset,
+            s,
+            spec.batch_size,
+            spec.normalize_features,
+            &device,
+        )?),
+    };
     let mut runs = Vec::with_capacity(spec.runs);
     let mut models = Vec::with_capacity(spec.runs);
     for r in 0..spec.runs {
         let seed = spec.seed + r as u64;
         let on_epoch = |rec: &EpochRecord| on_epoch(r, rec);
-        let (run, model) = train_run(entry, &config, &device, seed, &data, &spec.fit, on_epoch)?;
+        let seeded;
+        let run_data: &dyn TrainData = match &data {
+            NodeData::Full(full) => full.as_ref(),
+            NodeData::Sampled(sampled) => {
+                seeded = sampled.with_seed(seed);
+                &seeded
+            }
+        };
+        let (run, model) = train_run(entry, &config, &device, seed, run_data, &spec.fit, on_epoch)?;
         runs.push(run);
         models.push(model);
     }
-    let report = ExperimentReport::new(spec, &dataset.name, data.objective(), runs);
+    let objective = Objective::Classification {
+        num_classes: dataset.num_classes,
+    };
+    let report = ExperimentReport::new(spec, &dataset.name, objective, runs);
     Ok((report, models))
 }
 

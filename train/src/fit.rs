@@ -371,6 +371,7 @@ pub fn evaluate(model: &dyn DynModel, data: &dyn TrainData) -> Result<Scores, Tr
     };
     let mut tallies: BTreeMap<SplitKind, Tally> = BTreeMap::new();
     for batch in data.eval_batches()? {
+        let batch = batch?;
         let out = model.forward(batch.x.clone(), &batch.graph)?;
         check_scored(&out, &batch.scored)?;
         // Rows of every split in one device read.
@@ -541,8 +542,7 @@ pub fn fit_dyn(
         trainer.set_lr(cfg.lr_at(epoch));
         let step_losses: Vec<Tensor<1>> = data
             .train_batches(epoch)?
-            .iter()
-            .map(|b| trainer.step(b))
+            .map(|b| trainer.step(&b?))
             .collect::<Result<_, _>>()?;
         let evaluated = epoch % cfg.eval_every.max(1) == 0 || epoch == cfg.epochs;
         // A snapshot, not a clone: a clone would share batch norm's running statistics with

@@ -7,7 +7,7 @@ use gnn_datasets::{FeatureScaler, GraphDataset, GraphSplit, GraphTarget, TargetS
 use gnn_models::{Features, Graph};
 
 use crate::TrainError;
-use crate::data::{Batch, Objective, Scored, SplitKind, TrainData};
+use crate::data::{Batch, Batches, Objective, Scored, SplitKind, TrainData, batches};
 
 /// Graphs per evaluation batch.
 pub const EVAL_BATCH: usize = 512;
@@ -188,16 +188,18 @@ impl TrainData for GraphBatches {
         }
     }
 
-    fn train_batches(&self, epoch: usize) -> Result<Vec<Batch>, TrainError> {
+    fn train_batches(&self, epoch: usize) -> Result<Batches<'_>, TrainError> {
         let mut ids = self.split.train.clone();
         Rng::new(self.seed ^ (epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).shuffle(&mut ids);
-        ids.chunks(self.batch_size)
+        let made = ids
+            .chunks(self.batch_size)
             .map(|c| self.batch(c, SplitKind::Train))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok(batches(made))
     }
 
-    fn eval_batches(&self) -> Result<Vec<Batch>, TrainError> {
-        Ok(self.eval.clone())
+    fn eval_batches(&self) -> Result<Batches<'_>, TrainError> {
+        Ok(batches(self.eval.clone()))
     }
 }
 

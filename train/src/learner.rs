@@ -25,7 +25,7 @@ use burn::train::{ClassificationOutput, InferenceStep, RegressionOutput, TrainOu
 use gnn_models::GraphModel;
 
 use crate::TrainError;
-use crate::data::{Batch, SplitKind, Targets, TrainData};
+use crate::data::{Batch, Batches, SplitKind, Targets, TrainData};
 use crate::graph_data::GraphBatches;
 
 /// The output rows a batch scores as `split`, with their targets (the loaders' batches score
@@ -186,7 +186,8 @@ pub type Loaders = (Arc<dyn DataLoader<Batch>>, Arc<dyn DataLoader<Batch>>);
 /// training nodes (training) or every split (validation, of which the steps use the
 /// validation nodes). Errors if the data has no validation split.
 pub fn node_loaders(data: &dyn TrainData) -> Result<Loaders, TrainError> {
-    let single = |mut batches: Vec<Batch>| -> Result<Batch, TrainError> {
+    let single = |batches: Batches<'_>| -> Result<Batch, TrainError> {
+        let mut batches: Vec<Batch> = batches.collect::<Result<_, _>>()?;
         match batches.len() {
             1 => Ok(batches.remove(0)),
             n => Err(TrainError::Data(format!(

@@ -4,6 +4,8 @@
 //! - [`data`]: what the loop consumes ([`TrainData`](data::TrainData) batches), with
 //!   [`NodeClassification`](data::NodeClassification) for full-batch node tasks and
 //!   [`graph_data`] for mini-batches of graphs.
+//! - [`sampled_data`]: node tasks in mini-batches of neighbour-sampled subgraphs (GraphSAGE;
+//!   PyG's `NeighborLoader`), made ahead in a background thread.
 //! - [`fit`](fit::fit): the one training loop (Adam, best-validation selection, early stopping).
 //! - `learner` (cargo feature `learner`): Burn's `Learner` — metrics, TUI dashboard,
 //!   checkpoints, early stopping — for node and graph tasks.
@@ -55,6 +57,7 @@
 
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod attention;
 pub mod backend;
 pub mod commands;
@@ -71,6 +74,7 @@ pub mod link_metrics;
 pub mod model;
 pub mod output;
 pub mod plot;
+pub mod sampled_data;
 pub mod saved;
 pub mod stats;
 

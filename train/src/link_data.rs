@@ -18,7 +18,9 @@ use gnn_models::{Features, Graph};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::data::{Batch, Objective, Scored, SplitKind, TrainData, node_features};
+use crate::data::{
+    Batch, Batches, Objective, Scored, SplitKind, TrainData, batches, node_features,
+};
 use crate::link_metrics::{TieRule, filtered_rank};
 
 /// The most candidate scores one ranking batch holds on the host and the device (`B · N`
@@ -500,7 +502,7 @@ impl TrainData for LinkPrediction {
         self.objective
     }
 
-    fn train_batches(&self, epoch: usize) -> Result<Vec<Batch>, TrainError> {
+    fn train_batches(&self, epoch: usize) -> Result<Batches<'_>, TrainError> {
         let (positives, pos, graph) = self.epoch_links(epoch)?;
         let n = graph.num_nodes();
         let scored = match self.per_link {
@@ -511,19 +513,19 @@ impl TrainData for LinkPrediction {
             }
             LinkNegatives::AllPairs => all_pairs(&graph),
         };
-        Ok(vec![Batch {
+        Ok(batches(vec![Batch {
             x: self.x.clone(),
             graph,
             scored: vec![scored],
-        }])
+        }]))
     }
 
-    fn eval_batches(&self) -> Result<Vec<Batch>, TrainError> {
-        Ok(vec![Batch {
+    fn eval_batches(&self) -> Result<Batches<'_>, TrainError> {
+        Ok(batches(vec![Batch {
             x: self.x.clone(),
             graph: self.graph.clone(),
             scored: self.eval.clone(),
-        }])
+        }]))
     }
 }
 

@@ -343,6 +343,30 @@ fn bad_graph_and_file_invocations_give_one_line_and_fail() {
             "learns an embedding per entity; cora has node features",
         ),
         (
+            "train --model sage --dataset er-200-4 --fanout 5,5",
+            "--fanout, --replace and --eval-fanout need --sampler neighbor",
+        ),
+        (
+            "train --model sage --dataset er-200-4 --sampler neighbor --fanout 5,x",
+            "fan-out \"5,x\"",
+        ),
+        (
+            "train --model gae --dataset er-200-4 --sampler neighbor",
+            "--sampler neighbor trains node classification",
+        ),
+        (
+            "train --model sage --dataset aifb --sampler neighbor --root ROOT",
+            "--sampler neighbor needs node features; aifb has none",
+        ),
+        (
+            "train --model sage --dataset er-200-4 --threads 0",
+            "--threads 0: must be at least 1",
+        ),
+        (
+            "train --model sage --dataset ogbn-arxiv --root ROOT --offline",
+            "arxiv.zip: file is missing",
+        ),
+        (
             "train --model mpnn --dataset tu-nosuch --root ROOT --offline",
             "NOSUCH_A.txt",
         ),

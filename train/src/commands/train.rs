@@ -16,6 +16,7 @@ use crate::experiment::{
 use crate::fit::{EpochRecord, FitConfig, LrDecay, Selection};
 use crate::link_data::{LinkNegatives, LinkSampling};
 use crate::link_metrics::TieRule;
+use crate::sampled_data::{NeighborSampling, SAMPLED_BATCH_SIZE};
 use crate::saved::{self, ModelCard, Preprocessing, SavedModel};
 use crate::{Backend, TrainError, output, plot};
 
@@ -115,6 +116,8 @@ pub struct TrainRequest {
     pub link_sampling: Option<LinkSampling>,
     /// Link prediction: the negatives of training.
     pub negatives: LinkNegatives,
+    /// Node datasets: mini-batches of sampled neighbourhoods instead of full-batch.
+    pub sampler: Option<NeighborSampling>,
     /// Where the data is.
     pub root: DataRoot,
     /// What to write.
@@ -141,6 +144,7 @@ impl TrainRequest {
             tie: TieRule::default(),
             link_sampling: None,
             negatives: LinkNegatives::default(),
+            sampler: None,
             root,
             outputs: TrainOutputs::default(),
         }
@@ -181,8 +185,11 @@ pub fn plan(registry: &Registry, request: &TrainRequest) -> Result<TrainPlan, Tr
     if let Some(k) = request.folds {
         spec.folds = k;
     }
-    if let Some(b) = request.batch_size {
-        spec.batch_size = b;
+    spec.sampler = request.sampler.clone();
+    match request.batch_size {
+        Some(b) => spec.batch_size = b,
+        None if spec.sampler.is_some() => spec.batch_size = SAMPLED_BATCH_SIZE,
+        None => {}
     }
     spec.no_val_fold = request.no_val_fold;
     spec.target = request.target.unwrap_or(0);

@@ -1,0 +1,476 @@
+//! [`SampledNodes`]: node classification in mini-batches of neighbour-sampled subgraphs
+//! (GraphSAGE; PyG's `NeighborLoader`), for graphs whose full-batch activations do not fit.
+//!
+//! Each batch is the sampled computation graph of a batch of seed nodes
+//! ([`NeighborSampler`]), seeds first: any registered node model runs on it unchanged and its
+//! first rows are scored. Batches are made ahead — sampling, then the features gathered from
+//! host memory — in a background thread feeding a bounded queue, so sampling overlaps the
+//! model's step; an epoch never holds more than [`PREFETCH`] batches besides the one training.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use burn::tensor::Device;
+use gnn_datasets::graph_set::Rng;
+use gnn_datasets::transforms::row_normalize;
+use gnn_datasets::{Csr, Fanout, Matrix, NeighborSampler, NodeDataset, Sample};
+use gnn_models::{Features, Graph};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::data::{Batch, Batches, Objective, SPARSE_MAX_DENSITY, Scored, SplitKind, TrainData};
+
+/// Batches made ahead of the one training.
+pub const PREFETCH: usize = 4;
+
+/// Seed nodes per mini-batch when none is given (PyG's examples: 1024).
+pub const SAMPLED_BATCH_SIZE: usize = 1024;
+
+/// How a node task is sampled (`--sampler neighbor --fanout 15,10 --batch-size 1024`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighborSampling {
+    /// Fan-out of each layer from the seeds outwards; as many as the model has
+    /// message-passing layers (fewer leave the outer layers without neighbours).
+    pub fanouts: Vec<Fanout>,
+    /// Draw neighbours with replacement.
+    #[serde(default)]
+    pub replace: bool,
+    /// Fan-outs of evaluation; every neighbour when `None`, which for a model of
+    /// `fanouts.len()` layers gives each seed exactly its full-graph output (up to degree
+    /// normalisations of the outermost nodes, which see only their sampled edges).
+    #[serde(default)]
+    pub eval_fanouts: Option<Vec<Fanout>>,
+}
+
+/// Mini-batch node classification on sampled subgraphs: training batches of `batch_size`
+/// shuffled training nodes, evaluation batches over every labelled split; seeded per run.
+#[derive(Clone)]
+pub struct SampledNodes {
+    host: Arc<Host>,
+    device: Device,
+    seed: u64,
+}
+
+impl std::fmt::Debug for SampledNodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SampledNodes")
+            .field("nodes", &self.host.csr.num_nodes())
+            .field("edges", &self.host.csr.num_edges())
+            .field("batch_size", &self.host.batch_size)
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+/// What the sampling thread reads: the graph, the features and the labels in host memory.
+struct Host {
+    csr: Csr,
+    /// `[N, F]`.
+    features: Matrix,
+    /// Class of each node (0 where unlabelled: never scored).
+    labels: Vec<usize>,
+    /// Relation of each edge, and the number of relations.
+    relations: Option<(Vec<usize>, usize)>,
+    splits: Vec<(SplitKind, Vec<u32>)>,
+    num_classes: usize,
+    train: NeighborSampler,
+    eval: NeighborSampler,
+    batch_size: usize,
+}
+
+/// One batch to make: its seeds, the split of each run of them, and the sampling seed.
+struct Job {
+    seeds: Vec<u32>,
+    parts: Vec<(SplitKind, Range<usize>)>,
+    seed: u64,
+    eval: bool,
+}
+
+/// A batch made in host memory.
+struct Made {
+    sample: Sample,
+    x: Vec<f32>,
+    parts: Vec<(SplitKind, Range<usize>)>,
+}
+
+impl SampledNodes {
+    /// The dataset's graph, features (row-normalised when `normalize`, as
+    /// [`node_data`](crate::experiment::node_data) does) and labels copied into host
+    /// structures for sampling; batches of `batch_size` seeds. Errors if the dataset has no
+    /// features (a sampled subgraph cannot index per-node embeddings).
+    pub fn new(
+        dataset: &NodeDataset,
+        sampling: &NeighborSampling,
+        batch_size: usize,
+        normalize: bool,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        dataset.validate()?;
+        if dataset.num_features() == 0 {
+            return Err(TrainError::Config(format!(
+                "--sampler neighbor needs node features; {} has none",
+                dataset.name
+            )));
+        }
+        if batch_size == 0 {
+            return Err(TrainError::Config("--batch-size must be at least 1".into()));
+        }
+        let csr = Csr::from_edges(
+            dataset.num_nodes(),
+            dataset.edges.src(),
+            dataset.edges.dst(),
+        )?;
+        let all = vec![Fanout::All; sampling.fanouts.len()];
+        let eval_fanouts = sampling.eval_fanouts.clone().unwrap_or(all);
+        let ids = |v: &[usize]| v.iter().map(|&i| i as u32).collect::<Vec<u32>>();
+        let split = &dataset.split;
+        let mut features = dataset.features.clone();
+        if normalize {
+            row_normalize(&mut features);
+        }
+        let host = Host {
+            csr,
+            features,
+            labels: dataset.labels.iter().map(|l| l.unwrap_or(0)).collect(),
+            relations: dataset
+                .relations
+                .as_ref()
+                .map(|r| (r.edge_type.clone(), r.len())),
+            splits: [
+                (SplitKind::Train, ids(&split.train)),
+                (SplitKind::Val, ids(&split.val)),
+                (SplitKind::Test, ids(&split.test)),
+            ]
+            .into_iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .collect(),
+            num_classes: dataset.num_classes,
+            train: NeighborSampler::new(sampling.fanouts.clone(), sampling.replace)?,
+            eval: NeighborSampler::new(eval_fanouts, false)?,
+            batch_size,
+        };
+        Ok(SampledNodes {
+            host: Arc::new(host),
+            device: device.clone(),
+            seed: 0,
+        })
+    }
+
+    /// The same data sampled with `seed` (shuffles and draws of every epoch follow from it).
+    pub fn with_seed(&self, seed: u64) -> Self {
+        SampledNodes {
+            seed,
+            ..self.clone()
+        }
+    }
+
+    /// Bytes of the host adjacency ([`Csr::bytes`]).
+    pub fn adjacency_bytes(&self) -> usize {
+        self.host.csr.bytes()
+    }
+
+    /// Makes `jobs` in order in a background thread, at most [`PREFETCH`] ahead.
+    fn stream(&self, jobs: Vec<Job>) -> Result<Batches<'static>, TrainError> {
+        let (tx, rx) = sync_channel(PREFETCH);
+        let host = self.host.clone();
+        let left = jobs.len();
+        std::thread::Builder::new()
+            .name("gnn-sampler".into())
+            .spawn(move || {
+                for job in jobs {
+                    // The receiver is gone when the loop stopped early: stop too.
+                    if tx.send(host.make(job)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| TrainError::Data(format!("cannot start the sampling thread: {e}")))?;
+        Ok(Box::new(Prefetched {
+            rx,
+            left,
+            host: self.host.clone(),
+            device: self.device.clone(),
+        }))
+    }
+}
+
+/// A seed for batch `index` of epoch `epoch` (0: evaluation) of the run seeded `seed`.
+fn batch_seed(seed: u64, epoch: usize, index: usize) -> u64 {
+    let mut rng = Rng::new(seed ^ (epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+    rng.next_u64() ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl Host {
+    fn make(&self, job: Job) -> Result<Made, TrainError> {
+        let sampler = if job.eval { &self.eval } else { &self.train };
+        let sample = sampler.sample(&self.csr, &job.seeds, job.seed)?;
+        let mut x = vec![0f32; sample.num_nodes() * self.features.cols()];
+        x.par_chunks_mut(self.features.cols())
+            .zip(sample.nodes.par_iter())
+            .for_each(|(row, &v)| row.copy_from_slice(self.features.row(v as usize)));
+        Ok(Made {
+            sample,
+            x,
+            parts: job.parts,
+        })
+    }
+}
+
+impl Made {
+    fn batch(self, host: &Host, device: &Device) -> Result<Batch, TrainError> {
+        let s = &self.sample;
+        let widen = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
+        let mut graph = Graph::new(&widen(&s.src), &widen(&s.dst), s.num_nodes(), device)?;
+        if let Some((types, count)) = &host.relations {
+            let t: Vec<usize> = s.edge_ids.iter().map(|&e| types[e as usize]).collect();
+            graph = graph.with_edge_types(&t, *count)?;
+        }
+        let x = Features::auto(
+            &self.x,
+            s.num_nodes(),
+            host.features.cols(),
+            SPARSE_MAX_DENSITY,
+            device,
+        );
+        let scored = self
+            .parts
+            .into_iter()
+            .map(|(split, rows)| {
+                let labels: Vec<usize> = s.nodes[rows.clone()]
+                    .iter()
+                    .map(|&v| host.labels[v as usize])
+                    .collect();
+                let rows: Vec<usize> = rows.collect();
+                Scored::classes(split, Some(&rows), &labels, device)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Batch { x, graph, scored })
+    }
+}
+
+/// The batches of one pass, received from the sampling thread in order.
+struct Prefetched {
+    rx: Receiver<Result<Made, TrainError>>,
+    left: usize,
+    host: Arc<Host>,
+    device: Device,
+}
+
+impl Iterator for Prefetched {
+    type Item = Result<Batch, TrainError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        Some(match self.rx.recv() {
+            Ok(made) => made.and_then(|m| m.batch(&self.host, &self.device)),
+            Err(_) => {
+                self.left = 0;
+                Err(TrainError::Data(
+                    "the sampling thread stopped before the last batch".into(),
+                ))
+            }
+        })
+    }
+}
+
+impl TrainData for SampledNodes {
+    fn objective(&self) -> Objective {
+        Objective::Classification {
+            num_classes: self.host.num_classes,
+        }
+    }
+
+    fn train_batches(&self, epoch: usize) -> Result<Batches<'_>, TrainError> {
+        let mut ids = self
+            .host
+            .splits
+            .iter()
+            .find(|(k, _)| *k == SplitKind::Train)
+            .map(|(_, ids)| ids.clone())
+            .unwrap_or_default();
+        Rng::new(self.seed ^ (epoch as u64).wrapping_mul(0x9FB2_1C65_1E98_DF25)).shuffle(&mut ids);
+        let jobs = ids
+            .chunks(self.host.batch_size)
+            .enumerate()
+            .map(|(i, seeds)| Job {
+                seeds: seeds.to_vec(),
+                parts: vec![(SplitKind::Train, 0..seeds.len())],
+                seed: batch_seed(self.seed, epoch, i),
+                eval: false,
+            })
+            .collect();
+        self.stream(jobs)
+    }
+
+    fn eval_batches(&self) -> Result<Batches<'_>, TrainError> {
+        // Every split's nodes in order, cut into batches; a batch's parts are its runs of
+        // one split.
+        let tagged: Vec<(SplitKind, u32)> = self
+            .host
+            .splits
+            .iter()
+            .flat_map(|(k, ids)| ids.iter().map(move |&v| (*k, v)))
+            .collect();
+        let jobs = tagged
+            .chunks(self.host.batch_size)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let mut parts: Vec<(SplitKind, Range<usize>)> = Vec::new();
+                for (row, &(k, _)) in chunk.iter().enumerate() {
+                    match parts.last_mut() {
+                        Some((last, rows)) if *last == k => rows.end = row + 1,
+                        _ => parts.push((k, row..row + 1)),
+                    }
+                }
+                Job {
+                    seeds: chunk.iter().map(|&(_, v)| v).collect(),
+                    parts,
+                    seed: batch_seed(self.seed, 0, i),
+                    eval: true,
+                }
+            })
+            .collect();
+        self.stream(jobs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::NodeClassification;
+    use crate::datasets::node_info;
+    use crate::fit::{FitConfig, evaluate, fit_dyn};
+    use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
+    use gnn_models::registry::{DynModel, Registry};
+
+    fn dataset() -> NodeDataset {
+        random_graph(&RandomGraphSpec::parse("sbm-1200-8-16").unwrap()).unwrap()
+    }
+
+    fn sampling(fanouts: &str) -> NeighborSampling {
+        NeighborSampling {
+            fanouts: Fanout::parse_list(fanouts).unwrap(),
+            replace: false,
+            eval_fanouts: None,
+        }
+    }
+
+    /// PyG's two-layer GraphSAGE on `device`, seeded.
+    fn sage(ds: &NodeDataset, device: &Device) -> Box<dyn DynModel> {
+        let registry = Registry::builtin();
+        let entry = registry.get("sage").unwrap();
+        let config = entry
+            .config(&entry.protocol(&ds.name).0, &node_info(ds))
+            .unwrap();
+        device.seed(3);
+        entry.init(&config, device).unwrap()
+    }
+
+    #[test]
+    fn batches_cover_the_splits_and_repeat_per_seed() {
+        let ds = dataset();
+        let d = Device::flex();
+        let data = SampledNodes::new(&ds, &sampling("5,5"), 100, false, &d)
+            .unwrap()
+            .with_seed(4);
+        let batches: Vec<Batch> = data.train_batches(1).unwrap().map(Result::unwrap).collect();
+        assert_eq!(batches.len(), 2); // 120 training nodes
+        let scored: usize = batches.iter().map(|b| b.scored[0].targets().len()).sum();
+        assert_eq!(scored, ds.split.train.len());
+        let again: Vec<Batch> = data.train_batches(1).unwrap().map(Result::unwrap).collect();
+        for (a, b) in batches.iter().zip(&again) {
+            assert_eq!(a.graph.host_src(), b.graph.host_src());
+            assert_eq!(a.graph.host_dst(), b.graph.host_dst());
+        }
+        let other: Vec<Batch> = data.train_batches(2).unwrap().map(Result::unwrap).collect();
+        assert_ne!(batches[0].graph.host_src(), other[0].graph.host_src());
+        // Evaluation: every labelled node once, by split.
+        let mut counts = std::collections::BTreeMap::new();
+        for b in data.eval_batches().unwrap() {
+            for s in b.unwrap().scored {
+                *counts.entry(s.split()).or_insert(0) += s.targets().len();
+            }
+        }
+        assert_eq!(counts[&SplitKind::Train], 120);
+        assert_eq!(counts[&SplitKind::Val], 120);
+        assert_eq!(counts[&SplitKind::Test], 960);
+    }
+
+    #[test]
+    fn full_neighbourhood_evaluation_equals_the_full_batch() {
+        let ds = dataset();
+        let d = Device::flex();
+        let model = sage(&ds, &d);
+        let full = NodeClassification::new(&ds, &d).unwrap();
+        let sampled = SampledNodes::new(&ds, &sampling("5,5"), 256, false, &d).unwrap();
+        let (a, b) = (
+            evaluate(model.as_ref(), &full).unwrap(),
+            evaluate(model.as_ref(), &sampled).unwrap(),
+        );
+        for split in [SplitKind::Train, SplitKind::Val, SplitKind::Test] {
+            let (a, b) = (&a[&split], &b[&split]);
+            assert_eq!(a.count, b.count);
+            assert!(
+                (a.loss - b.loss).abs() < 1e-4,
+                "{split:?}: {} vs {}",
+                a.loss,
+                b.loss
+            );
+            assert!((a.metric - b.metric).abs() < 1e-9, "{split:?}");
+        }
+    }
+
+    #[test]
+    fn sampled_training_learns_the_block_model_as_full_batch_does() {
+        let ds = random_graph(&RandomGraphSpec::parse("sbm-4000-10-64").unwrap()).unwrap();
+        let d = Device::flex();
+        let cfg = FitConfig {
+            epochs: 60,
+            ..FitConfig::default()
+        };
+        let test = |data: &dyn TrainData| {
+            let trained = fit_dyn(sage(&ds, &d.clone().autodiff()), data, &cfg, |_| {}).unwrap();
+            trained.best[&SplitKind::Test].metric
+        };
+        let sampled = SampledNodes::new(&ds, &sampling("10,10"), 128, false, &d)
+            .unwrap()
+            .with_seed(1);
+        let (sampled, full) = (
+            test(&sampled),
+            test(&NodeClassification::new(&ds, &d).unwrap()),
+        );
+        assert!(sampled > 0.45, "test accuracy {sampled} (chance 0.125)");
+        assert!(
+            sampled > full - 0.05,
+            "sampled {sampled}, full-batch {full}"
+        );
+    }
+
+    #[test]
+    fn sampling_reads_and_writes_as_in_a_model_card() {
+        let s = NeighborSampling {
+            eval_fanouts: Some(vec![Fanout::Sample(5)]),
+            ..sampling("15,-1")
+        };
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            r#"{"fanouts":[15,-1],"replace":false,"eval_fanouts":[5]}"#
+        );
+        assert_eq!(serde_json::from_str::<NeighborSampling>(&json).unwrap(), s);
+        assert!(serde_json::from_str::<NeighborSampling>(r#"{"fanouts":[-2]}"#).is_err());
+    }
+
+    #[test]
+    fn a_featureless_graph_cannot_be_sampled() {
+        let mut ds = dataset();
+        ds.features = gnn_datasets::Matrix::new(ds.num_nodes(), 0, vec![]).unwrap();
+        let err = SampledNodes::new(&ds, &sampling("5"), 10, false, &Device::flex()).unwrap_err();
+        assert!(err.to_string().contains("needs node features"), "{err}");
+    }
+}
