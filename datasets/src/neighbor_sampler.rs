@@ -286,6 +286,9 @@ impl Sample {
     /// Layer `l`'s block (`1 ≤ l ≤ L`, `1` next to the input): its targets are the nodes within
     /// `L − l` rounds of the seeds, its sources those within `L − l + 1`, its edges the ones
     /// drawn in rounds `1..=L − l + 1` (PyG's `trim_to_layer`). Layer `L` outputs the seeds.
+    ///
+    /// # Panics
+    /// If `l` is outside `1..=L`.
     pub fn block(&self, l: usize) -> Block<'_> {
         assert!(
             (1..=self.layers()).contains(&l),
