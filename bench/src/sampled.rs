@@ -28,7 +28,7 @@ pub struct SampledArgs {
     #[arg(long, default_value = "sbm-1e6-10-128")]
     pub dataset: String,
     /// Neighbours per layer from the seeds outwards.
-    #[arg(long, default_value = "15,10")]
+    #[arg(long, default_value = gnn_train::sampled_data::DEFAULT_FANOUT)]
     pub fanout: String,
     /// Seed nodes per mini-batch.
     #[arg(long, default_value_t = 1024)]

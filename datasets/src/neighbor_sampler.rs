@@ -47,7 +47,7 @@ impl Fanout {
                 n => n.parse().map(Fanout::Sample).map_err(|_| bad()),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if list.is_empty() || text.trim().is_empty() {
+        if text.trim().is_empty() {
             return Err(bad());
         }
         Ok(list)

@@ -33,8 +33,10 @@ use crate::{DataRoot, DatasetError};
 pub struct OgbSpec {
     /// `ogbn-arxiv`.
     pub name: &'static str,
-    /// The zip's top folder and file stem, `arxiv`.
+    /// The zip's top folder, `arxiv`.
     pub folder: &'static str,
+    /// The zip as OGB serves it, `arxiv.zip`.
+    pub zip: &'static str,
     /// The split scheme under `split/`.
     pub scheme: &'static str,
     /// Add each edge's inverse (OGB's `add_inverse_edge`).
@@ -48,6 +50,7 @@ pub const DATASETS: &[OgbSpec] = &[
     OgbSpec {
         name: "ogbn-arxiv",
         folder: "arxiv",
+        zip: "arxiv.zip",
         scheme: "time",
         add_inverse: false,
         max_zip_bytes: 256 << 20,
@@ -55,6 +58,7 @@ pub const DATASETS: &[OgbSpec] = &[
     OgbSpec {
         name: "ogbn-products",
         folder: "products",
+        zip: "products.zip",
         scheme: "sales_ranking",
         add_inverse: true,
         max_zip_bytes: 3 << 30,
@@ -179,19 +183,12 @@ pub fn load(name: &str, root: &DataRoot) -> Result<NodeDataset, DatasetError> {
         "ogb",
         OGB_BASE_URL,
         &RemoteFile {
-            name: zip_name(spec),
+            name: spec.zip,
             sha256: "",
             size: spec.max_zip_bytes,
         },
     )?;
     read(spec, &mut ZipSource::open(&zip, spec.folder)?)
-}
-
-fn zip_name(spec: &OgbSpec) -> &'static str {
-    match spec.folder {
-        "arxiv" => "arxiv.zip",
-        _ => "products.zip",
-    }
 }
 
 /// Reads a dataset of `spec` from `source`.

@@ -468,7 +468,11 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
     if f.sampler.is_some() {
         let list = |text: &str| gnn_datasets::Fanout::parse_list(text).map_err(TrainError::from);
         request.sampler = Some(gnn_train::sampled_data::NeighborSampling {
-            fanouts: list(f.fanout.as_deref().unwrap_or("15,10"))?,
+            fanouts: list(
+                f.fanout
+                    .as_deref()
+                    .unwrap_or(gnn_train::sampled_data::DEFAULT_FANOUT),
+            )?,
             replace: f.replace,
             eval_fanouts: f.eval_fanout.as_deref().map(list).transpose()?,
         });

@@ -28,6 +28,9 @@ pub const PREFETCH: usize = 4;
 /// Seed nodes per mini-batch when none is given (PyG's examples: 1024).
 pub const SAMPLED_BATCH_SIZE: usize = 1024;
 
+/// Fan-outs when none are given: 15 neighbours, then 10 (a two-layer model).
+pub const DEFAULT_FANOUT: &str = "15,10";
+
 /// How a node task is sampled (`--sampler neighbor --fanout 15,10 --batch-size 1024`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NeighborSampling {
