@@ -160,6 +160,44 @@ impl Features {
         }
     }
 
+    /// The first `n` rows (`n ≤ N`): a bipartite layer's target features, which in a sampled
+    /// block are a prefix of its sources' ([`BipartiteGraph`](crate::BipartiteGraph)).
+    /// Sparse features keep their entries in row order (as [`sparse`](Self::sparse) stores
+    /// them), so their prefix is a prefix of the entries, counted with one device read. The
+    /// identity's first rows are stored sparse (`device` is used only for it).
+    ///
+    /// # Shapes
+    /// - output `[n, F]`
+    pub fn head(self, n: usize, device: &Device) -> Self {
+        match self {
+            Features::Dense(x) => {
+                let [_, f] = x.dims();
+                Features::Dense(x.slice([0..n, 0..f]))
+            }
+            Features::Sparse(s) => {
+                let kept = s.rows.clone().lower_elem(n as i64).int().sum().into_data();
+                let kept = kept.iter::<i64>().next().unwrap_or(0) as usize;
+                Features::Sparse(SparseFeatures {
+                    rows: s.rows.slice(0..kept),
+                    cols: s.cols.slice(0..kept),
+                    values: s.values.slice(0..kept),
+                    num_rows: n,
+                    num_cols: s.num_cols,
+                })
+            }
+            Features::Identity { num_nodes } => {
+                let diagonal = Tensor::<1, Int>::arange(0..n as i64, device);
+                Features::Sparse(SparseFeatures {
+                    rows: diagonal.clone(),
+                    cols: diagonal,
+                    values: Tensor::ones([n], device),
+                    num_rows: n,
+                    num_cols: num_nodes,
+                })
+            }
+        }
+    }
+
     /// The dense matrix (`device` is used only for [`Features::Identity`]).
     pub fn to_dense(self, device: &Device) -> Tensor<2> {
         match self {
@@ -179,6 +217,26 @@ mod tests {
     use super::*;
     use crate::testing::*;
     use burn::nn::LinearConfig;
+
+    #[test]
+    fn the_first_rows_of_every_form_are_the_first_rows_of_the_matrix() {
+        let d = Device::flex();
+        let mut x = seeded_values(5 * 4, 7);
+        x[4..8].iter_mut().for_each(|v| *v = 0.0); // row 1 empty
+        x[13] = 0.0;
+        for (features, dense) in [
+            (Features::dense(&x, 5, 4, &d), x[..3 * 4].to_vec()),
+            (Features::sparse(&x, 5, 4, &d), x[..3 * 4].to_vec()),
+            (
+                Features::Identity { num_nodes: 5 },
+                (0..3 * 5).map(|k| f32::from(k % 6 == 0)).collect(),
+            ),
+        ] {
+            let head = features.head(3, &d);
+            assert_eq!(head.dims()[0], 3);
+            assert_eq!(to_vec(head.to_dense(&d)), dense);
+        }
+    }
 
     #[test]
     fn sparse_and_dense_agree_in_value_and_gradient() {

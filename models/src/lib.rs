@@ -102,6 +102,26 @@ pub trait GraphModel: Module + Clone + std::fmt::Debug + Send + 'static {
         Ok((self.forward(x, graph)?, None))
     }
 
+    /// The output of the last block's targets when layer `l` reads `blocks[l]` — a sampled
+    /// mini-batch's per-layer bipartite graphs, each layer's targets a prefix of its sources,
+    /// so layer `l` computes only the rows layer `l + 1` reads (PyG's bipartite `(x_src,
+    /// x_dst)` in `NeighborLoader` training; DGL's blocks). `None` when the model cannot run
+    /// on blocks (a layer without a bipartite form, a graph task, a depth other than
+    /// `blocks.len()`, a regulariser of its own): the caller runs
+    /// [`forward_train`](Self::forward_train) on the whole sampled subgraph instead, which
+    /// gives the same rows for the last targets at more cost.
+    ///
+    /// # Shapes
+    /// - `x`: `[N_s of blocks[0], F]`; output `[N_t of the last block, C]`
+    fn forward_blocks(
+        &self,
+        x: Features,
+        blocks: &[BipartiteGraph],
+    ) -> Option<Result<Tensor<2>, GraphError>> {
+        let _ = (x, blocks);
+        None
+    }
+
     /// Link prediction: the logit of each link `(src_k, rel_k, dst_k)` from the node
     /// embeddings `z = forward(x, graph)`. By default the inner product `z_src · z_dst`
     /// ([`link::inner_product`]), relations ignored; a model with a decoder of its own

@@ -375,3 +375,27 @@ pub fn run_generated(
     let (report, _) = run_experiment(&registry, &spec, &ds, |_, _| {}).expect("training");
     report.runs.into_iter().next().expect("one run")
 }
+
+/// R-GCN + DistMult on Nations with sampled training graphs and negatives (every source of
+/// randomness of link training in play), 60 epochs.
+pub fn nations_sampled_spec() -> gnn_train::experiment::ExperimentSpec {
+    use gnn_train::link_data::{LinkNegatives, LinkSampling};
+    let registry = gnn_models::registry::Registry::builtin();
+    let mut spec = gnn_train::experiment::ExperimentSpec::new(
+        &registry,
+        "rgcn-distmult",
+        "nations",
+        gnn_train::Backend::Flex,
+    )
+    .unwrap();
+    let settings = [("hidden", "32"), ("blocks", "none"), ("bases", "4")];
+    spec.set(&registry, &settings).unwrap();
+    spec.fit.epochs = 60;
+    spec.fit.eval_every = 30;
+    spec.negatives = LinkNegatives::Sampled(4);
+    spec.link_sampling = Some(LinkSampling {
+        links: 600,
+        graph_share: 0.5,
+    });
+    spec
+}

@@ -4,12 +4,11 @@
 
 use gnn_datasets::{kg, planetoid};
 use gnn_models::registry::Registry;
-use gnn_tests::data_root;
+use gnn_tests::{data_root, nations_sampled_spec};
 use gnn_train::Backend;
 use gnn_train::data::SplitKind;
 use gnn_train::datasets::AnyDataset;
 use gnn_train::experiment::{ExperimentReport, ExperimentSpec, run_experiment};
-use gnn_train::link_data::{LinkNegatives, LinkSampling};
 
 fn run(spec: &ExperimentSpec, dataset: &AnyDataset) -> ExperimentReport {
     run_experiment(&Registry::builtin(), spec, dataset, |_, _| {})
@@ -87,22 +86,14 @@ fn rgcn_distmult_ranks_nations_far_above_chance_evaluating_every_20_epochs() {
 }
 
 #[test]
-fn sampled_training_graphs_learn_and_repeat_with_the_seed() {
+fn sampled_training_graphs_learn_and_differ_with_the_seed() {
     let dataset = AnyDataset::Knowledge(kg::load("nations", &data_root()).unwrap());
-    let settings = [("hidden", "32"), ("blocks", "none"), ("bases", "4")];
-    let mut spec = spec("rgcn-distmult", "nations", &settings);
-    spec.fit.epochs = 60;
-    spec.fit.eval_every = 30;
-    spec.negatives = LinkNegatives::Sampled(4);
-    spec.link_sampling = Some(LinkSampling {
-        links: 600,
-        graph_share: 0.5,
-    });
-    let (a, b) = (run(&spec, &dataset), run(&spec, &dataset));
+    let mut spec = nations_sampled_spec();
+    // Twice for bitwise equality in `repeatable.rs`, alone in its binary.
+    let a = run(&spec, &dataset);
     let losses = |r: &ExperimentReport| -> Vec<f64> {
         r.runs[0].history.iter().map(|e| e.step_loss).collect()
     };
-    assert_eq!(losses(&a), losses(&b), "same seed, different runs");
     assert!(
         a.runs[0].test_metric > 0.4,
         "test MRR {}",

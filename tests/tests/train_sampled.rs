@@ -6,10 +6,10 @@ use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
 use gnn_datasets::{Csr, Fanout, NeighborSampler};
 use gnn_models::layers::SageConvConfig;
 use gnn_models::registry::Registry;
-use gnn_models::{BipartiteGraph, Graph};
+use gnn_models::{BipartiteGraph, Features, Graph};
 use gnn_tests::{neighbor_sampling, run_generated};
 use gnn_train::Backend;
-use gnn_train::datasets::AnyDataset;
+use gnn_train::datasets::{AnyDataset, node_info};
 use gnn_train::experiment::{ExperimentSpec, run_experiment};
 
 #[test]
@@ -84,4 +84,65 @@ fn sage_on_the_blocks_equals_sage_on_the_whole_subgraph() {
     for (x, y) in a.iter().zip(&b) {
         assert!((x - y).abs() < 1e-5, "{x} vs {y}");
     }
+}
+
+#[test]
+fn a_registered_sage_stack_on_blocks_equals_its_forward_on_the_subgraph() {
+    // The sampled training forward (blocks) against the full-subgraph forward, for the last
+    // layer alone and for jumping knowledge over both layers; dense and sparse inputs.
+    let ds = random_graph(&RandomGraphSpec::parse("er-1500-10-12").unwrap()).unwrap();
+    let csr = Csr::from_edges(ds.num_nodes(), ds.edges.src(), ds.edges.dst()).unwrap();
+    let sampler = NeighborSampler::new(Fanout::parse_list("5,3").unwrap(), false).unwrap();
+    let seeds: Vec<u32> = (0..40).map(|i| i * 29).collect();
+    let s = sampler.sample(&csr, &seeds, 2).unwrap();
+    let d = Device::flex();
+    let wide = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
+    let g = Graph::new(&wide(&s.src), &wide(&s.dst), s.num_nodes(), &d).unwrap();
+    let blocks: Vec<BipartiteGraph> = (1..=2)
+        .map(|l| {
+            let b = s.block(l);
+            BipartiteGraph::new(&wide(b.src), &wide(b.dst), b.num_src, b.num_dst, &d).unwrap()
+        })
+        .collect();
+    // Every third feature zeroed, so the sparse form has a prefix to cut.
+    let rows: Vec<f32> = s
+        .nodes
+        .iter()
+        .flat_map(|&v| ds.features.row(v as usize).to_vec())
+        .enumerate()
+        .map(|(i, x)| if i % 3 == 0 { 0.0 } else { x })
+        .collect();
+    let registry = Registry::builtin();
+    let entry = registry.get("sage").unwrap();
+    for jk in ["last", "cat", "max"] {
+        let mut options = entry.protocol("").0;
+        options["jk"] = jk.into();
+        options["hidden"] = 8.into();
+        let config = entry.config(&options, &node_info(&ds)).unwrap();
+        d.seed(4);
+        let model = entry.init(&config, &d).unwrap().valid();
+        for x in [
+            Features::dense(&rows, s.num_nodes(), 12, &d),
+            Features::sparse(&rows, s.num_nodes(), 12, &d),
+        ] {
+            let square = model.forward(x.clone(), &g).unwrap();
+            let [_, c] = square.dims();
+            let square = square.slice([0..40, 0..c]);
+            let blocked = model.forward_blocks(x, &blocks).unwrap().unwrap();
+            assert_eq!(blocked.dims(), [40, c]);
+            let (a, b) = (
+                square.into_data().try_to_vec::<f32>().unwrap(),
+                blocked.into_data().try_to_vec::<f32>().unwrap(),
+            );
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-5, "jk {jk}: {x} vs {y}");
+            }
+        }
+    }
+    // A model without a bipartite form declines, and the loop falls back to the subgraph.
+    let gcn = registry.get("gcn").unwrap();
+    let config = gcn.config(&gcn.protocol("").0, &node_info(&ds)).unwrap();
+    let model = gcn.init(&config, &d).unwrap();
+    let x = Features::dense(&rows, s.num_nodes(), 12, &d);
+    assert!(model.forward_blocks(x, &blocks).is_none());
 }

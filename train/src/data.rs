@@ -7,7 +7,8 @@ use std::sync::Arc;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use gnn_datasets::{Matrix, NodeDataset};
 use gnn_models::link::Links;
-use gnn_models::{Features, Graph};
+use gnn_models::registry::DynModel;
+use gnn_models::{BipartiteGraph, Features, Graph, GraphError};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
@@ -276,8 +277,43 @@ pub struct Batch {
     pub x: Features,
     /// The graph (one graph, or a disjoint union with a batch vector).
     pub graph: Graph,
+    /// A sampled batch's per-layer blocks of `graph`, first layer first
+    /// ([`GraphModel::forward_blocks`](gnn_models::GraphModel::forward_blocks)); their last
+    /// targets are the scored rows.
+    pub blocks: Option<Vec<BipartiteGraph>>,
     /// Scored rows per split.
     pub scored: Vec<Scored>,
+}
+
+impl Batch {
+    /// The model's output rows for this batch: on its blocks when it has them and the model
+    /// runs on blocks, else on the whole graph. `train`: the training forward, with features
+    /// on the autodiff device (so input dropout is active) and the model's own penalty term
+    /// ([`GraphModel::forward_train`](gnn_models::GraphModel::forward_train)).
+    ///
+    /// # Shapes
+    /// - output `[rows, C]` (rows covering the scored ones); the term `[1]`
+    pub fn forward(
+        &self,
+        model: &dyn DynModel,
+        train: bool,
+    ) -> Result<(Tensor<2>, Option<Tensor<1>>), GraphError> {
+        let x = match train {
+            true => self.x.clone().autodiff(),
+            false => self.x.clone(),
+        };
+        if let Some(out) = self
+            .blocks
+            .as_deref()
+            .and_then(|blocks| model.forward_blocks(x.clone(), blocks))
+        {
+            return Ok((out?, None));
+        }
+        match train {
+            true => model.forward_train(x, &self.graph),
+            false => Ok((model.forward(x, &self.graph)?, None)),
+        }
+    }
 }
 
 /// The kind of task, which fixes the loss and the metric.
@@ -427,6 +463,7 @@ impl TrainData for NodeClassification {
         Ok(batches(vec![Batch {
             x: self.x.clone(),
             graph: self.graph.clone(),
+            blocks: None,
             scored: self
                 .splits
                 .iter()
@@ -440,6 +477,7 @@ impl TrainData for NodeClassification {
         Ok(batches(vec![Batch {
             x: self.x.clone(),
             graph: self.graph.clone(),
+            blocks: None,
             scored: self.splits.clone(),
         }]))
     }

@@ -15,9 +15,10 @@ use serde_json::Value;
 
 use crate::TrainError;
 use crate::backend::Backend;
+use crate::checkpoint::{Checkpoints, RunHooks};
 use crate::data::{NodeClassification, Objective, SplitKind, TrainData};
 use crate::datasets::{AnyDataset, graph_info, node_info};
-use crate::fit::{EpochRecord, FitConfig, FitResult, fit, fit_dyn};
+use crate::fit::{EpochRecord, FitConfig, FitResult, Progress, fit_from};
 use crate::graph_data::GraphBatches;
 use crate::link_data::{LinkNegatives, LinkPrediction, LinkSampling};
 use crate::link_metrics::TieRule;
@@ -78,6 +79,10 @@ pub struct ExperimentSpec {
     /// their sampled neighbourhoods; full-batch when `None`.
     #[serde(default)]
     pub sampler: Option<NeighborSampling>,
+    /// Checkpoints of every run, and whether to resume from them: how a run is kept, not
+    /// what it computes, so not part of the recorded experiment.
+    #[serde(skip)]
+    pub checkpoints: Option<Checkpoints>,
 }
 
 fn default_batch_size() -> usize {
@@ -113,6 +118,7 @@ impl ExperimentSpec {
             link_sampling: None,
             negatives: LinkNegatives::default(),
             sampler: None,
+            checkpoints: None,
         }
     }
 
@@ -146,6 +152,16 @@ impl ExperimentSpec {
             .collect();
         self.options = registry.get(&self.model)?.apply(&self.options, &owned)?;
         Ok(())
+    }
+
+    /// Claims the checkpoint directory, if any, for this experiment on `dataset`
+    /// ([`Checkpoints::claim`]).
+    fn claim_checkpoints(&self, dataset: &str) -> Result<(), TrainError> {
+        let Some(c) = &self.checkpoints else {
+            return Ok(());
+        };
+        let experiment = serde_json::json!({ "experiment": self, "dataset": dataset });
+        c.claim(&experiment)
     }
 
     /// Checks the task-level settings, so that bad ones are an error rather than a panic deep
@@ -218,6 +234,9 @@ pub struct RunReport {
     /// Every epoch (not written to `--json`).
     #[serde(skip)]
     pub history: Vec<EpochRecord>,
+    /// The checkpoint epoch the run resumed after (`--resume`), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_after: Option<usize>,
 }
 
 impl RunReport {
@@ -246,6 +265,7 @@ impl RunReport {
                 })
                 .collect(),
             history: run.history.clone(),
+            resumed_after: run.resumed_after,
         }
     }
 }
@@ -444,6 +464,7 @@ fn run_links(
 ) -> Result<(ExperimentReport, Vec<TrainedModel>), TrainError> {
     spec.validate()?;
     let (entry, config) = model_config(registry, spec, &dataset.info_for(Task::Link))?;
+    spec.claim_checkpoints(dataset.name())?;
     let device = spec.backend.device()?;
     let mut runs = Vec::with_capacity(spec.runs);
     let mut models = Vec::with_capacity(spec.runs);
@@ -453,7 +474,7 @@ fn run_links(
         let data = link_data(spec, dataset, seed, &device)?;
         objective = Some(data.objective());
         let on_epoch = |rec: &EpochRecord| on_epoch(r, rec);
-        let (run, model) = train_run(entry, &config, &device, seed, &data, &spec.fit, on_epoch)?;
+        let (run, model) = train_run(entry, &config, &device, seed, &data, spec, on_epoch)?;
         runs.push(run);
         models.push(model);
     }
@@ -488,6 +509,7 @@ fn run_nodes(
 ) -> Result<(ExperimentReport, Vec<TrainedModel>), TrainError> {
     spec.validate()?;
     let (entry, config) = model_config(registry, spec, &node_info(dataset))?;
+    spec.claim_checkpoints(&dataset.name)?;
     let device = spec.backend.device()?;
     // Full-batch data is the same for every run; sampled data is seeded per run.
     enum NodeData {
@@ -517,7 +539,7 @@ fn run_nodes(
                 &seeded
             }
         };
-        let (run, model) = train_run(entry, &config, &device, seed, run_data, &spec.fit, on_epoch)?;
+        let (run, model) = train_run(entry, &config, &device, seed, run_data, spec, on_epoch)?;
         runs.push(run);
         models.push(model);
     }
@@ -536,11 +558,12 @@ fn train_run(
     device: &Device,
     seed: u64,
     data: &dyn TrainData,
-    fit: &FitConfig,
+    spec: &ExperimentSpec,
     on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<(RunReport, TrainedModel), TrainError> {
+    let (fit, checkpoints) = (&spec.fit, spec.checkpoints.as_ref());
     let init = |d: &Device| entry.init(config, d);
-    let run = train_dyn(device, seed, data, fit, init, on_epoch)?;
+    let run = train_dyn(device, seed, data, fit, init, checkpoints, on_epoch)?;
     let report = RunReport::new(seed, &run);
     let model = TrainedModel::new(entry.clone(), config.clone(), run.model);
     Ok((report, model))
@@ -554,6 +577,7 @@ fn run_graphs(
 ) -> Result<(ExperimentReport, Vec<TrainedModel>), TrainError> {
     spec.validate()?;
     let (entry, config) = model_config(registry, spec, &graph_info(dataset))?;
+    spec.claim_checkpoints(&dataset.name)?;
     let device = spec.backend.device()?;
     let splits = graph_splits(spec, dataset)?;
     let mut runs = Vec::with_capacity(splits.len());
@@ -571,7 +595,7 @@ fn run_graphs(
         )?;
         objective = Some(data.objective());
         let on_epoch = |rec: &EpochRecord| on_epoch(r, rec);
-        let (run, model) = train_run(entry, &config, &device, seed, &data, &spec.fit, on_epoch)?;
+        let (run, model) = train_run(entry, &config, &device, seed, &data, spec, on_epoch)?;
         runs.push(run);
         models.push(model);
     }
@@ -670,10 +694,8 @@ pub fn train_one<M: GraphModel>(
     init: impl FnOnce(&Device) -> M,
     on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<FitResult<M>, TrainError> {
-    let train_device = device.clone().autodiff();
-    train_device.seed(seed);
-    let model = init(&train_device);
-    fit(model, data, fit_config, on_epoch)
+    let init = |d: &Device| Ok::<_, TrainError>(Box::new(init(d)) as Box<dyn DynModel>);
+    train_dyn(device, seed, data, fit_config, init, None, on_epoch)?.downcast()
 }
 
 /// [`train_one`] for a model built by the registry.
@@ -683,6 +705,7 @@ pub fn train_dyn<E>(
     data: &dyn TrainData,
     fit_config: &FitConfig,
     init: impl FnOnce(&Device) -> Result<Box<dyn DynModel>, E>,
+    checkpoints: Option<&Checkpoints>,
     on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<FitResult<Box<dyn DynModel>>, TrainError>
 where
@@ -691,7 +714,16 @@ where
     let train_device = device.clone().autodiff();
     train_device.seed(seed);
     let model = init(&train_device)?;
-    fit_dyn(model, data, fit_config, on_epoch)
+    let mut hooks = RunHooks {
+        device: train_device,
+        seed,
+        checkpoints,
+    };
+    let progress = hooks.resume(
+        Progress::new(model, fit_config, data.objective()),
+        fit_config,
+    )?;
+    fit_from(progress, data, fit_config, Some(&mut hooks), on_epoch)
 }
 
 #[cfg(test)]
@@ -730,6 +762,7 @@ mod tests {
             split_metrics: BTreeMap::new(),
             more_metrics: BTreeMap::new(),
             history,
+            resumed_after: None,
         }
     }
 

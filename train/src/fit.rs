@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use burn::optim::record::OptimizerRecord;
 use burn::optim::{AdamConfig, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 use burn::tensor::{Int, Tensor};
@@ -23,13 +24,13 @@ use crate::link_metrics::{RankingMetrics, average_precision, roc_auc};
 
 /// Tracks the best validation numbers seen: which epoch to keep, and when to stop.
 #[derive(Debug, Clone)]
-struct Selector {
+pub(crate) struct Selector {
     selection: Selection,
     /// +1 when a higher metric is better (accuracy), -1 when lower is (MAE).
     sign: f64,
-    best_loss: f64,
-    best_metric: f64,
-    since_progress: usize,
+    pub(crate) best_loss: f64,
+    pub(crate) best_metric: f64,
+    pub(crate) since_progress: usize,
 }
 
 impl Selector {
@@ -136,6 +137,9 @@ pub struct FitResult<M> {
     pub best: Scores,
     /// Every epoch.
     pub history: Vec<EpochRecord>,
+    /// The epoch of the checkpoint the run resumed from, if it did
+    /// ([`crate::checkpoint`]).
+    pub resumed_after: Option<usize>,
 }
 
 impl<M> FitResult<M> {
@@ -146,6 +150,7 @@ impl<M> FitResult<M> {
             best_epoch: self.best_epoch,
             best: self.best,
             history: self.history,
+            resumed_after: self.resumed_after,
         }
     }
 
@@ -372,7 +377,7 @@ pub fn evaluate(model: &dyn DynModel, data: &dyn TrainData) -> Result<Scores, Tr
     let mut tallies: BTreeMap<SplitKind, Tally> = BTreeMap::new();
     for batch in data.eval_batches()? {
         let batch = batch?;
-        let out = model.forward(batch.x.clone(), &batch.graph)?;
+        let (out, _) = batch.forward(model, false)?;
         check_scored(&out, &batch.scored)?;
         // Rows of every split in one device read.
         let (row_splits, parts): (Vec<&Scored>, Vec<Tensor<1>>) = batch
@@ -479,10 +484,7 @@ impl Trainer {
     /// batch's mean training loss (with the model's own penalty term, if it has one,
     /// [`GraphModel::forward_train`]), detached.
     pub fn step(&mut self, batch: &Batch) -> Result<Tensor<1>, TrainError> {
-        // Features on the autodiff device, so dropout on the input is active.
-        let (out, penalty) = self
-            .model
-            .forward_train(batch.x.clone().autodiff(), &batch.graph)?;
+        let (out, penalty) = batch.forward(self.model.as_ref(), true)?;
         let mut loss = train_loss(self.model.as_ref(), out, batch)?;
         if let Some(p) = penalty {
             loss = loss + p;
@@ -490,6 +492,21 @@ impl Trainer {
         let grads = self.model.gradients(loss.backward());
         self.model = self.model.clone_box().step(&mut self.optim, self.lr, grads);
         Ok(loss.detach())
+    }
+
+    /// A trainer resumed from a checkpoint: `model` with the parameter ids its weights were
+    /// saved with, and the Adam state saved with them ([`optimizer_record`](Self::optimizer_record)).
+    pub fn restore(model: Box<dyn DynModel>, record: OptimizerRecord, cfg: &FitConfig) -> Self {
+        Trainer {
+            optim: optimizer(model.as_ref(), cfg).load_record(record),
+            model,
+            lr: cfg.lr,
+        }
+    }
+
+    /// The Adam state, keyed by parameter id (Burn's record).
+    pub fn optimizer_record(&self) -> OptimizerRecord {
+        self.optim.to_record()
     }
 
     /// Sets the learning rate of the next steps.
@@ -511,18 +528,25 @@ pub fn fit<M: GraphModel>(
     cfg: &FitConfig,
     on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<FitResult<M>, TrainError> {
-    let run = fit_dyn(Box::new(model), data, cfg, on_epoch)?;
-    let model = run
-        .model
-        .into_any()
-        .downcast::<M>()
-        .map_err(|_| TrainError::Config("the trained model changed type".into()))?;
-    Ok(FitResult {
-        model: *model,
-        best_epoch: run.best_epoch,
-        best: run.best,
-        history: run.history,
-    })
+    fit_dyn(Box::new(model), data, cfg, on_epoch)?.downcast()
+}
+
+impl FitResult<Box<dyn DynModel>> {
+    /// The result with its model as the concrete type `M` it was trained as.
+    pub fn downcast<M: GraphModel>(self) -> Result<FitResult<M>, TrainError> {
+        let model = self
+            .model
+            .into_any()
+            .downcast::<M>()
+            .map_err(|_| TrainError::Config("the trained model changed type".into()))?;
+        Ok(FitResult {
+            model: *model,
+            best_epoch: self.best_epoch,
+            best: self.best,
+            history: self.history,
+            resumed_after: self.resumed_after,
+        })
+    }
 }
 
 /// [`fit`] for a model of any type behind [`DynModel`] (what the registry builds).
@@ -530,15 +554,79 @@ pub fn fit_dyn(
     model: Box<dyn DynModel>,
     data: &dyn TrainData,
     cfg: &FitConfig,
+    on_epoch: impl FnMut(&EpochRecord),
+) -> Result<FitResult<Box<dyn DynModel>>, TrainError> {
+    let progress = Progress::new(model, cfg, data.objective());
+    fit_from(progress, data, cfg, None, on_epoch)
+}
+
+/// A run between two epochs: everything its next epoch depends on besides the data, the
+/// configuration and the device's random state — what a checkpoint holds
+/// ([`crate::checkpoint`]).
+pub(crate) struct Progress {
+    /// The model under optimisation and its Adam state.
+    pub(crate) trainer: Trainer,
+    pub(crate) selector: Selector,
+    /// The kept epoch: its number, its weights (eval mode) and its scores.
+    pub(crate) best: Option<(usize, Box<dyn DynModel>, Scores)>,
+    /// Every epoch done.
+    pub(crate) history: Vec<EpochRecord>,
+    /// Stopped early: no epoch is left.
+    pub(crate) stopped: bool,
+}
+
+impl Progress {
+    /// Before the first epoch.
+    pub(crate) fn new(model: Box<dyn DynModel>, cfg: &FitConfig, objective: Objective) -> Self {
+        Progress {
+            trainer: Trainer::new(model, cfg),
+            selector: Selector::new(cfg.selection, objective),
+            best: None,
+            history: Vec::with_capacity(cfg.epochs),
+            stopped: false,
+        }
+    }
+
+    /// Epochs done.
+    pub(crate) fn epochs_done(&self) -> usize {
+        self.history.last().map_or(0, |r| r.epoch)
+    }
+
+    /// Whether no epoch is left.
+    pub(crate) fn finished(&self, cfg: &FitConfig) -> bool {
+        self.stopped || self.epochs_done() >= cfg.epochs
+    }
+}
+
+/// What the loop does between epochs besides training: reseed the device's random numbers
+/// per epoch (so a run resumed after any epoch draws what the uninterrupted run drew) and
+/// write checkpoints.
+pub(crate) trait EpochHooks {
+    /// Before epoch `epoch` (1-based).
+    fn before(&mut self, epoch: usize);
+    /// After an epoch, with the run as it now stands.
+    fn after(&mut self, progress: &Progress, cfg: &FitConfig) -> Result<(), TrainError>;
+}
+
+/// Runs the epochs left of `progress`.
+pub(crate) fn fit_from(
+    mut progress: Progress,
+    data: &dyn TrainData,
+    cfg: &FitConfig,
+    mut hooks: Option<&mut dyn EpochHooks>,
     mut on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<FitResult<Box<dyn DynModel>>, TrainError> {
-    let mut selector = Selector::new(cfg.selection, data.objective());
-    let mut trainer = Trainer::new(model, cfg);
-    let mut best: Option<(usize, Box<dyn DynModel>, Scores)> = None;
-    let mut history = Vec::with_capacity(cfg.epochs);
-
-    for epoch in 1..=cfg.epochs {
+    let resumed_after = Some(progress.epochs_done()).filter(|&k| k > 0);
+    let first = progress.epochs_done() + 1;
+    for epoch in first..=cfg.epochs {
+        if progress.stopped {
+            break;
+        }
+        if let Some(h) = hooks.as_mut() {
+            h.before(epoch);
+        }
         let start = Instant::now();
+        let trainer = &mut progress.trainer;
         trainer.set_lr(cfg.lr_at(epoch));
         let step_losses: Vec<Tensor<1>> = data
             .train_batches(epoch)?
@@ -574,25 +662,30 @@ pub fn fit_dyn(
             && record
                 .scores
                 .get(&SplitKind::Val)
-                .is_none_or(|v| selector.observe(v));
+                .is_none_or(|v| progress.selector.observe(v));
         if keep {
-            best = Some((epoch, snapshot, record.scores.clone()));
+            progress.best = Some((epoch, snapshot, record.scores.clone()));
         }
-        history.push(record);
-        if evaluated && cfg.patience.is_some_and(|p| selector.since_progress >= p) {
-            break;
+        progress.history.push(record);
+        progress.stopped = evaluated
+            && cfg
+                .patience
+                .is_some_and(|p| progress.selector.since_progress >= p);
+        if let Some(h) = hooks.as_mut() {
+            h.after(&progress, cfg)?;
         }
     }
 
-    let (best_epoch, best_model, best_scores) = match best {
+    let (best_epoch, best_model, best_scores) = match progress.best {
         Some(b) => b,
-        None => (0, trainer.model().valid(), Scores::new()),
+        None => (0, progress.trainer.model().valid(), Scores::new()),
     };
     Ok(FitResult {
         model: best_model,
         best_epoch,
         best: best_scores,
-        history,
+        history: progress.history,
+        resumed_after,
     })
 }
 

@@ -170,6 +170,7 @@ impl GraphBatches {
         Ok(Batch {
             x: Features::Dense(x),
             graph,
+            blocks: None,
             scored: vec![scored],
         })
     }

@@ -60,6 +60,7 @@
 pub mod allocator;
 pub mod attention;
 pub mod backend;
+pub mod checkpoint;
 pub mod commands;
 pub mod data;
 pub mod datasets;

@@ -516,6 +516,7 @@ impl TrainData for LinkPrediction {
         Ok(batches(vec![Batch {
             x: self.x.clone(),
             graph,
+            blocks: None,
             scored: vec![scored],
         }]))
     }
@@ -524,6 +525,7 @@ impl TrainData for LinkPrediction {
         Ok(batches(vec![Batch {
             x: self.x.clone(),
             graph: self.graph.clone(),
+            blocks: None,
             scored: self.eval.clone(),
         }]))
     }

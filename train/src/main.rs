@@ -336,6 +336,19 @@ struct TrainFlags {
     /// Save the first run's model (weights and model card) into this directory.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// Write each run's state (weights, optimizer, history, kept epoch) into this directory
+    /// every --checkpoint-every epochs and after the last, atomically; it must hold no
+    /// checkpoints yet.
+    #[arg(long, conflicts_with = "resume")]
+    checkpoint_dir: Option<PathBuf>,
+    /// With --checkpoint-dir or --resume: epochs between checkpoints [default: 1].
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Continue the checkpoints in this directory (written by the same command with
+    /// --checkpoint-dir): each run from its last checkpoint, ending as the uninterrupted run
+    /// would; checkpoints go on being written there.
+    #[arg(long)]
+    resume: Option<PathBuf>,
     /// No progress bar or per-run lines; only the final summary.
     #[arg(long)]
     quiet: bool,
@@ -477,6 +490,21 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
             eval_fanouts: f.eval_fanout.as_deref().map(list).transpose()?,
         });
     }
+    request.checkpoints = match (f.checkpoint_dir, f.resume) {
+        (Some(dir), _) => Some((dir, false)),
+        (None, Some(dir)) => Some((dir, true)),
+        (None, None) if f.checkpoint_every.is_some() => {
+            return Err(TrainError::Config(
+                "--checkpoint-every needs --checkpoint-dir or --resume".into(),
+            ));
+        }
+        (None, None) => None,
+    }
+    .map(|(dir, resume)| gnn_train::checkpoint::Checkpoints {
+        dir,
+        every: f.checkpoint_every.unwrap_or(1),
+        resume,
+    });
     request.folds = f.folds;
     request.no_val_fold = f.no_val_fold;
     request.batch_size = f.batch_size;

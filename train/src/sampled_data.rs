@@ -15,7 +15,7 @@ use burn::tensor::Device;
 use gnn_datasets::graph_set::Rng;
 use gnn_datasets::transforms::row_normalize;
 use gnn_datasets::{Csr, Fanout, Matrix, NeighborSampler, NodeDataset, Sample};
-use gnn_models::{Features, Graph};
+use gnn_models::{BipartiteGraph, Features, Graph};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -230,6 +230,13 @@ impl Made {
             let t: Vec<usize> = s.edge_ids.iter().map(|&e| types[e as usize]).collect();
             graph = graph.with_edge_types(&t, *count)?;
         }
+        let blocks = (1..=s.layers())
+            .map(|l| {
+                let b = s.block(l);
+                let (src, dst) = (widen(b.src), widen(b.dst));
+                BipartiteGraph::new(&src, &dst, b.num_src, b.num_dst, device)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let x = Features::auto(
             &self.x,
             s.num_nodes(),
@@ -249,7 +256,12 @@ impl Made {
                 Scored::classes(split, Some(&rows), &labels, device)
             })
             .collect::<Result<_, _>>()?;
-        Ok(Batch { x, graph, scored })
+        Ok(Batch {
+            x,
+            graph,
+            blocks: Some(blocks),
+            scored,
+        })
     }
 }
 

@@ -83,7 +83,7 @@ impl SageConv {
     /// - `x`: `[N, F]`; output `[N, F']`
     pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Tensor<2> {
         let x: Features = x.into();
-        self.combine(x.clone(), x, &graph.device(), |m| {
+        self.combine(x.clone(), x, graph.num_edges(), &graph.device(), |m| {
             aggregate(gather_src(m, graph), graph, self.aggr)
         })
     }
@@ -102,23 +102,37 @@ impl SageConv {
         x_dst: impl Into<Features>,
         graph: &BipartiteGraph,
     ) -> Tensor<2> {
-        self.combine(x_src.into(), x_dst.into(), &graph.device(), |m| {
+        let (x_src, x_dst) = (x_src.into(), x_dst.into());
+        self.combine(x_src, x_dst, graph.num_edges(), &graph.device(), |m| {
             graph.aggregate(graph.gather_src(m), self.aggr)
         })
     }
 
-    /// The layer given how messages reach the targets: `neighbourhood` maps source rows
-    /// `[N_s, K]` to their aggregation at the targets `[N_t, K]`.
+    /// The layer given how messages reach the targets over `edges` edges: `neighbourhood`
+    /// maps source rows `[N_s, K]` to their aggregation at the targets `[N_t, K]`.
+    ///
+    /// A sum or mean commutes with `W_l`, so the product is taken on whichever side costs
+    /// less: before aggregating (`N_s·F·F'` multiply-adds, messages `F'` wide) or after
+    /// (`N_t·F·F'`, messages `F` wide). On one node set that is before unless `F' > F`; in a
+    /// sampled block, whose targets are a small prefix of its sources, usually after. Sparse
+    /// inputs are always multiplied first (their product costs only the non-zeros).
     fn combine(
         &self,
         x_src: Features,
         x_dst: Features,
+        edges: usize,
         device: &Device,
         neighbourhood: impl Fn(Tensor<2>) -> Tensor<2>,
     ) -> Tensor<2> {
         let linear = matches!(self.aggr, Aggregation::Mean | Aggregation::Sum);
+        let [n_src, f] = x_src.dims();
+        let [n_dst, _] = x_dst.dims();
+        let h = self.lin_l.weight.val().dims()[1];
+        let before = (n_src * f * h + edges * h) as f64;
+        let after = (n_dst * f * h + edges * f) as f64;
+        let dense = matches!(x_src, Features::Dense(_));
         let neighbours = match (&self.lin, linear) {
-            (None, true) => {
+            (None, true) if !dense || before <= after => {
                 let out = neighbourhood(x_src.matmul(self.lin_l.weight.val()));
                 match &self.lin_l.bias {
                     Some(b) => out + b.val().unsqueeze_dim(0),

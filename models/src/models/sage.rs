@@ -10,11 +10,20 @@ use crate::layers::{SageConv, SageConvConfig};
 use crate::message_passing::Aggregation;
 use crate::registry::bound::Count;
 use crate::registry::{FitConfig, Protocol, SpecError, dims};
-use crate::{Features, Graph, GraphError};
+use crate::{BipartiteGraph, Features, Graph, GraphError};
 
 impl StackLayer for SageConv {
     fn forward_stacked(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
         Ok(self.forward(x, graph))
+    }
+
+    fn forward_block(
+        &self,
+        x_src: Features,
+        x_dst: Features,
+        block: &BipartiteGraph,
+    ) -> Option<Result<Tensor<2>, GraphError>> {
+        Some(Ok(self.forward_bipartite(x_src, x_dst, block)))
     }
 }
 

@@ -29,7 +29,7 @@ use crate::registry::{
     DataInfo, FitConfig, ModelOptions, OptionDoc, Protocol, SpecError, Task, at_least_one, dims,
     probability,
 };
-use crate::{Features, Graph, GraphError, GraphModel};
+use crate::{BipartiteGraph, Features, Graph, GraphError, GraphModel};
 
 /// A layer a [`Stack`] stacks: one forward for every layer type.
 pub trait StackLayer:
@@ -37,6 +37,21 @@ pub trait StackLayer:
 {
     /// Applies the layer to node features `[N, F]` (the first layer may get sparse ones).
     fn forward_stacked(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError>;
+
+    /// Applies the layer from the sources of a block to its targets, for a layer with a
+    /// bipartite form; `None` (the default) when it has none.
+    ///
+    /// # Shapes
+    /// - `x_src`: `[N_s, F]`, `x_dst`: `[N_t, F]` (its first rows); output `[N_t, F']`
+    fn forward_block(
+        &self,
+        x_src: Features,
+        x_dst: Features,
+        block: &BipartiteGraph,
+    ) -> Option<Result<Tensor<2>, GraphError>> {
+        let _ = (x_src, x_dst, block);
+        None
+    }
 }
 
 /// The non-linearity between layers.
@@ -364,17 +379,45 @@ impl<L: StackLayer> Stack<L> {
         let mut h = x.dropout(&self.input_dropout);
         let mut outs = Vec::with_capacity(self.convs.len());
         for (i, conv) in self.convs.iter().enumerate() {
-            let mut y = conv.forward_stacked(h, graph)?;
-            if self.is_hidden(i) {
-                if let Some(norm) = self.norms.get(i) {
-                    y = norm.forward(y);
-                }
-                y = self.dropout.forward(self.act.apply(y));
-            }
+            let y = self.after_layer(i, conv.forward_stacked(h, graph)?);
             outs.push(y.clone());
             h = Features::Dense(y);
         }
         Ok(outs)
+    }
+
+    /// Normalisation, activation and dropout after layer `i` when it is hidden.
+    fn after_layer(&self, i: usize, mut y: Tensor<2>) -> Tensor<2> {
+        if self.is_hidden(i) {
+            if let Some(norm) = self.norms.get(i) {
+                y = norm.forward(y);
+            }
+            y = self.dropout.forward(self.act.apply(y));
+        }
+        y
+    }
+
+    /// A node model's output from its layers' outputs (jumping knowledge, the output layer).
+    fn node_output(&self, outs: Vec<Tensor<2>>) -> Result<Tensor<2>, GraphError> {
+        let combined = match self.jk {
+            Jk::Last => {
+                return outs.last().cloned().ok_or(GraphError::Missing {
+                    layer: "Stack",
+                    part: "layers",
+                });
+            }
+            Jk::Cat => Tensor::cat(outs, 1),
+            Jk::Max => Tensor::stack::<3>(outs, 0).max_dim(0).squeeze_dim(0),
+        };
+        Ok(self.output(combined))
+    }
+
+    /// The output layer after jumping knowledge or the readout, where there is one.
+    fn output(&self, combined: Tensor<2>) -> Tensor<2> {
+        match &self.lin {
+            Some(lin) => lin.forward(combined),
+            None => combined,
+        }
     }
 }
 
@@ -387,38 +430,61 @@ impl<L: StackLayer> GraphModel for Stack<L> {
     fn forward(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
         let input = (self.task == Task::Graph && self.readout_input).then(|| x.clone());
         let outs = self.layer_outputs(x, graph)?;
-        let last = outs.last().cloned();
-        let combined = match (self.task, self.jk) {
-            (Task::Graph, _) => {
-                let (batch, b) = batch_of(graph);
-                let input = input.map(|x| x.to_dense(&graph.device()));
-                let pooled = input
-                    .into_iter()
-                    .chain(outs)
-                    .map(|h| match self.readout {
-                        Pool::Sum => global_add_pool(h, &batch, b),
-                        Pool::Mean => global_mean_pool(h, &batch, b),
-                    })
-                    .collect();
-                let g = Tensor::cat(pooled, 1);
-                match &self.head {
-                    Some(head) => self.dropout.forward(self.act.apply(head.forward(g))),
-                    None => g,
-                }
-            }
-            (_, Jk::Last) => {
-                return last.ok_or(GraphError::Missing {
-                    layer: "Stack",
-                    part: "layers",
-                });
-            }
-            (_, Jk::Cat) => Tensor::cat(outs, 1),
-            (_, Jk::Max) => Tensor::stack::<3>(outs, 0).max_dim(0).squeeze_dim(0),
-        };
-        match &self.lin {
-            Some(lin) => Ok(lin.forward(combined)),
-            None => Ok(combined),
+        if self.task != Task::Graph {
+            return self.node_output(outs);
         }
+        let (batch, b) = batch_of(graph);
+        let input = input.map(|x| x.to_dense(&graph.device()));
+        let pooled = input
+            .into_iter()
+            .chain(outs)
+            .map(|h| match self.readout {
+                Pool::Sum => global_add_pool(h, &batch, b),
+                Pool::Mean => global_mean_pool(h, &batch, b),
+            })
+            .collect();
+        let g = Tensor::cat(pooled, 1);
+        let g = match &self.head {
+            Some(head) => self.dropout.forward(self.act.apply(head.forward(g))),
+            None => g,
+        };
+        Ok(self.output(g))
+    }
+
+    // A node model whose layers all have a bipartite form: layer `l` maps the rows of
+    // `blocks[l]`'s sources to its targets; jumping knowledge combines every layer's rows of
+    // the last block's targets.
+    fn forward_blocks(
+        &self,
+        x: Features,
+        blocks: &[BipartiteGraph],
+    ) -> Option<Result<Tensor<2>, GraphError>> {
+        if self.task != Task::Node || blocks.len() != self.convs.len() {
+            return None;
+        }
+        let outputs = blocks.last()?.num_dst_nodes();
+        let mut h = x.dropout(&self.input_dropout);
+        let mut outs = Vec::with_capacity(self.convs.len());
+        for (i, (conv, block)) in self.convs.iter().zip(blocks).enumerate() {
+            let [rows, _] = h.dims();
+            if rows != block.num_src_nodes() {
+                return Some(Err(GraphError::Width {
+                    layer: "Stack",
+                    what: "block source nodes",
+                    expected: rows,
+                    got: block.num_src_nodes(),
+                }));
+            }
+            let x_dst = h.clone().head(block.num_dst_nodes(), &block.device());
+            let y = match conv.forward_block(h, x_dst, block)? {
+                Ok(y) => self.after_layer(i, y),
+                Err(e) => return Some(Err(e)),
+            };
+            let [_, width] = y.dims();
+            outs.push(y.clone().slice([0..outputs, 0..width]));
+            h = Features::Dense(y);
+        }
+        Some(self.node_output(outs))
     }
 }
 

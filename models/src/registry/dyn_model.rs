@@ -13,7 +13,7 @@ use burn::tensor::{Device, Gradients, Int, Tensor};
 use crate::interop::{self, InteropError};
 use crate::layers::Attention;
 use crate::link::{Links, Missing};
-use crate::{Features, Graph, GraphError, GraphModel};
+use crate::{BipartiteGraph, Features, Graph, GraphError, GraphModel};
 
 /// A model behind an object-safe face: forward, the optimiser step, weights. Every
 /// [`GraphModel`] is one; `Box<dyn DynModel>` is what the registry builds and the training
@@ -32,6 +32,13 @@ pub trait DynModel: Send + Debug {
         x: Features,
         graph: &Graph,
     ) -> Result<(Tensor<2>, Option<Tensor<1>>), GraphError>;
+
+    /// [`GraphModel::forward_blocks`].
+    fn forward_blocks(
+        &self,
+        x: Features,
+        blocks: &[BipartiteGraph],
+    ) -> Option<Result<Tensor<2>, GraphError>>;
 
     /// [`GraphModel::score_links`].
     fn score_links(&self, z: Tensor<2>, links: &Links) -> Result<Tensor<1>, GraphError>;
@@ -106,6 +113,14 @@ impl<M: GraphModel> DynModel for M {
         graph: &Graph,
     ) -> Result<(Tensor<2>, Option<Tensor<1>>), GraphError> {
         GraphModel::forward_train(self, x, graph)
+    }
+
+    fn forward_blocks(
+        &self,
+        x: Features,
+        blocks: &[BipartiteGraph],
+    ) -> Option<Result<Tensor<2>, GraphError>> {
+        GraphModel::forward_blocks(self, x, blocks)
     }
 
     fn score_links(&self, z: Tensor<2>, links: &Links) -> Result<Tensor<1>, GraphError> {

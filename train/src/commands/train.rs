@@ -9,6 +9,7 @@ use gnn_models::registry::Registry;
 
 use super::check_output_dir;
 use crate::attention::{self, LayerAttention};
+use crate::checkpoint::Checkpoints;
 use crate::datasets::{self, AnyDataset, LoadOptions};
 use crate::experiment::{
     ExperimentReport, ExperimentSpec, TrainedModel, model_config, node_data, run_experiment,
@@ -118,6 +119,8 @@ pub struct TrainRequest {
     pub negatives: LinkNegatives,
     /// Node datasets: mini-batches of sampled neighbourhoods instead of full-batch.
     pub sampler: Option<NeighborSampling>,
+    /// Checkpoints of every run, resumed or not.
+    pub checkpoints: Option<Checkpoints>,
     /// Where the data is.
     pub root: DataRoot,
     /// What to write.
@@ -145,6 +148,7 @@ impl TrainRequest {
             link_sampling: None,
             negatives: LinkNegatives::default(),
             sampler: None,
+            checkpoints: None,
             root,
             outputs: TrainOutputs::default(),
         }
@@ -186,6 +190,7 @@ pub fn plan(registry: &Registry, request: &TrainRequest) -> Result<TrainPlan, Tr
         spec.folds = k;
     }
     spec.sampler = request.sampler.clone();
+    spec.checkpoints = request.checkpoints.clone();
     match request.batch_size {
         Some(b) => spec.batch_size = b,
         None if spec.sampler.is_some() => spec.batch_size = SAMPLED_BATCH_SIZE,
