@@ -91,6 +91,34 @@ impl BipartiteGraph {
         self.edges.device()
     }
 
+    /// Checks that `layer`'s inputs fit: `rows_src` source rows (`N_s`) and `rows_dst`
+    /// target rows (`N_t`).
+    pub fn check_rows(
+        &self,
+        layer: &'static str,
+        rows_src: usize,
+        rows_dst: usize,
+    ) -> Result<(), GraphError> {
+        let (what, expected, got) = match (rows_src == self.num_src, rows_dst) {
+            (false, _) => ("source rows", self.num_src, rows_src),
+            (true, t) if t != self.num_dst_nodes() => ("target rows", self.num_dst_nodes(), t),
+            _ => return Ok(()),
+        };
+        Err(GraphError::Rows {
+            layer,
+            what,
+            expected,
+            got,
+        })
+    }
+
+    /// The edges as a [`Graph`] over the `N_t` targets, whose sources index the other set:
+    /// for a layer of this crate that runs its one-set code on the targets (attention
+    /// self-loops `i → i` then join target `i` to source `i`).
+    pub(crate) fn target_graph(&self) -> &Graph {
+        &self.edges
+    }
+
     /// The source row of every edge: `out[e] = x_src[src[e]]`.
     ///
     /// # Shapes

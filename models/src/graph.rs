@@ -78,6 +78,18 @@ pub enum GraphError {
         /// What it needs: `edge types`, `edge features`.
         part: &'static str,
     },
+    /// Features with another number of rows than a bipartite graph has sources or targets.
+    #[error("{layer}: {got} {what} given, and the graph has {expected}")]
+    Rows {
+        /// The layer or model.
+        layer: &'static str,
+        /// `source rows` or `target rows`.
+        what: &'static str,
+        /// What the graph has.
+        expected: usize,
+        /// What was given.
+        got: usize,
+    },
     /// A graph's relations, edge features or node features are wider than a layer takes.
     #[error("{layer} takes {expected} {what}, and the graph has {got}")]
     Width {

@@ -87,9 +87,10 @@ fn sage_on_the_blocks_equals_sage_on_the_whole_subgraph() {
 }
 
 #[test]
-fn a_registered_sage_stack_on_blocks_equals_its_forward_on_the_subgraph() {
-    // The sampled training forward (blocks) against the full-subgraph forward, for the last
-    // layer alone and for jumping knowledge over both layers; dense and sparse inputs.
+fn registered_models_on_blocks_equal_their_forward_on_the_subgraph() {
+    // The sampled training forward (blocks) against the full-subgraph forward: SAGE with the
+    // last layer alone and with jumping knowledge over both layers, GAT (attention over each
+    // block with its targets' self-loops); dense and sparse inputs.
     let ds = random_graph(&RandomGraphSpec::parse("er-1500-10-12").unwrap()).unwrap();
     let csr = Csr::from_edges(ds.num_nodes(), ds.edges.src(), ds.edges.dst()).unwrap();
     let sampler = NeighborSampler::new(Fanout::parse_list("5,3").unwrap(), false).unwrap();
@@ -113,10 +114,18 @@ fn a_registered_sage_stack_on_blocks_equals_its_forward_on_the_subgraph() {
         .map(|(i, x)| if i % 3 == 0 { 0.0 } else { x })
         .collect();
     let registry = Registry::builtin();
-    let entry = registry.get("sage").unwrap();
-    for jk in ["last", "cat", "max"] {
+    let variants = [
+        ("sage", Some("last")),
+        ("sage", Some("cat")),
+        ("sage", Some("max")),
+        ("gat", None),
+    ];
+    for (name, jk) in variants {
+        let entry = registry.get(name).unwrap();
         let mut options = entry.protocol("").0;
-        options["jk"] = jk.into();
+        if let Some(jk) = jk {
+            options["jk"] = jk.into();
+        }
         options["hidden"] = 8.into();
         let config = entry.config(&options, &node_info(&ds)).unwrap();
         d.seed(4);
@@ -135,7 +144,7 @@ fn a_registered_sage_stack_on_blocks_equals_its_forward_on_the_subgraph() {
                 blocked.into_data().try_to_vec::<f32>().unwrap(),
             );
             for (x, y) in a.iter().zip(&b) {
-                assert!((x - y).abs() < 1e-5, "jk {jk}: {x} vs {y}");
+                assert!((x - y).abs() < 1e-5, "{name} {jk:?}: {x} vs {y}");
             }
         }
     }

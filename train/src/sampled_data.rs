@@ -3,9 +3,10 @@
 //!
 //! Each batch is the sampled computation graph of a batch of seed nodes
 //! ([`NeighborSampler`]), seeds first: any registered node model runs on it unchanged and its
-//! first rows are scored. Batches are made ahead — sampling, then the features gathered from
-//! host memory — in a background thread feeding a bounded queue, so sampling overlaps the
-//! model's step; an epoch never holds more than [`PREFETCH`] batches besides the one training.
+//! first rows are scored. Batches are made ahead — sampling and the features gathered from
+//! host memory, then the batch's graph, blocks and features built on the device — in two
+//! background threads feeding bounded queues, so making batches overlaps the model's step; an
+//! epoch never holds more than about [`PREFETCH`] batches besides the one training.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -174,29 +175,41 @@ impl SampledNodes {
         self.host.csr.bytes()
     }
 
-    /// Makes `jobs` in order in a background thread, at most [`PREFETCH`] ahead.
+    /// Makes `jobs` in order in background threads, about [`PREFETCH`] ahead in all.
     fn stream(&self, jobs: Vec<Job>) -> Result<Batches<'static>, TrainError> {
-        let (tx, rx) = sync_channel(PREFETCH);
-        let host = self.host.clone();
+        // Two stages, each in its thread: sampling and gathering on the host, then the
+        // batch's tensors on the device. A stage stops when its receiver is gone (the loop
+        // stopped early).
+        let (made_tx, made_rx) = sync_channel(PREFETCH / 2);
+        let (tx, rx) = sync_channel(PREFETCH / 2);
         let left = jobs.len();
-        std::thread::Builder::new()
-            .name("gnn-sampler".into())
-            .spawn(move || {
-                for job in jobs {
-                    // The receiver is gone when the loop stopped early: stop too.
-                    if tx.send(host.make(job)).is_err() {
-                        return;
-                    }
+        let host = self.host.clone();
+        spawn("gnn-sampler", move || {
+            for job in jobs {
+                if made_tx.send(host.make(job)).is_err() {
+                    return;
                 }
-            })
-            .map_err(|e| TrainError::Data(format!("cannot start the sampling thread: {e}")))?;
-        Ok(Box::new(Prefetched {
-            rx,
-            left,
-            host: self.host.clone(),
-            device: self.device.clone(),
-        }))
+            }
+        })?;
+        let (host, device) = (self.host.clone(), self.device.clone());
+        spawn("gnn-batcher", move || {
+            for made in made_rx {
+                if tx.send(made.and_then(|m| m.batch(&host, &device))).is_err() {
+                    return;
+                }
+            }
+        })?;
+        Ok(Box::new(Prefetched { rx, left }))
     }
+}
+
+/// Starts a named background thread.
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), TrainError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map(|_| ())
+        .map_err(|e| TrainError::Data(format!("cannot start the {name} thread: {e}")))
 }
 
 /// A seed for batch `index` of epoch `epoch` (0: evaluation) of the run seeded `seed`.
@@ -267,10 +280,8 @@ impl Made {
 
 /// The batches of one pass, received from the sampling thread in order.
 struct Prefetched {
-    rx: Receiver<Result<Made, TrainError>>,
+    rx: Receiver<Result<Batch, TrainError>>,
     left: usize,
-    host: Arc<Host>,
-    device: Device,
 }
 
 impl Iterator for Prefetched {
@@ -282,7 +293,7 @@ impl Iterator for Prefetched {
         }
         self.left -= 1;
         Some(match self.rx.recv() {
-            Ok(made) => made.and_then(|m| m.batch(&self.host, &self.device)),
+            Ok(batch) => batch,
             Err(_) => {
                 self.left = 0;
                 Err(TrainError::Data(

@@ -13,7 +13,7 @@ use crate::interop::{
 use crate::message_passing::{
     add_self_loops, gather_dst, gather_src, segment_softmax, segment_sum,
 };
-use crate::{Features, Graph};
+use crate::{BipartiteGraph, Features, Graph, GraphError};
 
 /// Configuration of a [`GatConv`] layer.
 #[derive(Config, Debug)]
@@ -131,19 +131,64 @@ impl GatConv {
         x: impl Into<Features>,
         graph: &Graph,
     ) -> (Tensor<2>, Attention) {
-        let x: Features = x.into();
+        let h = self.project(x.into());
+        self.attend_from(h.clone(), h, graph)
+    }
+
+    /// The layer on a [`BipartiteGraph`] (PyG's `forward((x_src, x_dst), edge_index)`): keys
+    /// and messages from the source set, queries from the target set, one self-loop per
+    /// target `i → i` when the layer adds them — which needs the targets to be the first
+    /// sources (`N_t ≤ N_s`, as in a sampled block; PyG loops `min(N_s, N_t)` nodes).
+    ///
+    /// # Shapes
+    /// - `x_src`: `[N_s, F]`, `x_dst`: `[N_t, F]` (dense or sparse); output `[N_t, H·C]` or
+    ///   `[N_t, C]`; the attention is over the block's edges (targets indexed `0..N_t`)
+    pub fn forward_bipartite(
+        &self,
+        x_src: impl Into<Features>,
+        x_dst: impl Into<Features>,
+        graph: &BipartiteGraph,
+    ) -> Result<(Tensor<2>, Attention), GraphError> {
+        let (x_src, x_dst): (Features, Features) = (x_src.into(), x_dst.into());
+        graph.check_rows("GatConv", x_src.dims()[0], x_dst.dims()[0])?;
+        if self.add_self_loops && graph.num_dst_nodes() > graph.num_src_nodes() {
+            return Err(GraphError::Width {
+                layer: "GatConv",
+                what: "targets (self-loops need them to be the first sources)",
+                expected: graph.num_src_nodes(),
+                got: graph.num_dst_nodes(),
+            });
+        }
+        let (h_src, h_dst) = (self.project(x_src), self.project(x_dst));
+        Ok(self.attend_from(h_src, h_dst, graph.target_graph()))
+    }
+
+    /// `h = x W` viewed `[N, H, C]`.
+    fn project(&self, x: Features) -> Tensor<3> {
         let [n, _] = x.dims();
-        let (hh, c) = (self.heads, self.channels);
-        let h = x.linear(&self.lin).reshape([n, hh, c]);
-        let a_src = (h.clone() * self.att_src.val()).sum_dim(2).reshape([n, hh]);
-        let a_dst = (h.clone() * self.att_dst.val()).sum_dim(2).reshape([n, hh]);
+        x.linear(&self.lin).reshape([n, self.heads, self.channels])
+    }
+
+    /// Attention of targets `h_dst` `[N_t, H, C]` over the messages of sources `h_src`
+    /// `[N_s, H, C]` along `graph`'s edges (`N_t` nodes; sources index `h_src`).
+    fn attend_from(
+        &self,
+        h_src: Tensor<3>,
+        h_dst: Tensor<3>,
+        graph: &Graph,
+    ) -> (Tensor<2>, Attention) {
+        let (n_s, n_t, hh) = (h_src.dims()[0], h_dst.dims()[0], self.heads);
+        let a_src = (h_src.clone() * self.att_src.val())
+            .sum_dim(2)
+            .reshape([n_s, hh]);
+        let a_dst = (h_dst * self.att_dst.val()).sum_dim(2).reshape([n_t, hh]);
         let graph = attention_graph(graph, self.add_self_loops);
         let logits = leaky_relu(
             gather_src(a_src, &graph) + gather_dst(a_dst, &graph),
             self.negative_slope,
         );
-        let alpha = segment_softmax(logits, graph.dst(), n);
-        let out = attend(h, &self.attention_dropout, alpha.clone(), &graph);
+        let alpha = segment_softmax(logits, graph.dst(), n_t);
+        let out = attend(h_src, &self.attention_dropout, alpha.clone(), &graph);
         (self.finish(out), Attention { graph, alpha })
     }
 
@@ -242,6 +287,32 @@ mod tests {
             }
         }
         assert_close(&sums, &[1.0; 8], 1e-6, "attention sums");
+    }
+
+    #[test]
+    fn bipartite_inputs_that_do_not_fit_are_errors() {
+        let d = Device::flex();
+        let layer = GatConvConfig::new(2, 3).init(&d);
+        let x = |n: usize| tensor2(&seeded_values(2 * n, n as u64), [n, 2], &d);
+        // Three targets over two sources: self-loops cannot join them.
+        let g = BipartiteGraph::new(&[0, 1], &[2, 0], 2, 3, &d).unwrap();
+        let err = layer.forward_bipartite(x(2), x(3), &g).unwrap_err();
+        assert!(err.to_string().contains("self-loops"), "{err}");
+        let g = BipartiteGraph::new(&[0, 2], &[1, 0], 3, 2, &d).unwrap();
+        let err = layer.forward_bipartite(x(4), x(2), &g).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GatConv: 4 source rows given, and the graph has 3"
+        );
+        let err = layer.forward_bipartite(x(3), x(1), &g).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GatConv: 1 target rows given, and the graph has 2"
+        );
+        let (out, attention) = layer.forward_bipartite(x(3), x(2), &g).unwrap();
+        assert_eq!(out.dims(), [2, 3]);
+        // Two edges and one loop per target.
+        assert_eq!(attention.alpha.dims(), [4, 1]);
     }
 
     #[test]

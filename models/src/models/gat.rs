@@ -14,7 +14,7 @@ use crate::registry::{
     DataInfo, FitConfig, ModelSpec, Protocol, Selection, SpecError, Task, at_least_one, dims,
     probability,
 };
-use crate::{Features, Graph, GraphError, GraphModel};
+use crate::{BipartiteGraph, Features, Graph, GraphError, GraphModel};
 
 /// Configuration of the two-layer [`Gat`]. The defaults are the paper's Cora/CiteSeer model;
 /// its PubMed model has `out_heads = 8` (averaged).
@@ -117,6 +117,28 @@ impl GraphModel for Gat {
 
     fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>> {
         Some(Ok(self.forward_with_attention(x, graph).1.into()))
+    }
+
+    fn forward_blocks(
+        &self,
+        x: Features,
+        blocks: &[BipartiteGraph],
+    ) -> Option<Result<Tensor<2>, GraphError>> {
+        let [b1, b2] = blocks else {
+            return None;
+        };
+        let layer = |conv: &GatConv, x: Features, block: &BipartiteGraph| {
+            let x_dst = x
+                .clone()
+                .head(block.num_dst_nodes().min(x.dims()[0]), &block.device());
+            conv.forward_bipartite(x, x_dst, block).map(|(y, _)| y)
+        };
+        let run = || {
+            let h = layer(&self.conv1, x.dropout(&self.dropout), b1)?;
+            let h = self.dropout.forward(elu(h, 1.0));
+            layer(&self.conv2, Features::Dense(h), b2)
+        };
+        Some(run())
     }
 }
 

@@ -467,15 +467,11 @@ impl<L: StackLayer> GraphModel for Stack<L> {
         let mut outs = Vec::with_capacity(self.convs.len());
         for (i, (conv, block)) in self.convs.iter().zip(blocks).enumerate() {
             let [rows, _] = h.dims();
-            if rows != block.num_src_nodes() {
-                return Some(Err(GraphError::Width {
-                    layer: "Stack",
-                    what: "block source nodes",
-                    expected: rows,
-                    got: block.num_src_nodes(),
-                }));
+            let n_t = block.num_dst_nodes().min(rows);
+            if let Err(e) = block.check_rows("Stack", rows, n_t) {
+                return Some(Err(e));
             }
-            let x_dst = h.clone().head(block.num_dst_nodes(), &block.device());
+            let x_dst = h.clone().head(n_t, &block.device());
             let y = match conv.forward_block(h, x_dst, block)? {
                 Ok(y) => self.after_layer(i, y),
                 Err(e) => return Some(Err(e)),
