@@ -78,6 +78,14 @@ pub enum GraphError {
         /// What it needs: `edge types`, `edge features`.
         part: &'static str,
     },
+    /// A layer or model lacks a form the caller asked for.
+    #[error("{layer} has no {what}")]
+    Unsupported {
+        /// The layer or model.
+        layer: &'static str,
+        /// What it lacks: `bipartite form`, `form layer by layer`.
+        what: &'static str,
+    },
     /// Features with another number of rows than a bipartite graph has sources or targets.
     #[error("{layer}: {got} {what} given, and the graph has {expected}")]
     Rows {

@@ -102,12 +102,53 @@ pub trait GraphModel: Module + Clone + std::fmt::Debug + Send + 'static {
         Ok((self.forward(x, graph)?, None))
     }
 
+    /// Message-passing layers the model applies one after another, each of which can map the
+    /// sources of a [`BipartiteGraph`] to its targets ([`forward_layer`](Self::forward_layer));
+    /// 0 (the default) when the model has no such form (a layer without a bipartite form, a
+    /// graph task, a regulariser of its own). What sampled mini-batches run on their blocks
+    /// ([`forward_blocks`](Self::forward_blocks)) and what layer-wise inference evaluates
+    /// layer by layer over the whole graph.
+    fn block_layers(&self) -> usize {
+        0
+    }
+
+    /// Layer `l` (`0..block_layers()`) on a block, with what the model does around it
+    /// (input dropout before layer 0; normalisation, activation, dropout after a hidden layer):
+    /// `x_src` holds the previous layer's output rows (layer 0: the input features) of the
+    /// block's sources, whose first `N_t` rows are its targets'.
+    ///
+    /// # Shapes
+    /// - `x_src`: `[N_s, F_l]`; output `[N_t, F_{l+1}]`
+    fn forward_layer(
+        &self,
+        l: usize,
+        x_src: Features,
+        block: &BipartiteGraph,
+    ) -> Result<Tensor<2>, GraphError> {
+        let _ = (l, x_src, block);
+        Err(GraphError::Unsupported {
+            layer: "this model",
+            what: "form layer by layer",
+        })
+    }
+
+    /// The model's output from every layer's output for the same rows (jumping knowledge,
+    /// an output layer); by default the last layer's.
+    ///
+    /// # Shapes
+    /// - `outs[l]`: `[R, F_{l+1}]`; output `[R, C]`
+    fn combine_layers(&self, outs: Vec<Tensor<2>>) -> Result<Tensor<2>, GraphError> {
+        outs.into_iter().last().ok_or(GraphError::Missing {
+            layer: "combine_layers",
+            part: "layers",
+        })
+    }
+
     /// The output of the last block's targets when layer `l` reads `blocks[l]` — a sampled
     /// mini-batch's per-layer bipartite graphs, each layer's targets a prefix of its sources,
     /// so layer `l` computes only the rows layer `l + 1` reads (PyG's bipartite `(x_src,
-    /// x_dst)` in `NeighborLoader` training; DGL's blocks). `None` when the model cannot run
-    /// on blocks (a layer without a bipartite form, a graph task, a depth other than
-    /// `blocks.len()`, a regulariser of its own): the caller runs
+    /// x_dst)` in `NeighborLoader` training; DGL's blocks). `None` when the model has no
+    /// layer-by-layer form or another depth than `blocks.len()`: the caller runs
     /// [`forward_train`](Self::forward_train) on the whole sampled subgraph instead, which
     /// gives the same rows for the last targets at more cost.
     ///
@@ -118,8 +159,22 @@ pub trait GraphModel: Module + Clone + std::fmt::Debug + Send + 'static {
         x: Features,
         blocks: &[BipartiteGraph],
     ) -> Option<Result<Tensor<2>, GraphError>> {
-        let _ = (x, blocks);
-        None
+        if self.block_layers() == 0 || blocks.len() != self.block_layers() {
+            return None;
+        }
+        let outputs = blocks.last()?.num_dst_nodes();
+        let run = || {
+            let mut h = x;
+            let mut outs = Vec::with_capacity(blocks.len());
+            for (l, block) in blocks.iter().enumerate() {
+                let y = self.forward_layer(l, h, block)?;
+                let [_, width] = y.dims();
+                outs.push(y.clone().slice([0..outputs, 0..width]));
+                h = Features::Dense(y);
+            }
+            self.combine_layers(outs)
+        };
+        Some(run())
     }
 
     /// Link prediction: the logit of each link `(src_k, rel_k, dst_k)` from the node

@@ -366,6 +366,28 @@ pub trait TrainData {
     fn train_batches(&self, epoch: usize) -> Result<Batches<'_>, TrainError>;
     /// Batches that together score every split once.
     fn eval_batches(&self) -> Result<Batches<'_>, TrainError>;
+    /// The model's output rows of each evaluation batch, with the rows it scores: by default
+    /// ([`batch_outputs`]) the model's forward on each of [`eval_batches`](Self::eval_batches);
+    /// a dataset may compute them otherwise (sampled data: layer-wise inference over the
+    /// whole graph).
+    fn eval_outputs<'a>(&'a self, model: &'a dyn DynModel) -> Result<Outputs<'a>, TrainError> {
+        batch_outputs(self, model)
+    }
+}
+
+/// Output rows `[R, C]` with the rows of them scored, one item per evaluation batch.
+pub type Outputs<'a> = Box<dyn Iterator<Item = Result<(Tensor<2>, Vec<Scored>), TrainError>> + 'a>;
+
+/// The model's forward on each of `data`'s evaluation batches, with the rows each scores.
+pub fn batch_outputs<'a, D: TrainData + ?Sized>(
+    data: &'a D,
+    model: &'a dyn DynModel,
+) -> Result<Outputs<'a>, TrainError> {
+    Ok(Box::new(data.eval_batches()?.map(move |batch| {
+        let batch = batch?;
+        let (out, _) = batch.forward(model, false)?;
+        Ok((out, batch.scored))
+    })))
 }
 
 /// Batches made one at a time, so that an epoch of sampled mini-batches never holds all of

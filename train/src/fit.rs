@@ -375,13 +375,11 @@ pub fn evaluate(model: &dyn DynModel, data: &dyn TrainData) -> Result<Scores, Tr
         _ => 1.0,
     };
     let mut tallies: BTreeMap<SplitKind, Tally> = BTreeMap::new();
-    for batch in data.eval_batches()? {
-        let batch = batch?;
-        let (out, _) = batch.forward(model, false)?;
-        check_scored(&out, &batch.scored)?;
+    for output in data.eval_outputs(model)? {
+        let (out, scored) = output?;
+        check_scored(&out, &scored)?;
         // Rows of every split in one device read.
-        let (row_splits, parts): (Vec<&Scored>, Vec<Tensor<1>>) = batch
-            .scored
+        let (row_splits, parts): (Vec<&Scored>, Vec<Tensor<1>>) = scored
             .iter()
             .filter_map(|s| batch_sums(out.clone(), s).map(|p| (s, p)))
             .unzip();
@@ -408,7 +406,7 @@ pub fn evaluate(model: &dyn DynModel, data: &dyn TrainData) -> Result<Scores, Tr
                 }
             }
         }
-        for s in &batch.scored {
+        for s in &scored {
             match s.targets() {
                 Targets::Links { pos, neg } => {
                     let (p, n) = (

@@ -12,16 +12,20 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 use gnn_datasets::graph_set::Rng;
 use gnn_datasets::transforms::row_normalize;
 use gnn_datasets::{Csr, Fanout, Matrix, NeighborSampler, NodeDataset, Sample};
+use gnn_models::registry::DynModel;
 use gnn_models::{BipartiteGraph, Features, Graph};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::data::{Batch, Batches, Objective, SPARSE_MAX_DENSITY, Scored, SplitKind, TrainData};
+use crate::data::{
+    Batch, Batches, Objective, Outputs, SPARSE_MAX_DENSITY, Scored, SplitKind, TrainData,
+    batch_outputs,
+};
 
 /// Batches made ahead of the one training.
 pub const PREFETCH: usize = 4;
@@ -81,6 +85,9 @@ struct Host {
     num_classes: usize,
     train: NeighborSampler,
     eval: NeighborSampler,
+    /// Evaluation sees every neighbour (no `eval_fanouts`): layer-wise inference when the
+    /// model has a layer-by-layer form.
+    eval_all: bool,
     batch_size: usize,
 }
 
@@ -153,6 +160,7 @@ impl SampledNodes {
             num_classes: dataset.num_classes,
             train: NeighborSampler::new(sampling.fanouts.clone(), sampling.replace)?,
             eval: NeighborSampler::new(eval_fanouts, false)?,
+            eval_all: sampling.eval_fanouts.is_none(),
             batch_size,
         };
         Ok(SampledNodes {
@@ -222,16 +230,45 @@ impl Host {
     fn make(&self, job: Job) -> Result<Made, TrainError> {
         let sampler = if job.eval { &self.eval } else { &self.train };
         let sample = sampler.sample(&self.csr, &job.seeds, job.seed)?;
-        let mut x = vec![0f32; sample.num_nodes() * self.features.cols()];
-        x.par_chunks_mut(self.features.cols())
-            .zip(sample.nodes.par_iter())
-            .for_each(|(row, &v)| row.copy_from_slice(self.features.row(v as usize)));
+        let x = gather(&self.features, &sample.nodes);
         Ok(Made {
             sample,
             x,
             parts: job.parts,
         })
     }
+
+    /// The scored rows of a batch whose first rows are `seeds`: each part's rows with their
+    /// nodes' classes.
+    fn scored(
+        &self,
+        seeds: &[u32],
+        parts: Vec<(SplitKind, Range<usize>)>,
+        device: &Device,
+    ) -> Result<Vec<Scored>, TrainError> {
+        parts
+            .into_iter()
+            .map(|(split, rows)| {
+                let labels: Vec<usize> = seeds[rows.clone()]
+                    .iter()
+                    .map(|&v| self.labels[v as usize])
+                    .collect();
+                let rows: Vec<usize> = rows.collect();
+                Scored::classes(split, Some(&rows), &labels, device)
+            })
+            .collect()
+    }
+}
+
+/// Rows `nodes` of `m`, row-major `[nodes.len(), m.cols()]`, copied in parallel.
+fn gather(m: &Matrix, nodes: &[u32]) -> Vec<f32> {
+    let mut x = vec![0f32; nodes.len() * m.cols()];
+    if m.cols() > 0 {
+        x.par_chunks_mut(m.cols())
+            .zip(nodes.par_iter())
+            .for_each(|(row, &v)| row.copy_from_slice(m.row(v as usize)));
+    }
+    x
 }
 
 impl Made {
@@ -257,18 +294,7 @@ impl Made {
             SPARSE_MAX_DENSITY,
             device,
         );
-        let scored = self
-            .parts
-            .into_iter()
-            .map(|(split, rows)| {
-                let labels: Vec<usize> = s.nodes[rows.clone()]
-                    .iter()
-                    .map(|&v| host.labels[v as usize])
-                    .collect();
-                let rows: Vec<usize> = rows.collect();
-                Scored::classes(split, Some(&rows), &labels, device)
-            })
-            .collect::<Result<_, _>>()?;
+        let scored = host.scored(&s.nodes[..s.num_seeds()], self.parts, device)?;
         Ok(Batch {
             x,
             graph,
@@ -334,15 +360,28 @@ impl TrainData for SampledNodes {
     }
 
     fn eval_batches(&self) -> Result<Batches<'_>, TrainError> {
-        // Every split's nodes in order, cut into batches; a batch's parts are its runs of
-        // one split.
+        self.stream(self.eval_jobs())
+    }
+
+    fn eval_outputs<'a>(&'a self, model: &'a dyn DynModel) -> Result<Outputs<'a>, TrainError> {
+        match self.host.eval_all && model.block_layers() > 0 {
+            true => self.layer_wise(model),
+            false => batch_outputs(self, model),
+        }
+    }
+}
+
+impl SampledNodes {
+    /// Every split's nodes in order, cut into batches; a batch's parts are its runs of one
+    /// split.
+    fn eval_jobs(&self) -> Vec<Job> {
         let tagged: Vec<(SplitKind, u32)> = self
             .host
             .splits
             .iter()
             .flat_map(|(k, ids)| ids.iter().map(move |&v| (*k, v)))
             .collect();
-        let jobs = tagged
+        tagged
             .chunks(self.host.batch_size)
             .enumerate()
             .map(|(i, chunk)| {
@@ -360,9 +399,64 @@ impl TrainData for SampledNodes {
                     eval: true,
                 }
             })
-            .collect();
-        self.stream(jobs)
+            .collect()
     }
+
+    /// Layer-wise inference (PyG's `inference` over a subgraph loader): layer `l`'s output
+    /// for every node, in batches of targets with all their in-neighbours, from layer
+    /// `l − 1`'s output for every node, kept in host memory; then the model's output for the
+    /// labelled nodes from their rows of every layer. Each node gets exactly its full-graph
+    /// output, at `O(L · (N + E))` work — where evaluating sampled batches with every
+    /// neighbour recomputes the inner layers of each node once per batch that reaches it.
+    fn layer_wise<'a>(&'a self, model: &'a dyn DynModel) -> Result<Outputs<'a>, TrainError> {
+        let host = &self.host;
+        let device = &self.device;
+        let n = host.csr.num_nodes();
+        let one_hop = NeighborSampler::new(vec![Fanout::All], false)?;
+        let ids: Vec<u32> = (0..n as u32).collect();
+        let mut layers: Vec<Matrix> = Vec::with_capacity(model.block_layers());
+        for l in 0..model.block_layers() {
+            let input = layers.last().unwrap_or(&host.features);
+            let (mut out, mut width) = (Vec::new(), 0);
+            for targets in ids.chunks(host.batch_size) {
+                let s = one_hop.sample(&host.csr, targets, 0)?;
+                let b = s.block(1);
+                let widen = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
+                let block = BipartiteGraph::new(
+                    &widen(b.src),
+                    &widen(b.dst),
+                    b.num_src,
+                    b.num_dst,
+                    device,
+                )?;
+                let x = gather(input, &s.nodes);
+                let x = match l {
+                    0 => Features::auto(&x, b.num_src, input.cols(), SPARSE_MAX_DENSITY, device),
+                    _ => Features::dense(&x, b.num_src, input.cols(), device),
+                };
+                let y = model.forward_layer(l, x, &block)?;
+                width = y.dims()[1];
+                out.extend(host_rows(y)?);
+            }
+            layers.push(Matrix::new(n, width, out)?);
+        }
+        Ok(Box::new(self.eval_jobs().into_iter().map(move |job| {
+            let rows = |m: &Matrix| {
+                let data = TensorData::new(gather(m, &job.seeds), [job.seeds.len(), m.cols()]);
+                Tensor::from_data(data, device)
+            };
+            let outs = layers.iter().map(rows).collect();
+            let out = model.combine_layers(outs)?;
+            Ok((out, host.scored(&job.seeds, job.parts, device)?))
+        })))
+    }
+}
+
+/// A device matrix's values, row-major.
+fn host_rows(y: Tensor<2>) -> Result<Vec<f32>, TrainError> {
+    y.into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| TrainError::Data(format!("layer output: {e:?}")))
 }
 
 #[cfg(test)]
@@ -388,11 +482,23 @@ mod tests {
 
     /// PyG's two-layer GraphSAGE on `device`, seeded.
     fn sage(ds: &NodeDataset, device: &Device) -> Box<dyn DynModel> {
+        model("sage", &[], ds, device)
+    }
+
+    /// The registered model `name` with `options` on `device`, seeded.
+    fn model(
+        name: &str,
+        options: &[(&str, &str)],
+        ds: &NodeDataset,
+        device: &Device,
+    ) -> Box<dyn DynModel> {
         let registry = Registry::builtin();
-        let entry = registry.get("sage").unwrap();
-        let config = entry
-            .config(&entry.protocol(&ds.name).0, &node_info(ds))
-            .unwrap();
+        let entry = registry.get(name).unwrap();
+        let mut o = entry.protocol(&ds.name).0;
+        for (k, v) in options {
+            o[*k] = serde_json::from_str(v).unwrap_or_else(|_| (*v).into());
+        }
+        let config = entry.config(&o, &node_info(ds)).unwrap();
         device.seed(3);
         entry.init(&config, device).unwrap()
     }
@@ -429,25 +535,56 @@ mod tests {
 
     #[test]
     fn full_neighbourhood_evaluation_equals_the_full_batch() {
+        // Layer-wise inference (the default: every neighbour, a model with a layer-by-layer
+        // form) gives each node its full-graph output, at any depth; so do sampled batches
+        // with every neighbour (`-1,-1`) for a model of as many layers as fan-outs.
         let ds = dataset();
         let d = Device::flex();
-        let model = sage(&ds, &d);
         let full = NodeClassification::new(&ds, &d).unwrap();
-        let sampled = SampledNodes::new(&ds, &sampling("5,5"), 256, false, &d).unwrap();
-        let (a, b) = (
-            evaluate(model.as_ref(), &full).unwrap(),
-            evaluate(model.as_ref(), &sampled).unwrap(),
-        );
-        for split in [SplitKind::Train, SplitKind::Val, SplitKind::Test] {
-            let (a, b) = (&a[&split], &b[&split]);
-            assert_eq!(a.count, b.count);
-            assert!(
-                (a.loss - b.loss).abs() < 1e-4,
-                "{split:?}: {} vs {}",
-                a.loss,
-                b.loss
-            );
-            assert!((a.metric - b.metric).abs() < 1e-9, "{split:?}");
+        let layer_wise = SampledNodes::new(&ds, &sampling("5,5"), 256, false, &d).unwrap();
+        let all = NeighborSampling {
+            eval_fanouts: Some(Fanout::parse_list("-1,-1").unwrap()),
+            ..sampling("5,5")
+        };
+        let batched = SampledNodes::new(&ds, &all, 256, false, &d).unwrap();
+        let models = [
+            ("sage", &[][..]),
+            ("sage", &[("jk", "cat"), ("layers", "3")][..]),
+            ("gat", &[][..]),
+        ];
+        for (name, options) in models {
+            let model = model(name, options, &ds, &d).valid();
+            assert!(model.block_layers() > 0, "{name}");
+            // Every node's logits, layer-wise against full-batch.
+            let batch = full.eval_batches().unwrap().next().unwrap().unwrap();
+            let whole = batch.forward(model.as_ref(), false).unwrap().0;
+            let [_, c] = whole.dims();
+            let whole = whole.into_data().try_to_vec::<f32>().unwrap();
+            let outputs = layer_wise.eval_outputs(model.as_ref()).unwrap();
+            for (output, job) in outputs.zip(layer_wise.eval_jobs()) {
+                let out = output.unwrap().0.into_data().try_to_vec::<f32>().unwrap();
+                for (k, &v) in job.seeds.iter().enumerate() {
+                    let (a, b) = (&out[k * c..][..c], &whole[v as usize * c..][..c]);
+                    for (x, y) in a.iter().zip(b) {
+                        assert!((x - y).abs() < 1e-5, "{name} {options:?}: {x} vs {y}");
+                    }
+                }
+            }
+            // Scores, layer-wise and (two layers) batched, against full-batch.
+            let a = evaluate(model.as_ref(), &full).unwrap();
+            let two_layers = model.block_layers() == 2;
+            for data in [Some(&layer_wise), two_layers.then_some(&batched)]
+                .into_iter()
+                .flatten()
+            {
+                let b = evaluate(model.as_ref(), data).unwrap();
+                for split in [SplitKind::Train, SplitKind::Val, SplitKind::Test] {
+                    let (a, b) = (&a[&split], &b[&split]);
+                    assert_eq!(a.count, b.count);
+                    assert!((a.loss - b.loss).abs() < 1e-6, "{name} {split:?}");
+                    assert!((a.metric - b.metric).abs() < 1e-9, "{name} {split:?}");
+                }
+            }
         }
     }
 

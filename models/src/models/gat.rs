@@ -119,26 +119,34 @@ impl GraphModel for Gat {
         Some(Ok(self.forward_with_attention(x, graph).1.into()))
     }
 
-    fn forward_blocks(
+    fn block_layers(&self) -> usize {
+        2
+    }
+
+    // `conv2(dropout(elu(conv1(dropout(x)))))`, as `forward`, a layer at a time.
+    fn forward_layer(
         &self,
-        x: Features,
-        blocks: &[BipartiteGraph],
-    ) -> Option<Result<Tensor<2>, GraphError>> {
-        let [b1, b2] = blocks else {
-            return None;
+        l: usize,
+        x_src: Features,
+        block: &BipartiteGraph,
+    ) -> Result<Tensor<2>, GraphError> {
+        let (conv, x_src) = match l {
+            0 => (&self.conv1, x_src.dropout(&self.dropout)),
+            1 => (&self.conv2, x_src),
+            _ => {
+                return Err(GraphError::Unsupported {
+                    layer: "Gat",
+                    what: "layer after its second",
+                });
+            }
         };
-        let layer = |conv: &GatConv, x: Features, block: &BipartiteGraph| {
-            let x_dst = x
-                .clone()
-                .head(block.num_dst_nodes().min(x.dims()[0]), &block.device());
-            conv.forward_bipartite(x, x_dst, block).map(|(y, _)| y)
-        };
-        let run = || {
-            let h = layer(&self.conv1, x.dropout(&self.dropout), b1)?;
-            let h = self.dropout.forward(elu(h, 1.0));
-            layer(&self.conv2, Features::Dense(h), b2)
-        };
-        Some(run())
+        let n_t = block.num_dst_nodes().min(x_src.dims()[0]);
+        let x_dst = x_src.clone().head(n_t, &block.device());
+        let (y, _) = conv.forward_bipartite(x_src, x_dst, block)?;
+        Ok(match l {
+            0 => self.dropout.forward(elu(y, 1.0)),
+            _ => y,
+        })
     }
 }
 

@@ -17,13 +17,15 @@ impl StackLayer for SageConv {
         Ok(self.forward(x, graph))
     }
 
+    const BIPARTITE: bool = true;
+
     fn forward_block(
         &self,
         x_src: Features,
         x_dst: Features,
         block: &BipartiteGraph,
-    ) -> Option<Result<Tensor<2>, GraphError>> {
-        Some(Ok(self.forward_bipartite(x_src, x_dst, block)))
+    ) -> Result<Tensor<2>, GraphError> {
+        Ok(self.forward_bipartite(x_src, x_dst, block))
     }
 }
 

@@ -38,8 +38,11 @@ pub trait StackLayer:
     /// Applies the layer to node features `[N, F]` (the first layer may get sparse ones).
     fn forward_stacked(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError>;
 
+    /// Whether the layer has a bipartite form ([`forward_block`](Self::forward_block)).
+    const BIPARTITE: bool = false;
+
     /// Applies the layer from the sources of a block to its targets, for a layer with a
-    /// bipartite form; `None` (the default) when it has none.
+    /// bipartite form; an error (the default) when it has none.
     ///
     /// # Shapes
     /// - `x_src`: `[N_s, F]`, `x_dst`: `[N_t, F]` (its first rows); output `[N_t, F']`
@@ -48,9 +51,12 @@ pub trait StackLayer:
         x_src: Features,
         x_dst: Features,
         block: &BipartiteGraph,
-    ) -> Option<Result<Tensor<2>, GraphError>> {
+    ) -> Result<Tensor<2>, GraphError> {
         let _ = (x_src, x_dst, block);
-        None
+        Err(GraphError::Unsupported {
+            layer: "this layer",
+            what: "bipartite form",
+        })
     }
 }
 
@@ -451,36 +457,36 @@ impl<L: StackLayer> GraphModel for Stack<L> {
         Ok(self.output(g))
     }
 
-    // A node model whose layers all have a bipartite form: layer `l` maps the rows of
-    // `blocks[l]`'s sources to its targets; jumping knowledge combines every layer's rows of
-    // the last block's targets.
-    fn forward_blocks(
+    fn block_layers(&self) -> usize {
+        match self.task == Task::Node && L::BIPARTITE {
+            true => self.convs.len(),
+            false => 0,
+        }
+    }
+
+    fn forward_layer(
         &self,
-        x: Features,
-        blocks: &[BipartiteGraph],
-    ) -> Option<Result<Tensor<2>, GraphError>> {
-        if self.task != Task::Node || blocks.len() != self.convs.len() {
-            return None;
-        }
-        let outputs = blocks.last()?.num_dst_nodes();
-        let mut h = x.dropout(&self.input_dropout);
-        let mut outs = Vec::with_capacity(self.convs.len());
-        for (i, (conv, block)) in self.convs.iter().zip(blocks).enumerate() {
-            let [rows, _] = h.dims();
-            let n_t = block.num_dst_nodes().min(rows);
-            if let Err(e) = block.check_rows("Stack", rows, n_t) {
-                return Some(Err(e));
-            }
-            let x_dst = h.clone().head(n_t, &block.device());
-            let y = match conv.forward_block(h, x_dst, block)? {
-                Ok(y) => self.after_layer(i, y),
-                Err(e) => return Some(Err(e)),
-            };
-            let [_, width] = y.dims();
-            outs.push(y.clone().slice([0..outputs, 0..width]));
-            h = Features::Dense(y);
-        }
-        Some(self.node_output(outs))
+        l: usize,
+        x_src: Features,
+        block: &BipartiteGraph,
+    ) -> Result<Tensor<2>, GraphError> {
+        let conv = self.convs.get(l).ok_or(GraphError::Unsupported {
+            layer: "Stack",
+            what: "layer of that index",
+        })?;
+        let h = match l {
+            0 => x_src.dropout(&self.input_dropout),
+            _ => x_src,
+        };
+        let [rows, _] = h.dims();
+        let n_t = block.num_dst_nodes().min(rows);
+        block.check_rows("Stack", rows, n_t)?;
+        let x_dst = h.clone().head(n_t, &block.device());
+        Ok(self.after_layer(l, conv.forward_block(h, x_dst, block)?))
+    }
+
+    fn combine_layers(&self, outs: Vec<Tensor<2>>) -> Result<Tensor<2>, GraphError> {
+        self.node_output(outs)
     }
 }
 

@@ -33,6 +33,20 @@ pub trait DynModel: Send + Debug {
         graph: &Graph,
     ) -> Result<(Tensor<2>, Option<Tensor<1>>), GraphError>;
 
+    /// [`GraphModel::block_layers`].
+    fn block_layers(&self) -> usize;
+
+    /// [`GraphModel::forward_layer`].
+    fn forward_layer(
+        &self,
+        l: usize,
+        x_src: Features,
+        block: &BipartiteGraph,
+    ) -> Result<Tensor<2>, GraphError>;
+
+    /// [`GraphModel::combine_layers`].
+    fn combine_layers(&self, outs: Vec<Tensor<2>>) -> Result<Tensor<2>, GraphError>;
+
     /// [`GraphModel::forward_blocks`].
     fn forward_blocks(
         &self,
@@ -113,6 +127,23 @@ impl<M: GraphModel> DynModel for M {
         graph: &Graph,
     ) -> Result<(Tensor<2>, Option<Tensor<1>>), GraphError> {
         GraphModel::forward_train(self, x, graph)
+    }
+
+    fn block_layers(&self) -> usize {
+        GraphModel::block_layers(self)
+    }
+
+    fn forward_layer(
+        &self,
+        l: usize,
+        x_src: Features,
+        block: &BipartiteGraph,
+    ) -> Result<Tensor<2>, GraphError> {
+        GraphModel::forward_layer(self, l, x_src, block)
+    }
+
+    fn combine_layers(&self, outs: Vec<Tensor<2>>) -> Result<Tensor<2>, GraphError> {
+        GraphModel::combine_layers(self, outs)
     }
 
     fn forward_blocks(
