@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 SECONDS_EACH="${1:-300}"
 BIN="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release"
 mkdir -p artifacts logs
-for t in smiles sdf qm9_csv tu pickle ntriples kg link_queries ogb safetensors burnpack model_card; do
+for t in smiles sdf qm9_csv tu pickle ntriples kg link_queries ogb feature_file safetensors burnpack model_card; do
   mkdir -p "artifacts/$t"
   max_len=65536
   { [ "$t" = pickle ] || [ "$t" = kg ]; } && max_len=1048576

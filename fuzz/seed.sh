@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 D="${1:-${GNN_DATA_DIR:-$(cd ../.. && pwd)/shared/data}}"
 GNN="${GNN:-${CARGO_TARGET_DIR:-../target}/release/gnn}"
-mkdir -p corpus/{smiles,sdf,qm9_csv,tu,pickle,ntriples,kg,link_queries,ogb,safetensors,burnpack,model_card}
+mkdir -p corpus/{smiles,sdf,qm9_csv,tu,pickle,ntriples,kg,link_queries,ogb,feature_file,safetensors,burnpack,model_card}
 tail -n +2 "$D/qm9/qm9_small.csv" | head -300 | awk -F, '{print $3 > "corpus/smiles/s"NR}'
 cp "$D/qm9/qm9_mini.sdf" corpus/sdf/mini.sdf
 awk 'BEGIN{n=1} {print > "corpus/sdf/r"n} /^\$\$\$\$/{n++}' "$D/qm9/qm9_mini.sdf"
@@ -38,6 +38,9 @@ done
 # Link queries: names and ids; OGB: a 4-node dataset, members cut at '|'.
 printf 'a\tr\n1\t0\n' > corpus/link_queries/names.tsv
 printf '4|3|0,1\n1,2\n2,3|0.5,1\n-1,2\n3,4\n0,0|0\n2\n1\nnan|0\n1|2|3\n' > corpus/ogb/toy
+# Features file: 2 x 2 values after the 32-byte header.
+{ printf 'GNNFEAT1'; printf '\x02\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
+  printf '\0\0\x80\x3f\0\0\0\x40\0\0\0\0\0\0\x80\xbf'; } > corpus/feature_file/two
 for f in "$D"/../fixtures/pyg/gcn_*.safetensors; do cp "$f" corpus/safetensors/; done
 tmp=$(mktemp -d)
 GNN_DATA_DIR="$D" "$GNN" train --model gcn --dataset cora --epochs 2 --quiet --save "$tmp/gcn" >/dev/null

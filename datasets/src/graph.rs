@@ -4,6 +4,7 @@
 //! a dataset without a device; `gnn-train` turns them into device tensors.
 
 use crate::DatasetError;
+use std::sync::Arc;
 
 /// A directed edge list over `num_nodes` nodes: edge `e` carries messages `src[e] → dst[e]`.
 ///
@@ -84,11 +85,31 @@ impl EdgeList {
 }
 
 /// A dense row-major `rows × cols` matrix of `f32` (node features).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its values live in memory, shared between clones (a clone is cheap; the first write to a
+/// shared matrix copies it), or in a file mapped into memory ([`feature_file`]), which the
+/// operating system pages in as rows are read — for features larger than the memory the
+/// process should hold. Writing to a mapped matrix copies it into memory first.
+///
+/// [`feature_file`]: crate::feature_file
+#[derive(Debug, Clone)]
 pub struct Matrix {
     rows: usize,
     cols: usize,
-    data: Vec<f32>,
+    values: Values,
+}
+
+/// Where a [`Matrix`]'s values are.
+#[derive(Debug, Clone)]
+enum Values {
+    Memory(Arc<Vec<f32>>),
+    Mapped(crate::feature_file::MappedValues),
+}
+
+impl PartialEq for Matrix {
+    fn eq(&self, other: &Self) -> bool {
+        (self.rows, self.cols) == (other.rows, other.cols) && self.data() == other.data()
+    }
 }
 
 impl Matrix {
@@ -100,7 +121,24 @@ impl Matrix {
                 data.len()
             )));
         }
-        Ok(Matrix { rows, cols, data })
+        Ok(Matrix {
+            rows,
+            cols,
+            values: Values::Memory(Arc::new(data)),
+        })
+    }
+
+    /// A matrix over values mapped from a file (their count is `rows × cols`).
+    pub(crate) fn mapped(
+        rows: usize,
+        cols: usize,
+        values: crate::feature_file::MappedValues,
+    ) -> Self {
+        Matrix {
+            rows,
+            cols,
+            values: Values::Mapped(values),
+        }
     }
 
     /// An all-zero matrix.
@@ -108,7 +146,7 @@ impl Matrix {
         Matrix {
             rows,
             cols,
-            data: vec![0.0; rows * cols],
+            values: Values::Memory(Arc::new(vec![0.0; rows * cols])),
         }
     }
 
@@ -124,27 +162,48 @@ impl Matrix {
 
     /// The row-major values.
     pub fn data(&self) -> &[f32] {
-        &self.data
+        match &self.values {
+            Values::Memory(v) => v,
+            Values::Mapped(m) => m.values(),
+        }
+    }
+
+    /// Whether the values are read from a mapped file.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.values, Values::Mapped(_))
+    }
+
+    /// The values for writing: this matrix's own copy in memory.
+    fn data_mut(&mut self) -> &mut Vec<f32> {
+        if let Values::Mapped(m) = &self.values {
+            self.values = Values::Memory(Arc::new(m.values().to_vec()));
+        }
+        match &mut self.values {
+            Values::Memory(v) => Arc::make_mut(v),
+            Values::Mapped(_) => unreachable!("copied into memory above"),
+        }
     }
 
     /// Row `i`.
     pub fn row(&self, i: usize) -> &[f32] {
-        &self.data[i * self.cols..(i + 1) * self.cols]
+        &self.data()[i * self.cols..(i + 1) * self.cols]
     }
 
-    /// Row `i`, mutable.
+    /// Row `i`, mutable (a shared or mapped matrix is copied first).
     pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
-        &mut self.data[i * self.cols..(i + 1) * self.cols]
+        let cols = self.cols;
+        &mut self.data_mut()[i * cols..(i + 1) * cols]
     }
 
     /// Number of non-zero values.
     pub fn nnz(&self) -> usize {
-        self.data.iter().filter(|&&v| v != 0.0).count()
+        self.data().iter().filter(|&&v| v != 0.0).count()
     }
 
     /// Consumes the matrix, returning `(rows, cols, data)`.
-    pub fn into_parts(self) -> (usize, usize, Vec<f32>) {
-        (self.rows, self.cols, self.data)
+    pub fn into_parts(mut self) -> (usize, usize, Vec<f32>) {
+        let data = std::mem::take(self.data_mut());
+        (self.rows, self.cols, data)
     }
 }
 

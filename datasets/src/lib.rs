@@ -30,6 +30,7 @@ pub mod csr;
 pub mod download;
 pub mod entities;
 mod error;
+pub mod feature_file;
 pub mod feature_scaler;
 pub mod graph;
 pub mod graph_set;

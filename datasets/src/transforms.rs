@@ -39,12 +39,16 @@ fn from_pairs(num_nodes: usize, pairs: Vec<(usize, usize)>) -> EdgeList {
 /// (PyG's `NormalizeFeatures`).
 pub fn row_normalize(features: &mut Matrix) {
     for i in 0..features.rows() {
-        let row = features.row_mut(i);
-        let s: f32 = row.iter().sum();
-        if s != 0.0 {
-            let inv = 1.0 / s;
-            row.iter_mut().for_each(|v| *v *= inv);
-        }
+        normalize_row(features.row_mut(i));
+    }
+}
+
+/// One row of [`row_normalize`], for rows gathered elsewhere.
+pub fn normalize_row(row: &mut [f32]) {
+    let s: f32 = row.iter().sum();
+    if s != 0.0 {
+        let inv = 1.0 / s;
+        row.iter_mut().for_each(|v| *v *= inv);
     }
 }
 

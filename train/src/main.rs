@@ -297,6 +297,11 @@ struct TrainFlags {
     /// With --sampler: neighbours per layer when evaluating [default: all].
     #[arg(long)]
     eval_fanout: Option<String>,
+    /// With --sampler: train on node features mapped from this file instead of held in
+    /// memory; the file is written from the dataset first if it does not exist, and must
+    /// hold the dataset's features if it does.
+    #[arg(long)]
+    features_file: Option<PathBuf>,
     /// Link prediction: negatives per positive link each epoch, or `all` — every node pair,
     /// the GAE paper's full adjacency reconstruction (untyped graphs; memory O(N²)).
     #[arg(long, default_value = "1")]
@@ -505,6 +510,7 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
         every: f.checkpoint_every.unwrap_or(1),
         resume,
     });
+    request.features_file = f.features_file;
     request.folds = f.folds;
     request.no_val_fold = f.no_val_fold;
     request.batch_size = f.batch_size;

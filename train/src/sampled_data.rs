@@ -14,7 +14,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use gnn_datasets::graph_set::Rng;
-use gnn_datasets::transforms::row_normalize;
+use gnn_datasets::transforms::normalize_row;
 use gnn_datasets::{Csr, Fanout, Matrix, NeighborSampler, NodeDataset, Sample};
 use gnn_models::registry::DynModel;
 use gnn_models::{BipartiteGraph, Features, Graph};
@@ -75,8 +75,10 @@ impl std::fmt::Debug for SampledNodes {
 /// What the sampling thread reads: the graph, the features and the labels in host memory.
 struct Host {
     csr: Csr,
-    /// `[N, F]`.
+    /// `[N, F]`, shared with the dataset (or mapped from a file), as loaded.
     features: Matrix,
+    /// Row-normalise features as they are gathered.
+    normalize: bool,
     /// Class of each node (0 where unlabelled: never scored).
     labels: Vec<usize>,
     /// Relation of each edge, and the number of relations.
@@ -137,13 +139,10 @@ impl SampledNodes {
         let eval_fanouts = sampling.eval_fanouts.clone().unwrap_or(all);
         let ids = |v: &[usize]| v.iter().map(|&i| i as u32).collect::<Vec<u32>>();
         let split = &dataset.split;
-        let mut features = dataset.features.clone();
-        if normalize {
-            row_normalize(&mut features);
-        }
         let host = Host {
             csr,
-            features,
+            features: dataset.features.clone(),
+            normalize,
             labels: dataset.labels.iter().map(|l| l.unwrap_or(0)).collect(),
             relations: dataset
                 .relations
@@ -230,7 +229,7 @@ impl Host {
     fn make(&self, job: Job) -> Result<Made, TrainError> {
         let sampler = if job.eval { &self.eval } else { &self.train };
         let sample = sampler.sample(&self.csr, &job.seeds, job.seed)?;
-        let x = gather(&self.features, &sample.nodes);
+        let x = gather(&self.features, &sample.nodes, self.normalize);
         Ok(Made {
             sample,
             x,
@@ -260,13 +259,19 @@ impl Host {
     }
 }
 
-/// Rows `nodes` of `m`, row-major `[nodes.len(), m.cols()]`, copied in parallel.
-fn gather(m: &Matrix, nodes: &[u32]) -> Vec<f32> {
+/// Rows `nodes` of `m`, row-major `[nodes.len(), m.cols()]`, copied in parallel (and
+/// row-normalised when `normalize`).
+fn gather(m: &Matrix, nodes: &[u32], normalize: bool) -> Vec<f32> {
     let mut x = vec![0f32; nodes.len() * m.cols()];
     if m.cols() > 0 {
         x.par_chunks_mut(m.cols())
             .zip(nodes.par_iter())
-            .for_each(|(row, &v)| row.copy_from_slice(m.row(v as usize)));
+            .for_each(|(row, &v)| {
+                row.copy_from_slice(m.row(v as usize));
+                if normalize {
+                    normalize_row(row);
+                }
+            });
     }
     x
 }
@@ -416,7 +421,10 @@ impl SampledNodes {
         let ids: Vec<u32> = (0..n as u32).collect();
         let mut layers: Vec<Matrix> = Vec::with_capacity(model.block_layers());
         for l in 0..model.block_layers() {
-            let input = layers.last().unwrap_or(&host.features);
+            let (input, normalize) = match layers.last() {
+                Some(previous) => (previous, false),
+                None => (&host.features, host.normalize),
+            };
             let (mut out, mut width) = (Vec::new(), 0);
             for targets in ids.chunks(host.batch_size) {
                 let s = one_hop.sample(&host.csr, targets, 0)?;
@@ -429,7 +437,7 @@ impl SampledNodes {
                     b.num_dst,
                     device,
                 )?;
-                let x = gather(input, &s.nodes);
+                let x = gather(input, &s.nodes, normalize);
                 let x = match l {
                     0 => Features::auto(&x, b.num_src, input.cols(), SPARSE_MAX_DENSITY, device),
                     _ => Features::dense(&x, b.num_src, input.cols(), device),
@@ -442,7 +450,8 @@ impl SampledNodes {
         }
         Ok(Box::new(self.eval_jobs().into_iter().map(move |job| {
             let rows = |m: &Matrix| {
-                let data = TensorData::new(gather(m, &job.seeds), [job.seeds.len(), m.cols()]);
+                let rows = gather(m, &job.seeds, false);
+                let data = TensorData::new(rows, [job.seeds.len(), m.cols()]);
                 Tensor::from_data(data, device)
             };
             let outs = layers.iter().map(rows).collect();

@@ -121,6 +121,9 @@ pub struct TrainRequest {
     pub sampler: Option<NeighborSampling>,
     /// Checkpoints of every run, resumed or not.
     pub checkpoints: Option<Checkpoints>,
+    /// With a sampler: the node features read from this file, mapped into memory (written
+    /// from the dataset first if it does not exist).
+    pub features_file: Option<PathBuf>,
     /// Where the data is.
     pub root: DataRoot,
     /// What to write.
@@ -149,6 +152,7 @@ impl TrainRequest {
             negatives: LinkNegatives::default(),
             sampler: None,
             checkpoints: None,
+            features_file: None,
             root,
             outputs: TrainOutputs::default(),
         }
@@ -245,7 +249,19 @@ pub fn plan(registry: &Registry, request: &TrainRequest) -> Result<TrainPlan, Tr
         target: spec.target,
         hydrogens,
     };
-    let dataset = datasets::load(&request.dataset, &request.root, &options)?;
+    let mut dataset = datasets::load(&request.dataset, &request.root, &options)?;
+    if let Some(path) = &request.features_file {
+        match (&mut dataset, &spec.sampler) {
+            (AnyDataset::Node(ds), Some(_)) => {
+                ds.features = gnn_datasets::feature_file::map_or_write(path, &ds.features)?;
+            }
+            _ => {
+                return Err(TrainError::Config(
+                    "--features-file needs --sampler neighbor (node datasets)".into(),
+                ));
+            }
+        }
+    }
     // Regression datasets have no classes to stratify: a seeded 80/10/10 split per run.
     if let AnyDataset::Graph(ds) = &dataset
         && ds.num_classes.is_none()

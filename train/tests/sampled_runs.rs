@@ -1,6 +1,7 @@
-//! Checkpoints end to end through `gnn train`: a run killed mid-epoch and resumed ends with
-//! the weights and history of the uninterrupted run, bitwise; checkpoint directories that do
-//! not fit the command are refused with one line.
+//! Sampled runs end to end through `gnn train`, each in its own process: a run killed
+//! mid-epoch and resumed ends with the weights of the uninterrupted run, bitwise; features
+//! mapped from a file train to the weights of features in memory; directories and files that
+//! do not fit the command are refused with one line.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -192,4 +193,72 @@ fn checkpoint_directories_that_do_not_fit_are_refused() {
     // The same command resumes a finished run: nothing left to train, same result.
     let (ok, err) = run(&["--epochs", "1", "--resume", path(&dir)]);
     assert!(ok, "{err}");
+}
+
+#[test]
+fn features_mapped_from_a_file_train_as_features_in_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let file = t.join("features.f32");
+    let three = ["--epochs", "3"];
+    let save = |dir: &Path, extra: &[&str]| {
+        let (ok, err) = run(&[&three[..], &["--save", path(dir)], extra].concat());
+        assert!(ok, "{err}");
+        trained(dir)
+    };
+    let memory = save(&t.join("memory"), &[]);
+    let written = save(&t.join("written"), &["--features-file", path(&file)]);
+    // 20,000 rows of 32 features after a 32-byte header.
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len(),
+        32 + 20_000 * 32 * 4
+    );
+    let mapped = save(&t.join("mapped"), &["--features-file", path(&file)]);
+    assert_eq!(memory, written);
+    assert_eq!(memory, mapped);
+
+    // Another dataset's file, and a file without a sampler, are refused.
+    let other = [
+        "--dataset",
+        "sbm-20000-10-16",
+        "--features-file",
+        path(&file),
+    ];
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gnn"));
+    let out = c
+        .args([
+            "train",
+            "--model",
+            "sage",
+            "--sampler",
+            "neighbor",
+            "--epochs",
+            "1",
+        ])
+        .args(other)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("holds other features"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_gnn"))
+        .args([
+            "train",
+            "--model",
+            "gcn",
+            "--dataset",
+            "sbm-2000-10-16",
+            "--epochs",
+            "1",
+        ])
+        .args(["--features-file", path(&file)])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("needs --sampler"),
+        "{err}"
+    );
 }
