@@ -66,10 +66,12 @@ pub fn write(path: &Path, m: &Matrix) -> Result<(), DatasetError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".gnn-features-")
-        .tempfile_in(dir)
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".gnn-features-");
+    // Temporary files are created private; the features file is data to be read (rw-r--r--).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let tmp = builder.tempfile_in(dir).map_err(io)?;
     let mut out = BufWriter::new(tmp.as_file());
     out.write_all(&MAGIC).map_err(io)?;
     for word in [m.rows() as u64, m.cols() as u64, 0] {

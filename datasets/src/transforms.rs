@@ -39,22 +39,43 @@ fn from_pairs(num_nodes: usize, pairs: Vec<(usize, usize)>) -> EdgeList {
 /// (PyG's `NormalizeFeatures`).
 pub fn row_normalize(features: &mut Matrix) {
     for i in 0..features.rows() {
-        normalize_row(features.row_mut(i));
+        let row = features.row_mut(i);
+        let inv = row_scale(row);
+        row.iter_mut().for_each(|v| *v *= inv);
     }
 }
 
-/// One row of [`row_normalize`], for rows gathered elsewhere.
-pub fn normalize_row(row: &mut [f32]) {
+/// The factor [`row_normalize`] multiplies each row by (`1 / Σ_j x_ij`, or 1 for a row summing
+/// to 0), computed in parallel: for rows gathered elsewhere, normalised as they are copied
+/// (the same values, bit for bit).
+pub fn row_scales(features: &Matrix) -> Vec<f32> {
+    use rayon::prelude::*;
+    (0..features.rows())
+        .into_par_iter()
+        .map(|i| row_scale(features.row(i)))
+        .collect()
+}
+
+fn row_scale(row: &[f32]) -> f32 {
     let s: f32 = row.iter().sum();
-    if s != 0.0 {
-        let inv = 1.0 / s;
-        row.iter_mut().for_each(|v| *v *= inv);
-    }
+    if s != 0.0 { 1.0 / s } else { 1.0 }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_scales_normalise_as_row_normalize_does() {
+        let x = Matrix::new(3, 3, vec![1.0, 3.0, 7.0, 0.0, 0.0, 0.0, 0.1, 0.7, 0.3]).unwrap();
+        let mut normalized = x.clone();
+        row_normalize(&mut normalized);
+        let scales = row_scales(&x);
+        for (i, s) in scales.iter().enumerate() {
+            let scaled: Vec<f32> = x.row(i).iter().map(|v| v * s).collect();
+            assert_eq!(scaled, normalized.row(i));
+        }
+    }
 
     fn edges(n: usize, e: &[(usize, usize)]) -> EdgeList {
         EdgeList::new(

@@ -14,7 +14,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use gnn_datasets::graph_set::Rng;
-use gnn_datasets::transforms::normalize_row;
+use gnn_datasets::transforms::row_scales;
 use gnn_datasets::{Csr, Fanout, Matrix, NeighborSampler, NodeDataset, Sample};
 use gnn_models::registry::DynModel;
 use gnn_models::{BipartiteGraph, Features, Graph};
@@ -77,8 +77,9 @@ struct Host {
     csr: Csr,
     /// `[N, F]`, shared with the dataset (or mapped from a file), as loaded.
     features: Matrix,
-    /// Row-normalise features as they are gathered.
-    normalize: bool,
+    /// With row normalisation, each row's factor ([`row_scales`]), applied as rows are
+    /// gathered.
+    scales: Option<Vec<f32>>,
     /// Class of each node (0 where unlabelled: never scored).
     labels: Vec<usize>,
     /// Relation of each edge, and the number of relations.
@@ -141,8 +142,8 @@ impl SampledNodes {
         let split = &dataset.split;
         let host = Host {
             csr,
+            scales: normalize.then(|| row_scales(&dataset.features)),
             features: dataset.features.clone(),
-            normalize,
             labels: dataset.labels.iter().map(|l| l.unwrap_or(0)).collect(),
             relations: dataset
                 .relations
@@ -229,7 +230,7 @@ impl Host {
     fn make(&self, job: Job) -> Result<Made, TrainError> {
         let sampler = if job.eval { &self.eval } else { &self.train };
         let sample = sampler.sample(&self.csr, &job.seeds, job.seed)?;
-        let x = gather(&self.features, &sample.nodes, self.normalize);
+        let x = gather(&self.features, &sample.nodes, self.scales.as_deref());
         Ok(Made {
             sample,
             x,
@@ -259,17 +260,17 @@ impl Host {
     }
 }
 
-/// Rows `nodes` of `m`, row-major `[nodes.len(), m.cols()]`, copied in parallel (and
-/// row-normalised when `normalize`).
-fn gather(m: &Matrix, nodes: &[u32], normalize: bool) -> Vec<f32> {
+/// Rows `nodes` of `m`, row-major `[nodes.len(), m.cols()]`, copied in parallel (each
+/// multiplied by its factor in `scales`, when given).
+fn gather(m: &Matrix, nodes: &[u32], scales: Option<&[f32]>) -> Vec<f32> {
     let mut x = vec![0f32; nodes.len() * m.cols()];
     if m.cols() > 0 {
         x.par_chunks_mut(m.cols())
             .zip(nodes.par_iter())
             .for_each(|(row, &v)| {
                 row.copy_from_slice(m.row(v as usize));
-                if normalize {
-                    normalize_row(row);
+                if let Some(s) = scales {
+                    row.iter_mut().for_each(|x| *x *= s[v as usize]);
                 }
             });
     }
@@ -421,9 +422,9 @@ impl SampledNodes {
         let ids: Vec<u32> = (0..n as u32).collect();
         let mut layers: Vec<Matrix> = Vec::with_capacity(model.block_layers());
         for l in 0..model.block_layers() {
-            let (input, normalize) = match layers.last() {
-                Some(previous) => (previous, false),
-                None => (&host.features, host.normalize),
+            let (input, scales) = match layers.last() {
+                Some(previous) => (previous, None),
+                None => (&host.features, host.scales.as_deref()),
             };
             let (mut out, mut width) = (Vec::new(), 0);
             for targets in ids.chunks(host.batch_size) {
@@ -437,7 +438,7 @@ impl SampledNodes {
                     b.num_dst,
                     device,
                 )?;
-                let x = gather(input, &s.nodes, normalize);
+                let x = gather(input, &s.nodes, scales);
                 let x = match l {
                     0 => Features::auto(&x, b.num_src, input.cols(), SPARSE_MAX_DENSITY, device),
                     _ => Features::dense(&x, b.num_src, input.cols(), device),
@@ -450,7 +451,7 @@ impl SampledNodes {
         }
         Ok(Box::new(self.eval_jobs().into_iter().map(move |job| {
             let rows = |m: &Matrix| {
-                let rows = gather(m, &job.seeds, false);
+                let rows = gather(m, &job.seeds, None);
                 let data = TensorData::new(rows, [job.seeds.len(), m.cols()]);
                 Tensor::from_data(data, device)
             };
