@@ -76,11 +76,29 @@ impl Features {
 
     /// Sparse when at most `max_density` of the entries are non-zero, else dense.
     pub fn auto(data: &[f32], rows: usize, cols: usize, max_density: f64, device: &Device) -> Self {
-        let nnz = data.iter().filter(|&&x| x != 0.0).count();
-        if (nnz as f64) <= max_density * (rows * cols) as f64 {
+        if sparse_enough(data, rows, cols, max_density) {
             Self::sparse(data, rows, cols, device)
         } else {
             Self::dense(data, rows, cols, device)
+        }
+    }
+
+    /// [`auto`](Self::auto) taking the values by value, so dense features are not copied
+    /// on the host first.
+    pub fn auto_owned(
+        data: Vec<f32>,
+        rows: usize,
+        cols: usize,
+        max_density: f64,
+        device: &Device,
+    ) -> Self {
+        if sparse_enough(&data, rows, cols, max_density) {
+            Self::sparse(&data, rows, cols, device)
+        } else {
+            Features::Dense(Tensor::from_data(
+                TensorData::new(data, [rows, cols]),
+                device,
+            ))
         }
     }
 
@@ -210,6 +228,12 @@ impl Features {
             }
         }
     }
+}
+
+/// Whether at most `max_density` of the `rows × cols` entries of `data` are non-zero.
+fn sparse_enough(data: &[f32], rows: usize, cols: usize, max_density: f64) -> bool {
+    let nnz = data.iter().filter(|&&x| x != 0.0).count();
+    (nnz as f64) <= max_density * (rows * cols) as f64
 }
 
 #[cfg(test)]

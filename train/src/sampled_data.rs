@@ -293,8 +293,8 @@ impl Made {
                 BipartiteGraph::new(&src, &dst, b.num_src, b.num_dst, device)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let x = Features::auto(
-            &self.x,
+        let x = Features::auto_owned(
+            self.x,
             s.num_nodes(),
             host.features.cols(),
             SPARSE_MAX_DENSITY,
@@ -439,9 +439,10 @@ impl SampledNodes {
                     device,
                 )?;
                 let x = gather(input, &s.nodes, scales);
+                let shape = [b.num_src, input.cols()];
                 let x = match l {
-                    0 => Features::auto(&x, b.num_src, input.cols(), SPARSE_MAX_DENSITY, device),
-                    _ => Features::dense(&x, b.num_src, input.cols(), device),
+                    0 => Features::auto_owned(x, shape[0], shape[1], SPARSE_MAX_DENSITY, device),
+                    _ => Features::Dense(Tensor::from_data(TensorData::new(x, shape), device)),
                 };
                 let y = model.forward_layer(l, x, &block)?;
                 width = y.dims()[1];
