@@ -14,6 +14,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use gnn_datasets::graph_set::Rng;
+use gnn_datasets::neighbor_sampler::Block;
 use gnn_datasets::transforms::row_scales;
 use gnn_datasets::{Csr, Fanout, Matrix, NeighborSampler, NodeDataset, Sample};
 use gnn_models::registry::DynModel;
@@ -268,9 +269,11 @@ fn gather(m: &Matrix, nodes: &[u32], scales: Option<&[f32]>) -> Vec<f32> {
         x.par_chunks_mut(m.cols())
             .zip(nodes.par_iter())
             .for_each(|(row, &v)| {
-                row.copy_from_slice(m.row(v as usize));
-                if let Some(s) = scales {
-                    row.iter_mut().for_each(|x| *x *= s[v as usize]);
+                let source = m.row(v as usize);
+                match scales.and_then(|s| s.get(v as usize)) {
+                    // One pass: copied and scaled.
+                    Some(&f) => row.iter_mut().zip(source).for_each(|(x, &y)| *x = y * f),
+                    None => row.copy_from_slice(source),
                 }
             });
     }
@@ -280,18 +283,13 @@ fn gather(m: &Matrix, nodes: &[u32], scales: Option<&[f32]>) -> Vec<f32> {
 impl Made {
     fn batch(self, host: &Host, device: &Device) -> Result<Batch, TrainError> {
         let s = &self.sample;
-        let widen = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
         let mut graph = Graph::new(&widen(&s.src), &widen(&s.dst), s.num_nodes(), device)?;
         if let Some((types, count)) = &host.relations {
             let t: Vec<usize> = s.edge_ids.iter().map(|&e| types[e as usize]).collect();
             graph = graph.with_edge_types(&t, *count)?;
         }
         let blocks = (1..=s.layers())
-            .map(|l| {
-                let b = s.block(l);
-                let (src, dst) = (widen(b.src), widen(b.dst));
-                BipartiteGraph::new(&src, &dst, b.num_src, b.num_dst, device)
-            })
+            .map(|l| block_graph(s.block(l), device))
             .collect::<Result<Vec<_>, _>>()?;
         let x = Features::auto_owned(
             self.x,
@@ -308,6 +306,19 @@ impl Made {
             scored,
         })
     }
+}
+
+/// Local ids as the graph types take them.
+fn widen(v: &[u32]) -> Vec<usize> {
+    v.iter().map(|&i| i as usize).collect()
+}
+
+/// A sample's block on `device`.
+fn block_graph(b: Block<'_>, device: &Device) -> Result<BipartiteGraph, TrainError> {
+    let (src, dst) = (widen(b.src), widen(b.dst));
+    Ok(BipartiteGraph::new(
+        &src, &dst, b.num_src, b.num_dst, device,
+    )?)
 }
 
 /// The batches of one pass, received from the sampling thread in order.
@@ -430,14 +441,7 @@ impl SampledNodes {
             for targets in ids.chunks(host.batch_size) {
                 let s = one_hop.sample(&host.csr, targets, 0)?;
                 let b = s.block(1);
-                let widen = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
-                let block = BipartiteGraph::new(
-                    &widen(b.src),
-                    &widen(b.dst),
-                    b.num_src,
-                    b.num_dst,
-                    device,
-                )?;
+                let block = block_graph(b, device)?;
                 let x = gather(input, &s.nodes, scales);
                 let shape = [b.num_src, input.cols()];
                 let x = match l {
