@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use gnn_datasets::synthetic::{RandomGraphSpec, random_graph};
-use gnn_datasets::{Csr, Fanout, NeighborSampler};
+use gnn_datasets::{Csr, Fanout, NeighborSampler, NodeDataset, Sample};
 use gnn_models::layers::SageConvConfig;
 use gnn_models::registry::Registry;
 use gnn_models::{BipartiteGraph, Features, Graph};
@@ -39,14 +39,36 @@ fn a_sampled_link_or_graph_task_is_refused() {
     assert!(err.to_string().contains("--sampler neighbor"), "{err}");
 }
 
+/// A generated dataset, the sample of `seeds` with `fanouts`, the sampled subgraph as one
+/// graph and as its blocks (first layer first).
+fn sampled(
+    dataset: &str,
+    fanouts: &str,
+    seeds: impl Iterator<Item = u32>,
+    seed: u64,
+    d: &Device,
+) -> (NodeDataset, Sample, Graph, Vec<BipartiteGraph>) {
+    let ds = random_graph(&RandomGraphSpec::parse(dataset).unwrap()).unwrap();
+    let csr = Csr::from_edges(ds.num_nodes(), ds.edges.src(), ds.edges.dst()).unwrap();
+    let sampler = NeighborSampler::new(Fanout::parse_list(fanouts).unwrap(), false).unwrap();
+    let s = sampler
+        .sample(&csr, &seeds.collect::<Vec<u32>>(), seed)
+        .unwrap();
+    let wide = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
+    let g = Graph::new(&wide(&s.src), &wide(&s.dst), s.num_nodes(), d).unwrap();
+    let blocks = (1..=s.layers())
+        .map(|l| {
+            let b = s.block(l);
+            BipartiteGraph::new(&wide(b.src), &wide(b.dst), b.num_src, b.num_dst, d).unwrap()
+        })
+        .collect();
+    (ds, s, g, blocks)
+}
+
 #[test]
 fn sage_on_the_blocks_equals_sage_on_the_whole_subgraph() {
-    let ds = random_graph(&RandomGraphSpec::parse("er-2000-12-16").unwrap()).unwrap();
-    let csr = Csr::from_edges(ds.num_nodes(), ds.edges.src(), ds.edges.dst()).unwrap();
-    let sampler = NeighborSampler::new(Fanout::parse_list("6,4").unwrap(), false).unwrap();
-    let seeds: Vec<u32> = (0..50).map(|i| i * 37).collect();
-    let s = sampler.sample(&csr, &seeds, 5).unwrap();
     let d = Device::flex();
+    let (ds, s, g, blocks) = sampled("er-2000-12-16", "6,4", (0..50).map(|i| i * 37), 5, &d);
     d.seed(1);
     let (l1, l2) = (
         SageConvConfig::new(16, 8).init(&d),
@@ -58,24 +80,18 @@ fn sage_on_the_blocks_equals_sage_on_the_whole_subgraph() {
         .flat_map(|&v| ds.features.row(v as usize).to_vec())
         .collect();
     let x = Tensor::<2>::from_data(TensorData::new(rows, [s.num_nodes(), 16]), &d);
-    let wide = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
     // Square: both layers on the whole subgraph, the seeds' rows kept.
-    let g = Graph::new(&wide(&s.src), &wide(&s.dst), s.num_nodes(), &d).unwrap();
     let square = l2
         .forward(l1.forward(x.clone(), &g), &g)
         .slice([0..50, 0..4]);
     // Blocks: layer l on block l, targets a prefix of the sources.
-    let block = |l: usize| {
-        let b = s.block(l);
-        BipartiteGraph::new(&wide(b.src), &wide(b.dst), b.num_src, b.num_dst, &d).unwrap()
-    };
-    let (b1, b2) = (block(1), block(2));
+    let (b1, b2) = (&blocks[0], &blocks[1]);
     let h = l1.forward_bipartite(
         x.clone().slice([0..b1.num_src_nodes(), 0..16]),
         x.slice([0..b1.num_dst_nodes(), 0..16]),
-        &b1,
+        b1,
     );
-    let out = l2.forward_bipartite(h.clone(), h.slice([0..b2.num_dst_nodes(), 0..8]), &b2);
+    let out = l2.forward_bipartite(h.clone(), h.slice([0..b2.num_dst_nodes(), 0..8]), b2);
     assert_eq!(out.dims(), [50, 4]);
     let (a, b) = (
         square.into_data().try_to_vec::<f32>().unwrap(),
@@ -91,20 +107,8 @@ fn registered_models_on_blocks_equal_their_forward_on_the_subgraph() {
     // The sampled training forward (blocks) against the full-subgraph forward: SAGE with the
     // last layer alone and with jumping knowledge over both layers, GAT (attention over each
     // block with its targets' self-loops); dense and sparse inputs.
-    let ds = random_graph(&RandomGraphSpec::parse("er-1500-10-12").unwrap()).unwrap();
-    let csr = Csr::from_edges(ds.num_nodes(), ds.edges.src(), ds.edges.dst()).unwrap();
-    let sampler = NeighborSampler::new(Fanout::parse_list("5,3").unwrap(), false).unwrap();
-    let seeds: Vec<u32> = (0..40).map(|i| i * 29).collect();
-    let s = sampler.sample(&csr, &seeds, 2).unwrap();
     let d = Device::flex();
-    let wide = |v: &[u32]| v.iter().map(|&i| i as usize).collect::<Vec<usize>>();
-    let g = Graph::new(&wide(&s.src), &wide(&s.dst), s.num_nodes(), &d).unwrap();
-    let blocks: Vec<BipartiteGraph> = (1..=2)
-        .map(|l| {
-            let b = s.block(l);
-            BipartiteGraph::new(&wide(b.src), &wide(b.dst), b.num_src, b.num_dst, &d).unwrap()
-        })
-        .collect();
+    let (ds, s, g, blocks) = sampled("er-1500-10-12", "5,3", (0..40).map(|i| i * 29), 2, &d);
     // Every third feature zeroed, so the sparse form has a prefix to cut.
     let rows: Vec<f32> = s
         .nodes
