@@ -58,6 +58,8 @@ pub struct NeighborSampling {
 #[derive(Clone)]
 pub struct SampledNodes {
     host: Arc<Host>,
+    /// Where batches are sampled and gathered ([`batch_pool`]).
+    pool: Arc<rayon::ThreadPool>,
     device: Device,
     seed: u64,
 }
@@ -166,6 +168,7 @@ impl SampledNodes {
         };
         Ok(SampledNodes {
             host: Arc::new(host),
+            pool: batch_pool()?,
             device: device.clone(),
             seed: 0,
         })
@@ -192,10 +195,10 @@ impl SampledNodes {
         let (made_tx, made_rx) = sync_channel(PREFETCH / 2);
         let (tx, rx) = sync_channel(PREFETCH / 2);
         let left = jobs.len();
-        let host = self.host.clone();
+        let (host, pool) = (self.host.clone(), self.pool.clone());
         spawn("gnn-sampler", move || {
             for job in jobs {
-                if made_tx.send(host.make(job)).is_err() {
+                if made_tx.send(pool.install(|| host.make(job))).is_err() {
                     return;
                 }
             }
@@ -212,13 +215,39 @@ impl SampledNodes {
     }
 }
 
-/// Starts a named background thread.
+/// Starts a named background thread, at a lower scheduling priority ([`lower_priority`]).
 fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), TrainError> {
     std::thread::Builder::new()
         .name(name.into())
-        .spawn(work)
+        .spawn(move || {
+            lower_priority();
+            work()
+        })
         .map(|_| ())
         .map_err(|e| TrainError::Data(format!("cannot start the {name} thread: {e}")))
+}
+
+/// The thread pool batches are made on: as many threads as the pool the data was built in,
+/// each at a lower scheduling priority, so that making batches fills the cores the model's
+/// step leaves idle rather than stalling its parallel kernels (a kernel split over every core
+/// waits for its slowest part). Samples do not depend on the thread count.
+fn batch_pool() -> Result<Arc<rayon::ThreadPool>, TrainError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .thread_name(|i| format!("gnn-batch-{i}"))
+        .start_handler(|_| lower_priority())
+        .build()
+        .map(Arc::new)
+        .map_err(|e| TrainError::Data(format!("cannot start the batch threads: {e}")))
+}
+
+/// Lowers the calling thread's scheduling priority (Linux: threads have their own nice value).
+fn lower_priority() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: setpriority with `who = 0` changes only the calling thread's nice value.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
 }
 
 /// A seed for batch `index` of epoch `epoch` (0: evaluation) of the run seeded `seed`.
