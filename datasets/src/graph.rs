@@ -96,14 +96,10 @@ impl EdgeList {
 pub struct Matrix {
     rows: usize,
     cols: usize,
-    values: Values,
-}
-
-/// Where a [`Matrix`]'s values are.
-#[derive(Debug, Clone)]
-enum Values {
-    Memory(Arc<Vec<f32>>),
-    Mapped(crate::feature_file::MappedValues),
+    /// The values in memory (empty while `mapped` holds them).
+    data: Arc<Vec<f32>>,
+    /// The values in a mapped file.
+    mapped: Option<crate::feature_file::MappedValues>,
 }
 
 impl PartialEq for Matrix {
@@ -124,7 +120,8 @@ impl Matrix {
         Ok(Matrix {
             rows,
             cols,
-            values: Values::Memory(Arc::new(data)),
+            data: Arc::new(data),
+            mapped: None,
         })
     }
 
@@ -137,7 +134,8 @@ impl Matrix {
         Matrix {
             rows,
             cols,
-            values: Values::Mapped(values),
+            data: Arc::default(),
+            mapped: Some(values),
         }
     }
 
@@ -146,7 +144,8 @@ impl Matrix {
         Matrix {
             rows,
             cols,
-            values: Values::Memory(Arc::new(vec![0.0; rows * cols])),
+            data: Arc::new(vec![0.0; rows * cols]),
+            mapped: None,
         }
     }
 
@@ -162,26 +161,23 @@ impl Matrix {
 
     /// The row-major values.
     pub fn data(&self) -> &[f32] {
-        match &self.values {
-            Values::Memory(v) => v,
-            Values::Mapped(m) => m.values(),
+        match &self.mapped {
+            Some(m) => m.values(),
+            None => &self.data,
         }
     }
 
     /// Whether the values are read from a mapped file.
     pub fn is_mapped(&self) -> bool {
-        matches!(self.values, Values::Mapped(_))
+        self.mapped.is_some()
     }
 
     /// The values for writing: this matrix's own copy in memory.
     fn data_mut(&mut self) -> &mut Vec<f32> {
-        if let Values::Mapped(m) = &self.values {
-            self.values = Values::Memory(Arc::new(m.values().to_vec()));
+        if let Some(m) = self.mapped.take() {
+            self.data = Arc::new(m.values().to_vec());
         }
-        match &mut self.values {
-            Values::Memory(v) => Arc::make_mut(v),
-            Values::Mapped(_) => unreachable!("copied into memory above"),
-        }
+        Arc::make_mut(&mut self.data)
     }
 
     /// Row `i`.
