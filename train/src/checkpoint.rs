@@ -51,13 +51,13 @@ pub struct Checkpoints {
 /// are kept as bit patterns, so they read back exactly.
 #[derive(Debug, Serialize, Deserialize)]
 struct State {
-    epoch: usize,
     stopped: bool,
     best_loss_bits: u64,
     best_metric_bits: u64,
     since_progress: usize,
     /// The kept epoch and its scores (weights in `best.bpk`).
     best: Option<(usize, Scores)>,
+    /// Every epoch done; the last is the checkpoint's (its folder's `k`).
     history: Vec<EpochRecord>,
 }
 
@@ -143,7 +143,6 @@ impl Checkpoints {
         }
         let s = &progress.selector;
         let state = State {
-            epoch,
             stopped: progress.stopped,
             best_loss_bits: s.best_loss.to_bits(),
             best_metric_bits: s.best_metric.to_bits(),
@@ -174,7 +173,7 @@ impl Checkpoints {
         fresh: &Progress,
         cfg: &FitConfig,
     ) -> Result<Option<Progress>, TrainError> {
-        let Some((_, dir)) = epochs(&self.run_dir(seed))?.into_iter().max() else {
+        let Some((epoch, dir)) = epochs(&self.run_dir(seed))?.into_iter().max() else {
             return Ok(None);
         };
         let model_error = |path: &Path, reason: String| TrainError::Model {
@@ -185,10 +184,10 @@ impl Checkpoints {
         let bytes = fs::read(&state_path).map_err(|e| model_error(&state_path, e.to_string()))?;
         let state: State = serde_json::from_slice(&bytes)
             .map_err(|e| model_error(&state_path, format!("not a checkpoint state: {e}")))?;
-        if state.history.last().map(|r| r.epoch) != Some(state.epoch) {
+        if state.history.last().map(|r| r.epoch) != Some(epoch) {
             return Err(model_error(
                 &state_path,
-                format!("epoch {} without its history", state.epoch),
+                format!("epoch {epoch} without its history"),
             ));
         }
         let template = fresh.trainer.model();

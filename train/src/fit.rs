@@ -547,7 +547,9 @@ impl FitResult<Box<dyn DynModel>> {
     }
 }
 
-/// [`fit`] for a model of any type behind [`DynModel`] (what the registry builds).
+/// [`fit`] for a model of any type behind [`DynModel`] (what the registry builds). The
+/// device's random numbers are the caller's: [`train_dyn`](crate::experiment::train_dyn)
+/// seeds them per run and reseeds them per epoch (what makes a resumed run exact).
 pub fn fit_dyn(
     model: Box<dyn DynModel>,
     data: &dyn TrainData,
