@@ -4,7 +4,7 @@
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::graph::check_edge_lists;
-use crate::message_passing::{Aggregator, aggregate, gather_src};
+use crate::message_passing::{Aggregator, aggregate, aggregate_sources, gather_src};
 use crate::{Graph, GraphError};
 
 /// Edges `src[e] → dst[e]` from `N_s` source nodes into `N_t` target nodes of another set (PyG's
@@ -138,6 +138,15 @@ impl BipartiteGraph {
         aggr: impl Aggregator,
     ) -> Tensor<D> {
         aggregate(messages, &self.edges, aggr)
+    }
+
+    /// The source rows reduced at their targets, `aggregate(gather_src(x_src))` fused
+    /// ([`aggregate_sources`]): `out[i] = ⊕_{j → i} x_src[j]`.
+    ///
+    /// # Shapes
+    /// - `x_src`: `[N_s, F]`; output `[N_t, F]`
+    pub fn aggregate_sources(&self, x_src: Tensor<2>, aggr: impl Aggregator) -> Tensor<2> {
+        aggregate_sources(x_src, &self.edges, aggr)
     }
 }
 

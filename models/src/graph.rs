@@ -2,9 +2,11 @@
 
 use std::any::Any;
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::kernels::Adjacency;
 
 /// Why a [`Graph`] could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -159,6 +161,7 @@ pub struct Graph {
     batch: Option<BatchVector>,
     host_src: Arc<[u32]>,
     host_dst: Arc<[u32]>,
+    adjacency: Arc<OnceLock<Arc<Adjacency>>>,
     memo: Memo,
 }
 
@@ -283,6 +286,7 @@ impl Graph {
             batch: None,
             host_src,
             host_dst,
+            adjacency: Arc::default(),
             memo: Arc::default(),
         }
     }
@@ -498,6 +502,18 @@ impl Graph {
         &self.host_dst
     }
 
+    /// The edges grouped by target (and by source on first use) for the fused kernels: built
+    /// the first time it is asked for, then shared by every graph with these edges (clones,
+    /// reweighted copies, copies on other devices).
+    pub fn adjacency(&self) -> Arc<Adjacency> {
+        self.adjacency
+            .get_or_init(|| {
+                let (src, dst) = (self.host_src.clone(), self.host_dst.clone());
+                Arc::new(Adjacency::new(src, dst, self.num_nodes))
+            })
+            .clone()
+    }
+
     /// The device the index tensors live on.
     pub fn device(&self) -> Device {
         self.src.device()
@@ -521,6 +537,7 @@ impl Graph {
             }),
             host_src: self.host_src.clone(),
             host_dst: self.host_dst.clone(),
+            adjacency: self.adjacency.clone(),
             memo: Arc::default(),
         }
     }

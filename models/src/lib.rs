@@ -42,6 +42,7 @@ mod bipartite;
 pub mod features;
 mod graph;
 pub mod interop;
+pub mod kernels;
 pub mod layers;
 pub mod link;
 pub mod message_passing;

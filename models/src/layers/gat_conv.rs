@@ -11,7 +11,7 @@ use crate::interop::{
     import_linear, import_param,
 };
 use crate::message_passing::{
-    add_self_loops, gather_dst, gather_src, segment_softmax, segment_sum,
+    add_self_loops, gather_dst, gather_src, propagate_heads, segment_softmax,
 };
 use crate::{BipartiteGraph, Features, Graph, GraphError};
 
@@ -225,10 +225,7 @@ pub(crate) fn attend(
     alpha: Tensor<2>,
     graph: &Graph,
 ) -> Tensor<3> {
-    let n = graph.num_nodes();
-    let alpha = dropout.forward(alpha);
-    let messages = gather_src(h, graph) * alpha.unsqueeze_dim(2);
-    segment_sum(messages, graph.dst(), n)
+    propagate_heads(h, dropout.forward(alpha), graph)
 }
 
 /// `[N, H, C]` → `[N, H·C]` (concat) or the mean over heads `[N, C]`, then `+ b`.

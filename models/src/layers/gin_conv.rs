@@ -11,7 +11,7 @@ use crate::interop::{
     HostTensor, Import, PygParams, StateDict, export_linear, export_param, import_linear,
     import_param,
 };
-use crate::message_passing::{Aggregation, EdgeInputs, MessagePassing, aggregate, gather_src};
+use crate::message_passing::{Aggregation, EdgeInputs, MessagePassing, aggregate_sources};
 use crate::{Features, Graph, GraphError};
 
 /// Configuration of a [`GinConv`] layer.
@@ -114,7 +114,7 @@ impl GinConv {
             return self.forward(x.to_dense(&graph.device()), graph);
         }
         let h = x.matmul(self.nn0.weight.val());
-        let z = self.own(h.clone()) + aggregate(gather_src(h, graph), graph, Aggregation::Sum);
+        let z = self.own(h.clone()) + aggregate_sources(h, graph, Aggregation::Sum);
         let z = match &self.nn0.bias {
             Some(b) => z + b.val().unsqueeze_dim(0),
             None => z,

@@ -7,7 +7,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::interop::{Import, PygParams, StateDict, export_linear, import_linear};
-use crate::message_passing::{Aggregation, aggregate, gather_src};
+use crate::message_passing::{Aggregation, aggregate_sources};
 use crate::{BipartiteGraph, Features, Graph};
 
 /// Configuration of a [`SageConv`] layer.
@@ -84,7 +84,7 @@ impl SageConv {
     pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Tensor<2> {
         let x: Features = x.into();
         self.combine(x.clone(), x, graph.num_edges(), &graph.device(), |m| {
-            aggregate(gather_src(m, graph), graph, self.aggr)
+            aggregate_sources(m, graph, self.aggr)
         })
     }
 
@@ -104,7 +104,7 @@ impl SageConv {
     ) -> Tensor<2> {
         let (x_src, x_dst) = (x_src.into(), x_dst.into());
         self.combine(x_src, x_dst, graph.num_edges(), &graph.device(), |m| {
-            graph.aggregate(graph.gather_src(m), self.aggr)
+            graph.aggregate_sources(m, self.aggr)
         })
     }
 

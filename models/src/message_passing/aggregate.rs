@@ -4,8 +4,11 @@ use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::gather::gather_src;
-use super::segment::{segment_max, segment_mean, segment_min, segment_softmax, segment_sum};
+use super::segment::{
+    as_rows, segment_max, segment_mean, segment_min, segment_softmax, segment_sum,
+};
 use crate::Graph;
+use crate::kernels::{Read, sum_at_targets};
 
 /// A permutation-invariant reduction of the rows that share a segment id: the "reduce" of
 /// message passing (messages grouped by target node) and of graph readout (nodes grouped by
@@ -24,6 +27,12 @@ pub trait Aggregator {
         ids: &Tensor<1, Int>,
         num_segments: usize,
     ) -> Tensor<D>;
+
+    /// The built-in [`Aggregation`] this reduction is, if it is one: message passing over a
+    /// [`Graph`] then takes the fused kernels for a sum or mean ([`crate::kernels`]).
+    fn as_aggregation(&self) -> Option<Aggregation> {
+        None
+    }
 }
 
 impl<A: Aggregator + ?Sized> Aggregator for &A {
@@ -34,6 +43,10 @@ impl<A: Aggregator + ?Sized> Aggregator for &A {
         num_segments: usize,
     ) -> Tensor<D> {
         (**self).reduce(values, ids, num_segments)
+    }
+
+    fn as_aggregation(&self) -> Option<Aggregation> {
+        (**self).as_aggregation()
     }
 }
 
@@ -81,6 +94,10 @@ impl Aggregator for Aggregation {
             Aggregation::Min => segment_min(values, ids, num_segments),
         }
     }
+
+    fn as_aggregation(&self) -> Option<Aggregation> {
+        Some(*self)
+    }
 }
 
 /// Softmax aggregation (Li et al. 2020; PyG's `SoftmaxAggregation`): each channel's messages
@@ -118,24 +135,106 @@ pub fn aggregate<const D: usize>(
     graph: &Graph,
     aggr: impl Aggregator,
 ) -> Tensor<D> {
-    aggr.reduce(messages, graph.dst(), graph.num_nodes())
+    let mut dims = messages.dims();
+    match fused_linear(aggr.as_aggregation(), as_rows(messages), graph, Read::Edge) {
+        Ok(out) => {
+            dims[0] = graph.num_nodes();
+            out.reshape(dims)
+        }
+        Err(rows) => aggr.reduce(rows.reshape(dims), graph.dst(), graph.num_nodes()),
+    }
+}
+
+/// The aggregation of source rows at each target, `aggregate(gather_src(x, graph), graph,
+/// aggr)`: the copy-source + reduce pair DGL fuses. A sum or mean on the CPU is one fused pass
+/// that never makes the `[E, F]` messages.
+///
+/// `out[i] = ⊕_{j → i} x[j]`
+///
+/// # Shapes
+/// - `x`: `[N_s, F]` (sources may index another node set, as in a
+///   [`BipartiteGraph`](crate::BipartiteGraph)); output: `[N, F]`
+pub fn aggregate_sources(x: Tensor<2>, graph: &Graph, aggr: impl Aggregator) -> Tensor<2> {
+    match fused_linear(aggr.as_aggregation(), x, graph, Read::Other) {
+        Ok(out) => out,
+        Err(x) => aggregate(gather_src(x, graph), graph, aggr),
+    }
+}
+
+/// A sum or mean at the targets by the fused kernels (the mean as a sum weighted by
+/// `1 / deg(dst[e])`); `Err` with the input where they do not apply.
+fn fused_linear(
+    aggr: Option<Aggregation>,
+    x: Tensor<2>,
+    graph: &Graph,
+    read: Read,
+) -> Result<Tensor<2>, Tensor<2>> {
+    let weight = match aggr {
+        Some(Aggregation::Sum) => None,
+        Some(Aggregation::Mean) => Some(mean_weights(graph, &x.device())),
+        _ => return Err(x),
+    };
+    sum_at_targets(x, weight.as_ref(), graph, read)
+}
+
+/// `1 / deg(dst[e])` for every edge `[E, 1]`, a constant remembered by the graph.
+fn mean_weights(graph: &Graph, device: &burn::tensor::Device) -> Tensor<2> {
+    /// The memo key of the mean's per-edge weights.
+    #[derive(Debug, PartialEq)]
+    struct MeanWeights;
+    graph.memoized_value(MeanWeights, |g| {
+        let csr = g.adjacency();
+        let by_target = csr.by_target();
+        let w: Vec<f32> = g
+            .host_dst()
+            .iter()
+            .map(|&i| 1.0 / by_target.row(i as usize).len() as f32)
+            .collect();
+        Tensor::<1>::from_data(burn::tensor::TensorData::new(w, [g.num_edges()]), device)
+            .reshape([g.num_edges(), 1])
+    })
 }
 
 /// The weighted sum of source rows at each target: the sparse-dense product `A x` of the
-/// graph's (weighted) adjacency with `x` (DGL's copy-source × edge-weight + sum pair, kept as
-/// one function so a fused kernel can replace it).
+/// graph's (weighted) adjacency with `x` (DGL's copy-source × edge-weight + sum pair, one
+/// fused pass on the CPU).
 ///
 /// `out[i] = Σ_{e : dst[e] = i} w_e · x[src[e]]`, `w_e = 1` when the graph has no weights
 ///
 /// # Shapes
 /// - `x`: `[N, F]`; output: `[N, F]`
 pub fn propagate_weighted(x: Tensor<2>, graph: &Graph) -> Tensor<2> {
-    let messages = gather_src(x, graph);
-    let messages = match graph.edge_weight() {
-        Some(w) => messages * w.clone().unsqueeze_dim(1),
-        None => messages,
-    };
-    segment_sum(messages, graph.dst(), graph.num_nodes())
+    let weight = graph.edge_weight().map(|w| w.clone().unsqueeze_dim(1));
+    match sum_at_targets(x, weight.as_ref(), graph, Read::Other) {
+        Ok(out) => out,
+        Err(x) => {
+            let messages = gather_src(x, graph);
+            let messages = match weight {
+                Some(w) => messages * w,
+                None => messages,
+            };
+            segment_sum(messages, graph.dst(), graph.num_nodes())
+        }
+    }
+}
+
+/// The per-head weighted sum of source rows at each target (attention's weighted sum, one
+/// fused pass on the CPU that never makes the `[E, H, C]` messages).
+///
+/// `out[i, h, :] = Σ_{e : dst[e] = i} α[e, h] · x[src[e], h, :]`
+///
+/// # Shapes
+/// - `x`: `[N_s, H, C]`, `alpha`: `[E, H]`; output: `[N, H, C]`
+pub fn propagate_heads(x: Tensor<3>, alpha: Tensor<2>, graph: &Graph) -> Tensor<3> {
+    let [n_s, h, c] = x.dims();
+    let n = graph.num_nodes();
+    match sum_at_targets(x.reshape([n_s, h * c]), Some(&alpha), graph, Read::Other) {
+        Ok(out) => out.reshape([n, h, c]),
+        Err(x) => {
+            let messages = gather_src(x.reshape([n_s, h, c]), graph) * alpha.unsqueeze_dim(2);
+            segment_sum(messages, graph.dst(), n)
+        }
+    }
 }
 
 #[cfg(test)]

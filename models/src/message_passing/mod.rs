@@ -20,7 +20,10 @@ mod propagate;
 mod segment;
 mod self_loops;
 
-pub use aggregate::{Aggregation, Aggregator, SoftmaxAggregation, aggregate, propagate_weighted};
+pub use aggregate::{
+    Aggregation, Aggregator, SoftmaxAggregation, aggregate, aggregate_sources, propagate_heads,
+    propagate_weighted,
+};
 pub use degree::{in_degree, out_degree, weighted_in_degree};
 pub use gather::{gather_dst, gather_src};
 pub use gcn_norm::gcn_norm;

@@ -1,0 +1,331 @@
+//! The fused row sum as a Burn backend extension: host implementations for flex and ndarray,
+//! and its backward pass, written by hand, for their autodiff wrappers.
+
+// Burn deprecates ndarray; the project still serves it, and the extension macro names it.
+#![allow(deprecated)]
+
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use burn::backend::NdArray;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Flex, TensorData, TensorMetadata, backend_extension};
+
+use super::csr::{Adjacency, Csr};
+use super::host::{Read, edge_dots, edge_rows, row_sums};
+
+/// Which grouping of the edges a row sum runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Rows are targets, `other` the sources: aggregation.
+    ByTarget,
+    /// Rows are sources, `other` the targets: the gradient of a gather.
+    BySource,
+}
+
+/// A fused weighted row sum over one grouping of a graph's edges:
+/// `out[r, h, :] = Σ_{e in row r} w[e, h] · x[i_e, h, :]` ([`row_sums`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowSum {
+    /// The grouping the rows come from.
+    pub group: Group,
+    /// Which row of `x` an edge reads.
+    pub read: Read,
+    /// Output rows.
+    pub rows: usize,
+    /// Heads `H`: the weights are `[E, H]` and `x`'s columns `H` blocks of `C`.
+    pub heads: usize,
+}
+
+impl RowSum {
+    fn csr(self, adjacency: &Adjacency) -> &Csr {
+        match self.group {
+            Group::ByTarget => adjacency.by_target(),
+            Group::BySource => adjacency.by_source(),
+        }
+    }
+
+    /// The grouping endpoint of every edge (the row it is summed into) and the other one.
+    fn endpoints(self, adjacency: &Adjacency) -> (&[u32], &[u32]) {
+        match self.group {
+            Group::ByTarget => (adjacency.dst(), adjacency.src()),
+            Group::BySource => (adjacency.src(), adjacency.dst()),
+        }
+    }
+}
+
+/// A concrete CPU backend whose float tensors can be read as host `f32` values.
+pub trait HostFloat: Backend {
+    /// Runs `f` on `x`'s values in row-major order.
+    fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R;
+
+    /// A tensor of `values` in row-major order, on `like`'s device.
+    fn from_values(
+        values: Vec<f32>,
+        shape: [usize; 2],
+        like: &FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::float_from_data(TensorData::new(values, shape), &like.device())
+    }
+}
+
+impl HostFloat for Flex {
+    fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R {
+        match x.as_slice::<f32>() {
+            Some(values) => f(values),
+            None => {
+                let x = x.to_contiguous();
+                f(x.as_slice::<f32>().expect("callers check the dtype is f32"))
+            }
+        }
+    }
+}
+
+impl HostFloat for NdArray {
+    fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R {
+        let data = ready(Self::float_into_data(x.clone())).expect("ndarray reads never fail");
+        f(data
+            .as_slice::<f32>()
+            .expect("callers check the dtype is f32"))
+    }
+}
+
+/// The value of a future that a CPU backend completes without waiting.
+fn ready<T>(future: impl Future<Output = T>) -> T {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// The row sum on host values.
+fn forward<B: HostFloat>(
+    x: &FloatTensor<B>,
+    w: Option<&FloatTensor<B>>,
+    adjacency: &Adjacency,
+    spec: RowSum,
+) -> FloatTensor<B> {
+    let f = x.shape()[1];
+    let csr = spec.csr(adjacency);
+    let out = B::with_values(x, |xv| match w {
+        None => row_sums(csr, spec.rows, xv, f, None, spec.heads, spec.read),
+        Some(w) => B::with_values(w, |wv| {
+            row_sums(csr, spec.rows, xv, f, Some(wv), spec.heads, spec.read)
+        }),
+    });
+    B::from_values(out, [spec.rows, f], x)
+}
+
+/// `∂L/∂x` from `g = ∂L/∂out`: for a gather (`Read::Other`), the row sum over the other
+/// grouping into `x`'s rows; for per-edge rows, each edge's row of `g`, weighted.
+fn grad_input<B: HostFloat>(
+    g: &FloatTensor<B>,
+    w: Option<&FloatTensor<B>>,
+    adjacency: &Adjacency,
+    spec: RowSum,
+    x_rows: usize,
+) -> FloatTensor<B> {
+    match spec.read {
+        Read::Other => {
+            let group = match spec.group {
+                Group::ByTarget => Group::BySource,
+                Group::BySource => Group::ByTarget,
+            };
+            let back = RowSum {
+                group,
+                rows: x_rows,
+                ..spec
+            };
+            forward::<B>(g, w, adjacency, back)
+        }
+        Read::Edge => {
+            let f = g.shape()[1];
+            let (rows, _) = spec.endpoints(adjacency);
+            let out = B::with_values(g, |gv| match w {
+                None => edge_rows(rows, gv, f, None, spec.heads),
+                Some(w) => B::with_values(w, |wv| edge_rows(rows, gv, f, Some(wv), spec.heads)),
+            });
+            B::from_values(out, [adjacency.num_edges(), f], g)
+        }
+    }
+}
+
+/// `∂L/∂w[e, h] = ⟨g[row of e, h], x[i_e, h]⟩`.
+fn grad_weight<B: HostFloat>(
+    g: &FloatTensor<B>,
+    x: &FloatTensor<B>,
+    adjacency: &Adjacency,
+    spec: RowSum,
+) -> FloatTensor<B> {
+    let f = g.shape()[1];
+    let (rows, other) = spec.endpoints(adjacency);
+    let read = (spec.read == Read::Other).then_some(other);
+    let out = B::with_values(g, |gv| {
+        B::with_values(x, |xv| edge_dots(gv, rows, xv, read, f, spec.heads))
+    });
+    B::from_values(out, [adjacency.num_edges(), spec.heads], g)
+}
+
+/// Fused message-passing operations (a Burn backend extension): implemented on the host for
+/// flex and ndarray, differentiated by hand under autodiff.
+#[backend_extension(Flex, NdArray, Autodiff)]
+pub trait GraphKernels: Backend {
+    /// The unweighted row sum `out[r] = Σ_{e in row r} x[i_e]`.
+    ///
+    /// # Shapes
+    /// - `x`: `[N or E, F]`; output `[spec.rows, F]`
+    fn row_sum(x: FloatTensor<Self>, adjacency: Arc<Adjacency>, spec: RowSum) -> FloatTensor<Self>;
+
+    /// The weighted row sum `out[r, h] = Σ_{e in row r} w[e, h] · x[i_e, h]`.
+    ///
+    /// # Shapes
+    /// - `x`: `[N or E, H·C]`, `weight`: `[E, H]`; output `[spec.rows, H·C]`
+    fn weighted_row_sum(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+        spec: RowSum,
+    ) -> FloatTensor<Self>;
+}
+
+impl GraphKernels for Flex {
+    fn row_sum(x: FloatTensor<Self>, adjacency: Arc<Adjacency>, spec: RowSum) -> FloatTensor<Self> {
+        forward::<Self>(&x, None, &adjacency, spec)
+    }
+
+    fn weighted_row_sum(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+        spec: RowSum,
+    ) -> FloatTensor<Self> {
+        forward::<Self>(&x, Some(&weight), &adjacency, spec)
+    }
+}
+
+impl GraphKernels for NdArray {
+    fn row_sum(x: FloatTensor<Self>, adjacency: Arc<Adjacency>, spec: RowSum) -> FloatTensor<Self> {
+        forward::<Self>(&x, None, &adjacency, spec)
+    }
+
+    fn weighted_row_sum(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+        spec: RowSum,
+    ) -> FloatTensor<Self> {
+        forward::<Self>(&x, Some(&weight), &adjacency, spec)
+    }
+}
+
+/// What the backward pass of a row sum keeps: the weights (for `∂x`), the input (for `∂w`,
+/// only when the weights are tracked), the edges and the operation.
+#[derive(Debug, Clone)]
+struct RowSumState<B: Backend> {
+    x: Option<FloatTensor<B>>,
+    w: Option<FloatTensor<B>>,
+    adjacency: Arc<Adjacency>,
+    spec: RowSum,
+    x_rows: usize,
+}
+
+/// The backward step of [`GraphKernels::row_sum`].
+#[derive(Debug)]
+struct RowSumBackward;
+
+impl<B: HostFloat> Backward<B, 1> for RowSumBackward {
+    type State = RowSumState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        let s = ops.state;
+        if let Some(node) = node_x {
+            let dx = grad_input::<B>(&g, None, &s.adjacency, s.spec, s.x_rows);
+            grads.register::<B>(node.id, dx);
+        }
+    }
+}
+
+/// The backward step of [`GraphKernels::weighted_row_sum`].
+#[derive(Debug)]
+struct WeightedRowSumBackward;
+
+impl<B: HostFloat> Backward<B, 2> for WeightedRowSumBackward {
+    type State = RowSumState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        let s = ops.state;
+        if let Some(node) = node_w
+            && let Some(x) = &s.x
+        {
+            grads.register::<B>(node.id, grad_weight::<B>(&g, x, &s.adjacency, s.spec));
+        }
+        if let Some(node) = node_x {
+            let dx = grad_input::<B>(&g, s.w.as_ref(), &s.adjacency, s.spec, s.x_rows);
+            grads.register::<B>(node.id, dx);
+        }
+    }
+}
+
+impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodiff<B, C> {
+    fn row_sum(x: FloatTensor<Self>, adjacency: Arc<Adjacency>, spec: RowSum) -> FloatTensor<Self> {
+        let out = forward::<B>(x.primitive(), None, &adjacency, spec);
+        match RowSumBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let state = RowSumState {
+                    x: None,
+                    w: None,
+                    x_rows: x.primitive().shape()[0],
+                    adjacency,
+                    spec,
+                };
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
+    fn weighted_row_sum(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+        spec: RowSum,
+    ) -> FloatTensor<Self> {
+        let out = forward::<B>(x.primitive(), Some(weight.primitive()), &adjacency, spec);
+        let keep_x = weight.is_tracked();
+        match WeightedRowSumBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let state = RowSumState {
+                    x: keep_x.then(|| x.primitive().clone()),
+                    w: Some(weight.primitive().clone()),
+                    x_rows: x.primitive().shape()[0],
+                    adjacency,
+                    spec,
+                };
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+}

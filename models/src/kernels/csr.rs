@@ -1,0 +1,160 @@
+//! [`Csr`]: a graph's edges grouped by one endpoint, and [`Adjacency`], both groupings of a
+//! graph, built once and shared by every clone of it.
+
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
+
+/// Edges grouped by one endpoint (the *row*): compressed sparse rows. Slot `k` of row `r`
+/// holds an edge `edge[k]` whose grouping endpoint is `r` and whose other endpoint is
+/// `other[k]`; a row's slots are in increasing edge id, so a sum over a row adds in one fixed
+/// order — the same on every run and for every thread count.
+///
+/// Built by a stable counting sort: `O(E + R)` time, `8 E + 8 (R + 1)` bytes.
+///
+/// # Shapes
+/// - `offsets`: `[R + 1]`, row `r` is `offsets[r]..offsets[r + 1]`; `other`, `edge`: `[E]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Csr {
+    offsets: Vec<usize>,
+    other: Vec<u32>,
+    edge: Vec<u32>,
+}
+
+impl Csr {
+    /// Groups edges `e` by `row[e]` (each `< rows`), keeping `other[e]` beside each.
+    ///
+    /// # Panics
+    /// If the lists differ in length or a row index is `>= rows` (callers pass a
+    /// [`Graph`](crate::Graph)'s checked indices).
+    pub fn group(row: &[u32], other: &[u32], rows: usize) -> Csr {
+        assert_eq!(row.len(), other.len(), "one other endpoint per edge");
+        let mut offsets = vec![0usize; rows + 1];
+        for &r in row {
+            offsets[r as usize + 1] += 1;
+        }
+        for r in 0..rows {
+            offsets[r + 1] += offsets[r];
+        }
+        let mut next = offsets[..rows].to_vec();
+        let (mut slot_other, mut slot_edge) = (vec![0u32; row.len()], vec![0u32; row.len()]);
+        for (e, (&r, &o)) in row.iter().zip(other).enumerate() {
+            let k = &mut next[r as usize];
+            slot_other[*k] = o;
+            slot_edge[*k] = e as u32;
+            *k += 1;
+        }
+        Csr {
+            offsets,
+            other: slot_other,
+            edge: slot_edge,
+        }
+    }
+
+    /// Number of rows `R`.
+    pub fn rows(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// The slots of row `r`.
+    pub fn row(&self, r: usize) -> Range<usize> {
+        self.offsets[r]..self.offsets[r + 1]
+    }
+
+    /// The other endpoint of every slot, `[E]`.
+    pub fn other(&self) -> &[u32] {
+        &self.other
+    }
+
+    /// The edge id of every slot, `[E]`.
+    pub fn edge(&self) -> &[u32] {
+        &self.edge
+    }
+}
+
+/// A graph's edges `src[e] → dst[e]` grouped both ways: by target (what aggregation reads)
+/// and, on first use, by source (what the gradient of a gather reads). Shared by every
+/// [`Graph`](crate::Graph) with the same edges (clones, reweighted copies, other devices).
+#[derive(Debug)]
+pub struct Adjacency {
+    src: Arc<[u32]>,
+    dst: Arc<[u32]>,
+    by_target: Csr,
+    by_source: OnceLock<Csr>,
+}
+
+impl Adjacency {
+    /// The adjacency of edges `src[e] → dst[e]` into `targets` nodes.
+    pub fn new(src: Arc<[u32]>, dst: Arc<[u32]>, targets: usize) -> Adjacency {
+        let by_target = Csr::group(&dst, &src, targets);
+        Adjacency {
+            src,
+            dst,
+            by_target,
+            by_source: OnceLock::new(),
+        }
+    }
+
+    /// The edges grouped by target: row `i` holds the edges `j → i`, `other` the sources.
+    pub fn by_target(&self) -> &Csr {
+        &self.by_target
+    }
+
+    /// The edges grouped by source: row `j` holds the edges `j → i`, `other` the targets;
+    /// `max(src) + 1` rows (sources may index a larger node set than the targets).
+    pub fn by_source(&self) -> &Csr {
+        self.by_source.get_or_init(|| {
+            let rows = self.src.iter().max().map_or(0, |&m| m as usize + 1);
+            Csr::group(&self.src, &self.dst, rows)
+        })
+    }
+
+    /// Source of every edge, `[E]`.
+    pub fn src(&self) -> &[u32] {
+        &self.src
+    }
+
+    /// Target of every edge, `[E]`.
+    pub fn dst(&self) -> &[u32] {
+        &self.dst
+    }
+
+    /// Number of edges `E`.
+    pub fn num_edges(&self) -> usize {
+        self.src.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_match_brute_force_in_edge_order() {
+        // Repeated edges, an empty row (1), a loop (2 → 2).
+        let src: Vec<u32> = vec![3, 0, 2, 3, 0, 2, 0];
+        let dst: Vec<u32> = vec![0, 2, 2, 0, 3, 0, 2];
+        let csr = Csr::group(&dst, &src, 4);
+        assert_eq!(csr.rows(), 4);
+        for r in 0..4 {
+            let want: Vec<u32> = (0..7u32).filter(|&e| dst[e as usize] == r as u32).collect();
+            let slots = csr.row(r);
+            assert_eq!(&csr.edge()[slots.clone()], &want[..], "row {r}");
+            for k in slots {
+                assert_eq!(csr.other()[k], src[csr.edge()[k] as usize]);
+            }
+        }
+        assert!(csr.row(1).is_empty());
+    }
+
+    #[test]
+    fn adjacency_groups_sources_over_their_own_range() {
+        // Bipartite: 5 sources into 2 targets.
+        let adj = Adjacency::new(vec![4, 1, 4].into(), vec![0, 1, 1].into(), 2);
+        assert_eq!(adj.by_target().rows(), 2);
+        let by_source = adj.by_source();
+        assert_eq!(by_source.rows(), 5);
+        assert_eq!(&by_source.edge()[by_source.row(4)], &[0, 2]);
+        assert_eq!(&by_source.other()[by_source.row(4)], &[0, 1]);
+        assert!(by_source.row(0).is_empty());
+    }
+}

@@ -1,0 +1,305 @@
+//! The fused kernels on Burn tensors: the entry points the message-passing primitives call
+//! when the tensors live on a backend the kernels serve.
+
+use std::sync::Arc;
+
+use burn::backend::Dispatch;
+use burn::tensor::{DType, Device, Tensor};
+use burn_dispatch::DispatchDevice;
+
+use super::backend::{GraphKernels, Group, RowSum};
+use super::csr::Adjacency;
+use super::host::Read;
+use crate::Graph;
+
+/// Whether the fused kernels serve `f32` tensors on `device`: flex and ndarray, with or
+/// without autodiff. Elsewhere (wgpu) the primitives take Burn's portable gather and scatter.
+pub fn fused_on(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+    )
+}
+
+/// Whether the fused path takes these tensors.
+fn takes(x: &Tensor<2>, weight: Option<&Tensor<2>>) -> bool {
+    fused_on(&x.device())
+        && x.dtype() == DType::F32
+        && weight.is_none_or(|w| w.dtype() == DType::F32)
+}
+
+/// The fused weighted row sum over `graph`'s edges grouped by target:
+/// `out[i, h, :] = Σ_{e : dst[e] = i} w[e, h] · x[i_e, h, :]`, `i_e = src[e]` for
+/// `Read::Other`, `e` for `Read::Edge`; `Err(x)` where the kernels do not serve the tensors or `x` does not fit the graph (the
+/// caller's portable path then says why).
+///
+/// # Shapes
+/// - `x`: `[N_s or E, H·C]`, `weight`: `[E, H]`; output `[N, H·C]`
+pub(crate) fn sum_at_targets(
+    x: Tensor<2>,
+    weight: Option<&Tensor<2>>,
+    graph: &Graph,
+    read: Read,
+) -> Result<Tensor<2>, Tensor<2>> {
+    let heads = weight.map_or(1, |w| w.dims()[1]);
+    let [rows, f] = x.dims();
+    let adjacency = graph.adjacency();
+    let fits = match read {
+        Read::Other => adjacency.by_source().rows() <= rows,
+        Read::Edge => rows == adjacency.num_edges(),
+    };
+    if !takes(&x, weight) || !fits || heads == 0 || f % heads != 0 {
+        return Err(x);
+    }
+    let spec = RowSum {
+        group: Group::ByTarget,
+        read,
+        rows: graph.num_nodes(),
+        heads,
+    };
+    Ok(row_sum(x, weight.cloned(), adjacency, spec))
+}
+
+/// [`GraphKernels`] through Burn's dispatch.
+fn row_sum(
+    x: Tensor<2>,
+    weight: Option<Tensor<2>>,
+    adjacency: Arc<Adjacency>,
+    spec: RowSum,
+) -> Tensor<2> {
+    let out = match weight {
+        None => <Dispatch as GraphKernels>::row_sum(x.into_dispatch(), adjacency, spec),
+        Some(w) => <Dispatch as GraphKernels>::weighted_row_sum(
+            x.into_dispatch(),
+            w.into_dispatch(),
+            adjacency,
+            spec,
+        ),
+    };
+    Tensor::from_dispatch(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Int, TensorData};
+
+    use super::*;
+    use crate::message_passing::{
+        Aggregation, aggregate, aggregate_sources, gather_src, propagate_heads, propagate_weighted,
+        segment_mean, segment_sum,
+    };
+    use crate::testing::*;
+
+    /// A random multigraph on `n` nodes: repeated edges, loops, empty rows, and a hub
+    /// (node 0) that receives `hub` extra edges.
+    fn random_graph(n: usize, e: usize, hub: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+        let r = seeded_values(2 * e, seed);
+        // Only the first n/2 nodes ever receive, so the rest are empty rows.
+        let pick = |v: f32, m: usize| (((v + 1.0) * 0.5 * m as f32) as usize).min(m - 1);
+        let mut src: Vec<usize> = (0..e).map(|k| pick(r[k], n)).collect();
+        let mut dst: Vec<usize> = (0..e).map(|k| pick(r[e + k], n / 2)).collect();
+        src.extend((0..hub).map(|k| k % n));
+        dst.extend(std::iter::repeat_n(0, hub));
+        (src, dst)
+    }
+
+    /// The portable compositions the kernels replace (what every backend ran before).
+    fn reference(op: &str, x: Tensor<2>, w: Option<Tensor<2>>, g: &Graph) -> Tensor<2> {
+        let n = g.num_nodes();
+        match op {
+            "sum" => segment_sum(x, g.dst(), n),
+            "mean" => segment_mean(x, g.dst(), n),
+            "sources-sum" => segment_sum(gather_src(x, g), g.dst(), n),
+            "sources-mean" => segment_mean(gather_src(x, g), g.dst(), n),
+            "weighted" | "heads" => {
+                let w = w.expect("weights");
+                let heads = w.dims()[1];
+                let [rows, f] = x.dims();
+                let m = gather_src(x.reshape([rows, heads, f / heads]), g) * w.unsqueeze_dim(2);
+                segment_sum(m, g.dst(), n).reshape([n, f])
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    /// The same through the public primitives (fused where the device allows).
+    fn fused(op: &str, x: Tensor<2>, w: Option<Tensor<2>>, g: &Graph) -> Tensor<2> {
+        let n = g.num_nodes();
+        match op {
+            "sum" => aggregate(x, g, Aggregation::Sum),
+            "mean" => aggregate(x, g, Aggregation::Mean),
+            "sources-sum" => aggregate_sources(x, g, Aggregation::Sum),
+            "sources-mean" => aggregate_sources(x, g, Aggregation::Mean),
+            "weighted" => {
+                let w = w.expect("weights").reshape([g.num_edges()]);
+                propagate_weighted(x, &g.clone().with_edge_weight(w).unwrap())
+            }
+            "heads" => {
+                let w = w.expect("weights");
+                let [rows, f] = x.dims();
+                let heads = w.dims()[1];
+                propagate_heads(x.reshape([rows, heads, f / heads]), w, g).reshape([n, f])
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    /// `(op, input rows per edge?, heads of the weights)`.
+    const OPS: [(&str, bool, usize); 6] = [
+        ("sum", true, 0),
+        ("mean", true, 0),
+        ("sources-sum", false, 0),
+        ("sources-mean", false, 0),
+        ("weighted", false, 1),
+        ("heads", false, 3),
+    ];
+
+    fn case(op: (&str, bool, usize), n: usize, src: &[usize], dst: &[usize], device: &Device) {
+        let (name, per_edge, heads) = op;
+        let g = Graph::new(src, dst, n, device).unwrap();
+        let (e, f) = (src.len(), 6);
+        let rows = if per_edge { e } else { n };
+        let x = seeded_values(rows * f, 21);
+        let w = seeded_values(e * heads.max(1), 22);
+        let make = |d: &Device| {
+            let x = tensor2(&x, [rows, f], d);
+            let w = (heads > 0).then(|| tensor2(&w, [e, heads], d));
+            (x, w)
+        };
+        // Forward, on the device itself.
+        let (xa, wa) = make(device);
+        let (xb, wb) = make(device);
+        assert!(fused_on(device));
+        let read = if per_edge { Read::Edge } else { Read::Other };
+        let (xc, wc) = make(device);
+        assert!(
+            sum_at_targets(xc, wc.as_ref(), &g, read).is_ok(),
+            "{name}: fused path taken"
+        );
+        let got = to_vec(fused(name, xa, wa, &g));
+        assert_close(&got, &to_vec(reference(name, xb, wb, &g)), 1e-5, name);
+        // Gradients of both inputs under autodiff against the portable path's.
+        let auto = device.clone().autodiff();
+        let ga = g.to_device(&auto);
+        let r = tensor2(&seeded_values(n * f, 23), [n, f], &auto);
+        let grads = |reference_path: bool| {
+            let (x, w) = make(&auto);
+            let x = x.require_grad();
+            let w = w.map(|w| w.require_grad());
+            let out = match reference_path {
+                true => super::tests::reference(name, x.clone(), w.clone(), &ga),
+                false => fused(name, x.clone(), w.clone(), &ga),
+            };
+            let grads = (out * r.clone()).sum().backward();
+            let gw = w.map(|w| to_vec(w.grad(&grads).expect("weight gradient")));
+            (to_vec(x.grad(&grads).expect("input gradient")), gw)
+        };
+        let ((fx, fw), (rx, rw)) = (grads(false), grads(true));
+        assert_close(&fx, &rx, 1e-5, &format!("{name}: ∂x"));
+        if let (Some(fw), Some(rw)) = (fw, rw) {
+            assert_close(&fw, &rw, 1e-5, &format!("{name}: ∂w"));
+        }
+    }
+
+    #[test]
+    fn fused_ops_match_the_portable_path_forward_and_backward() {
+        let (n, e) = (40, 300);
+        let (src, dst) = random_graph(n, e, 0, 1);
+        for device in cpu_devices() {
+            for op in OPS {
+                case(op, n, &src, &dst, &device);
+            }
+        }
+    }
+
+    #[test]
+    fn a_hub_of_ten_thousand_in_edges() {
+        let (src, dst) = random_graph(64, 100, 10_000, 2);
+        for op in OPS {
+            case(op, 64, &src, &dst, &Device::flex());
+        }
+    }
+
+    #[test]
+    fn edgeless_graphs_give_zeros() {
+        let d = Device::flex();
+        let g = Graph::new(&[], &[], 3, &d).unwrap();
+        let x = tensor2(&seeded_values(6, 3), [3, 2], &d);
+        assert_eq!(
+            to_vec(aggregate_sources(x, &g, Aggregation::Mean)),
+            vec![0.0; 6]
+        );
+    }
+
+    #[test]
+    fn fused_gradients_match_finite_differences() {
+        let (src, dst) = random_graph(8, 30, 5, 3);
+        let d = Device::flex();
+        let g = Graph::new(&src, &dst, 8, &d).unwrap();
+        let x = seeded_values(8 * 3, 4);
+        check_gradient("sources-mean", &x, [8, 3], |x| {
+            aggregate_sources(x.clone(), &g.to_device(&x.device()), Aggregation::Mean)
+        });
+        let w = seeded_values(src.len() * 2, 5);
+        let h = tensor2(&seeded_values(8 * 4, 6), [8, 4], &d);
+        check_gradient("heads: ∂α", &w, [src.len(), 2], |w| {
+            let dev = w.device();
+            propagate_heads(
+                h.clone().to_device(&dev).reshape([8, 2, 2]),
+                w,
+                &g.to_device(&dev),
+            )
+            .reshape([8, 4])
+        });
+    }
+
+    #[test]
+    fn bitwise_equal_across_thread_counts_and_runs() {
+        let (src, dst) = random_graph(2000, 40_000, 3000, 7);
+        let d = Device::flex().autodiff();
+        let g = Graph::new(&src, &dst, 2000, &d).unwrap();
+        let x = seeded_values(2000 * 32, 8);
+        let run = || {
+            let x = tensor2(&x, [2000, 32], &d).require_grad();
+            let out = propagate_weighted(x.clone(), &g);
+            let grads = (out.clone() * out.clone()).sum().backward();
+            let bits = |t: Tensor<2>| -> Vec<u32> {
+                t.into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+                    .into_iter()
+                    .map(f32::to_bits)
+                    .collect()
+            };
+            (bits(out), bits(x.grad(&grads).unwrap()))
+        };
+        let pool = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+        };
+        let one = pool(1).install(run);
+        assert_eq!(one, pool(1).install(run), "two runs");
+        assert_eq!(one, pool(2).install(run), "1 and 2 threads");
+        assert_eq!(one, pool(4).install(run), "1 and 4 threads");
+    }
+
+    #[test]
+    fn expanded_index_views_scatter_to_their_rows() {
+        // Regression for the aliasing others hit: an index made by `unsqueeze` + `repeat_dim`
+        // (a stride-0 view) must still send update k to row ids[k], not every update to row 0.
+        for device in cpu_devices() {
+            let ids = Tensor::<1, Int>::from_data(TensorData::new(vec![2i64, 0, 1], [3]), &device);
+            let index = ids.unsqueeze_dim::<2>(1).repeat_dim(1, 4);
+            let values = Tensor::<2>::ones([3, 4], &device);
+            let out = Tensor::<2>::zeros([3, 4], &device).scatter(
+                0,
+                index,
+                values,
+                burn::tensor::IndexingUpdateOp::Add,
+            );
+            assert_eq!(to_vec(out), vec![1.0; 12], "{device:?}");
+        }
+    }
+}
