@@ -5,21 +5,46 @@
 //! stored values — the same distribution as dense dropout, since a dropped zero stays zero.
 
 use burn::nn::{Dropout, Linear};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::Graph;
+use crate::kernels::{Read, sum_at_targets};
 use crate::message_passing::{gather_rows, segment_sum};
 
-/// Sparse node features in coordinate form: value `values[k]` at `(rows[k], cols[k])`.
+/// Sparse node features in coordinate form: value `values[k]` at `(rows[k], cols[k])`, kept
+/// as the edges `cols[k] → rows[k]` of a bipartite graph from the columns into the rows, so
+/// `X W` is the weighted sum of `W`'s rows at each node (a fused kernel on the CPU).
 ///
 /// # Shapes
-/// - `rows`, `cols`, `values`: `[nnz]`; the matrix is `[num_rows, num_cols]`
+/// - `values`: `[nnz]`; `entries`: `nnz` edges over `num_rows` targets, sources in
+///   `0..num_cols`; the matrix is `[num_rows, num_cols]`
 #[derive(Debug, Clone)]
 pub struct SparseFeatures {
-    rows: Tensor<1, Int>,
-    cols: Tensor<1, Int>,
+    entries: Graph,
     values: Tensor<1>,
     num_rows: usize,
     num_cols: usize,
+}
+
+impl SparseFeatures {
+    /// The entries `(rows[k], cols[k], values[k])` of a `[num_rows, num_cols]` matrix, in
+    /// row order (callers build them so).
+    fn new(
+        rows: &[usize],
+        cols: &[usize],
+        values: Vec<f32>,
+        num_cols: usize,
+        num_rows: usize,
+        device: &Device,
+    ) -> Self {
+        let nnz = values.len();
+        SparseFeatures {
+            entries: Graph::from_checked(cols, rows, num_rows, device),
+            values: Tensor::from_data(TensorData::new(values, [nnz]), device),
+            num_rows,
+            num_cols,
+        }
+    }
 }
 
 /// Node input features `[N, F]`.
@@ -59,19 +84,12 @@ impl Features {
         let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
         for (k, &x) in data.iter().enumerate().take(rows * cols) {
             if x != 0.0 {
-                r.push((k / cols) as i64);
-                c.push((k % cols) as i64);
+                r.push(k / cols);
+                c.push(k % cols);
                 v.push(x);
             }
         }
-        let nnz = v.len();
-        Features::Sparse(SparseFeatures {
-            rows: Tensor::from_data(TensorData::new(r, [nnz]), device),
-            cols: Tensor::from_data(TensorData::new(c, [nnz]), device),
-            values: Tensor::from_data(TensorData::new(v, [nnz]), device),
-            num_rows: rows,
-            num_cols: cols,
-        })
+        Features::Sparse(SparseFeatures::new(&r, &c, v, cols, rows, device))
     }
 
     /// Sparse when at most `max_density` of the entries are non-zero, else dense.
@@ -128,8 +146,7 @@ impl Features {
         match self {
             Features::Dense(x) => Features::Dense(x.to_device(device)),
             Features::Sparse(s) => Features::Sparse(SparseFeatures {
-                rows: s.rows.to_device(device),
-                cols: s.cols.to_device(device),
+                entries: s.entries.to_device(device),
                 values: s.values.to_device(device),
                 ..s
             }),
@@ -159,8 +176,14 @@ impl Features {
         match self {
             Features::Dense(x) => x.matmul(w),
             Features::Sparse(s) => {
-                let messages = gather_rows(w, &s.cols) * s.values.unsqueeze_dim(1);
-                segment_sum(messages, &s.rows, s.num_rows)
+                let values = s.values.unsqueeze_dim(1);
+                match sum_at_targets(w, Some(&values), &s.entries, Read::Other) {
+                    Ok(out) => out,
+                    Err(w) => {
+                        let messages = gather_rows(w, s.entries.src()) * values;
+                        segment_sum(messages, s.entries.dst(), s.num_rows)
+                    }
+                }
             }
             Features::Identity { .. } => w,
         }
@@ -181,8 +204,8 @@ impl Features {
     /// The first `n` rows (`n ≤ N`): a bipartite layer's target features, which in a sampled
     /// block are a prefix of its sources' ([`BipartiteGraph`](crate::BipartiteGraph)).
     /// Sparse features keep their entries in row order (as [`sparse`](Self::sparse) stores
-    /// them), so their prefix is a prefix of the entries, counted with one device read. The
-    /// identity's first rows are stored sparse (`device` is used only for it).
+    /// them), so their prefix is a prefix of the entries. The identity's first rows are stored
+    /// sparse (`device` is used only for it).
     ///
     /// # Shapes
     /// - output `[n, F]`
@@ -193,25 +216,26 @@ impl Features {
                 Features::Dense(x.slice([0..n, 0..f]))
             }
             Features::Sparse(s) => {
-                let kept = s.rows.clone().lower_elem(n as i64).int().sum().into_data();
-                let kept = kept.iter::<i64>().next().unwrap_or(0) as usize;
+                let kept = s.entries.host_dst().partition_point(|&r| (r as usize) < n);
+                let as_usize =
+                    |v: &[u32]| v[..kept].iter().map(|&i| i as usize).collect::<Vec<_>>();
+                let (rows, cols) = (
+                    as_usize(s.entries.host_dst()),
+                    as_usize(s.entries.host_src()),
+                );
                 Features::Sparse(SparseFeatures {
-                    rows: s.rows.slice(0..kept),
-                    cols: s.cols.slice(0..kept),
+                    entries: Graph::from_checked(&cols, &rows, n, &s.entries.device()),
                     values: s.values.slice(0..kept),
                     num_rows: n,
                     num_cols: s.num_cols,
                 })
             }
             Features::Identity { num_nodes } => {
-                let diagonal = Tensor::<1, Int>::arange(0..n as i64, device);
-                Features::Sparse(SparseFeatures {
-                    rows: diagonal.clone(),
-                    cols: diagonal,
-                    values: Tensor::ones([n], device),
-                    num_rows: n,
-                    num_cols: num_nodes,
-                })
+                let diagonal: Vec<usize> = (0..n).collect();
+                let ones = vec![1.0; n];
+                Features::Sparse(SparseFeatures::new(
+                    &diagonal, &diagonal, ones, num_nodes, n, device,
+                ))
             }
         }
     }
@@ -223,7 +247,7 @@ impl Features {
             Features::Identity { num_nodes } => Tensor::eye(num_nodes, device),
             Features::Sparse(s) => {
                 let [n, f] = [s.num_rows, s.num_cols];
-                let flat = s.rows.mul_scalar(f as i64) + s.cols;
+                let flat = s.entries.dst().clone().mul_scalar(f as i64) + s.entries.src().clone();
                 segment_sum(s.values, &flat, n * f).reshape([n, f])
             }
         }

@@ -18,7 +18,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, TensorData, TensorMetadata, backend_extension};
 
 use super::csr::{Adjacency, Csr};
-use super::host::{Read, edge_dots, edge_rows, row_sums};
+use super::host::{Read, edge_dots, edge_rows, row_softmax, row_softmax_backward, row_sums};
 
 /// Which grouping of the edges a row sum runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +176,13 @@ fn grad_weight<B: HostFloat>(
     B::from_values(out, [adjacency.num_edges(), spec.heads], g)
 }
 
+/// Softmax of per-edge scores `[E, H]` over each target's incoming edges, on host values.
+fn softmax<B: HostFloat>(scores: &FloatTensor<B>, adjacency: &Adjacency) -> FloatTensor<B> {
+    let heads = scores.shape()[1];
+    let out = B::with_values(scores, |s| row_softmax(adjacency.by_target(), s, heads));
+    B::from_values(out, [adjacency.num_edges(), heads], scores)
+}
+
 /// Fused message-passing operations (a Burn backend extension): implemented on the host for
 /// flex and ndarray, differentiated by hand under autodiff.
 #[backend_extension(Flex, NdArray, Autodiff)]
@@ -196,6 +203,16 @@ pub trait GraphKernels: Backend {
         adjacency: Arc<Adjacency>,
         spec: RowSum,
     ) -> FloatTensor<Self>;
+
+    /// Softmax of every edge's scores over its target's incoming edges, per head
+    /// ([`row_softmax`]).
+    ///
+    /// # Shapes
+    /// - `scores`: `[E, H]`; output `[E, H]`
+    fn softmax_at_targets(
+        scores: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+    ) -> FloatTensor<Self>;
 }
 
 impl GraphKernels for Flex {
@@ -211,6 +228,13 @@ impl GraphKernels for Flex {
     ) -> FloatTensor<Self> {
         forward::<Self>(&x, Some(&weight), &adjacency, spec)
     }
+
+    fn softmax_at_targets(
+        scores: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+    ) -> FloatTensor<Self> {
+        softmax::<Self>(&scores, &adjacency)
+    }
 }
 
 impl GraphKernels for NdArray {
@@ -225,6 +249,13 @@ impl GraphKernels for NdArray {
         spec: RowSum,
     ) -> FloatTensor<Self> {
         forward::<Self>(&x, Some(&weight), &adjacency, spec)
+    }
+
+    fn softmax_at_targets(
+        scores: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+    ) -> FloatTensor<Self> {
+        softmax::<Self>(&scores, &adjacency)
     }
 }
 
@@ -280,7 +311,48 @@ impl<B: HostFloat> Backward<B, 2> for WeightedRowSumBackward {
     }
 }
 
+/// The backward step of [`GraphKernels::softmax_at_targets`]: it keeps the output.
+#[derive(Debug)]
+struct SoftmaxBackward;
+
+impl<B: HostFloat> Backward<B, 1> for SoftmaxBackward {
+    type State = (FloatTensor<B>, Arc<Adjacency>);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        let (y, adjacency) = ops.state;
+        if let Some(node) = node {
+            let heads = y.shape()[1];
+            let ds = B::with_values(&y, |yv| {
+                B::with_values(&g, |gv| {
+                    row_softmax_backward(adjacency.by_target(), yv, gv, heads)
+                })
+            });
+            grads.register::<B>(
+                node.id,
+                B::from_values(ds, [adjacency.num_edges(), heads], &g),
+            );
+        }
+    }
+}
+
 impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodiff<B, C> {
+    fn softmax_at_targets(
+        scores: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+    ) -> FloatTensor<Self> {
+        let out = softmax::<B>(scores.primitive(), &adjacency);
+        match SoftmaxBackward
+            .prepare::<C>([scores.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((out.clone(), adjacency), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
     fn row_sum(x: FloatTensor<Self>, adjacency: Arc<Adjacency>, spec: RowSum) -> FloatTensor<Self> {
         let out = forward::<B>(x.primitive(), None, &adjacency, spec);
         match RowSumBackward

@@ -4,20 +4,24 @@
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
+use rayon::prelude::*;
+
 /// Edges grouped by one endpoint (the *row*): compressed sparse rows. Slot `k` of row `r`
 /// holds an edge `edge[k]` whose grouping endpoint is `r` and whose other endpoint is
 /// `other[k]`; a row's slots are in increasing edge id, so a sum over a row adds in one fixed
 /// order — the same on every run and for every thread count.
 ///
-/// Built by a stable counting sort: `O(E + R)` time, `8 E + 8 (R + 1)` bytes.
+/// Built by a stable counting sort: `O(E + R)` time, `12 E + 8 (R + 1)` bytes.
 ///
 /// # Shapes
-/// - `offsets`: `[R + 1]`, row `r` is `offsets[r]..offsets[r + 1]`; `other`, `edge`: `[E]`
+/// - `offsets`: `[R + 1]`, row `r` is `offsets[r]..offsets[r + 1]`; `other`, `edge`: `[E]`;
+///   `slot`: `[E]`, the inverse of `edge`
 #[derive(Debug, Clone, PartialEq)]
 pub struct Csr {
     offsets: Vec<usize>,
     other: Vec<u32>,
     edge: Vec<u32>,
+    slot: Vec<u32>,
 }
 
 impl Csr {
@@ -37,16 +41,19 @@ impl Csr {
         }
         let mut next = offsets[..rows].to_vec();
         let (mut slot_other, mut slot_edge) = (vec![0u32; row.len()], vec![0u32; row.len()]);
+        let mut slot = vec![0u32; row.len()];
         for (e, (&r, &o)) in row.iter().zip(other).enumerate() {
             let k = &mut next[r as usize];
             slot_other[*k] = o;
             slot_edge[*k] = e as u32;
+            slot[e] = *k as u32;
             *k += 1;
         }
         Csr {
             offsets,
             other: slot_other,
             edge: slot_edge,
+            slot,
         }
     }
 
@@ -68,6 +75,38 @@ impl Csr {
     /// The edge id of every slot, `[E]`.
     pub fn edge(&self) -> &[u32] {
         &self.edge
+    }
+
+    /// The slot of every edge, `[E]` (`slot[edge[k]] = k`).
+    pub fn slot(&self) -> &[u32] {
+        &self.slot
+    }
+
+    /// `values` (`width` per slot, in slot order) in edge order.
+    pub(crate) fn to_edge_order(&self, values: &[f32], width: usize) -> Vec<f32> {
+        let mut out = vec![0.0f32; values.len()];
+        out.par_chunks_mut(width.max(1))
+            .enumerate()
+            .for_each(|(e, row)| {
+                let k = self.slot[e] as usize;
+                row.copy_from_slice(&values[k * width..(k + 1) * width]);
+            });
+        out
+    }
+
+    /// A mutable slice of `values` (`width` per slot, in slot order) for every row.
+    pub(crate) fn split_rows<'a>(
+        &self,
+        mut values: &'a mut [f32],
+        width: usize,
+    ) -> Vec<&'a mut [f32]> {
+        let mut rows = Vec::with_capacity(self.rows());
+        for r in 0..self.rows() {
+            let (row, rest) = values.split_at_mut(self.row(r).len() * width);
+            rows.push(row);
+            values = rest;
+        }
+        rows
     }
 }
 
@@ -141,6 +180,7 @@ mod tests {
             assert_eq!(&csr.edge()[slots.clone()], &want[..], "row {r}");
             for k in slots {
                 assert_eq!(csr.other()[k], src[csr.edge()[k] as usize]);
+                assert_eq!(csr.slot()[csr.edge()[k] as usize] as usize, k);
             }
         }
         assert!(csr.row(1).is_empty());

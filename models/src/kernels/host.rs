@@ -143,6 +143,63 @@ pub fn edge_dots(
     out
 }
 
+/// Softmax over every CSR row, per head (each edge's score against the other edges of its row):
+///
+/// `out[e, h] = exp(s[e, h] − m[r, h]) / Σ_{e' in row r} exp(s[e', h] − m[r, h])`, `r` the row of
+/// `e` and `m[r, h]` the row's maximum, so no exponential overflows.
+///
+/// # Shapes
+/// - `s`: `[E, heads]` in edge order; output `[E, heads]` in edge order
+pub fn row_softmax(csr: &Csr, s: &[f32], heads: usize) -> Vec<f32> {
+    let mut by_slot = vec![0.0f32; s.len()];
+    csr.split_rows(&mut by_slot, heads)
+        .into_par_iter()
+        .with_min_len(grain(8 * heads))
+        .enumerate()
+        .for_each(|(r, out)| {
+            let edges = &csr.edge()[csr.row(r)];
+            for h in 0..heads {
+                let score = |e: &u32| s[*e as usize * heads + h];
+                let m = edges.iter().map(score).fold(f32::NEG_INFINITY, f32::max);
+                let mut z = 0.0f32;
+                for (k, e) in edges.iter().enumerate() {
+                    let v = (score(e) - m).exp();
+                    out[k * heads + h] = v;
+                    z += v;
+                }
+                for k in 0..edges.len() {
+                    out[k * heads + h] /= z;
+                }
+            }
+        });
+    csr.to_edge_order(&by_slot, heads)
+}
+
+/// The gradient of [`row_softmax`] from its output `y` and `g = ∂L/∂y`:
+///
+/// `∂L/∂s[e, h] = y[e, h] · (g[e, h] − Σ_{e' in row r} y[e', h] · g[e', h])`
+///
+/// # Shapes
+/// - `y`, `g`: `[E, heads]` in edge order; output `[E, heads]` in edge order
+pub fn row_softmax_backward(csr: &Csr, y: &[f32], g: &[f32], heads: usize) -> Vec<f32> {
+    let mut by_slot = vec![0.0f32; y.len()];
+    csr.split_rows(&mut by_slot, heads)
+        .into_par_iter()
+        .with_min_len(grain(8 * heads))
+        .enumerate()
+        .for_each(|(r, out)| {
+            let edges = &csr.edge()[csr.row(r)];
+            for h in 0..heads {
+                let at = |e: &u32| *e as usize * heads + h;
+                let dot: f32 = edges.iter().map(|e| y[at(e)] * g[at(e)]).sum();
+                for (k, e) in edges.iter().enumerate() {
+                    out[k * heads + h] = y[at(e)] * (g[at(e)] - dot);
+                }
+            }
+        });
+    csr.to_edge_order(&by_slot, heads)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

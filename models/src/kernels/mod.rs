@@ -22,4 +22,4 @@ pub use backend::{GraphKernels, Group, HostFloat, RowSum};
 pub use csr::{Adjacency, Csr};
 pub use host::Read;
 pub use ops::fused_on;
-pub(crate) use ops::sum_at_targets;
+pub(crate) use ops::{softmax_at_targets, sum_at_targets};

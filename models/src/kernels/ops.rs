@@ -60,6 +60,20 @@ pub(crate) fn sum_at_targets(
     Ok(row_sum(x, weight.cloned(), adjacency, spec))
 }
 
+/// The fused softmax of per-edge scores over each target's incoming edges, per head;
+/// `Err(scores)` where the kernels do not serve them.
+///
+/// # Shapes
+/// - `scores`: `[E, H]`; output `[E, H]`
+pub(crate) fn softmax_at_targets(scores: Tensor<2>, graph: &Graph) -> Result<Tensor<2>, Tensor<2>> {
+    if !takes(&scores, None) || scores.dims()[0] != graph.num_edges() {
+        return Err(scores);
+    }
+    let out =
+        <Dispatch as GraphKernels>::softmax_at_targets(scores.into_dispatch(), graph.adjacency());
+    Ok(Tensor::from_dispatch(out))
+}
+
 /// [`GraphKernels`] through Burn's dispatch.
 fn row_sum(
     x: Tensor<2>,
@@ -111,6 +125,7 @@ mod tests {
             "mean" => segment_mean(x, g.dst(), n),
             "sources-sum" => segment_sum(gather_src(x, g), g.dst(), n),
             "sources-mean" => segment_mean(gather_src(x, g), g.dst(), n),
+            "softmax" => crate::message_passing::segment_softmax(x, g.dst(), n),
             "weighted" | "heads" => {
                 let w = w.expect("weights");
                 let heads = w.dims()[1];
@@ -130,6 +145,7 @@ mod tests {
             "mean" => aggregate(x, g, Aggregation::Mean),
             "sources-sum" => aggregate_sources(x, g, Aggregation::Sum),
             "sources-mean" => aggregate_sources(x, g, Aggregation::Mean),
+            "softmax" => crate::message_passing::softmax_at_targets(x, g),
             "weighted" => {
                 let w = w.expect("weights").reshape([g.num_edges()]);
                 propagate_weighted(x, &g.clone().with_edge_weight(w).unwrap())
@@ -145,7 +161,8 @@ mod tests {
     }
 
     /// `(op, input rows per edge?, heads of the weights)`.
-    const OPS: [(&str, bool, usize); 6] = [
+    const OPS: [(&str, bool, usize); 7] = [
+        ("softmax", true, 0),
         ("sum", true, 0),
         ("mean", true, 0),
         ("sources-sum", false, 0),
@@ -181,7 +198,8 @@ mod tests {
         // Gradients of both inputs under autodiff against the portable path's.
         let auto = device.clone().autodiff();
         let ga = g.to_device(&auto);
-        let r = tensor2(&seeded_values(n * f, 23), [n, f], &auto);
+        let out_rows = if name == "softmax" { e } else { n };
+        let r = tensor2(&seeded_values(out_rows * f, 23), [out_rows, f], &auto);
         let grads = |reference_path: bool| {
             let (x, w) = make(&auto);
             let x = x.require_grad();
@@ -237,6 +255,13 @@ mod tests {
         let d = Device::flex();
         let g = Graph::new(&src, &dst, 8, &d).unwrap();
         let x = seeded_values(8 * 3, 4);
+        let scores: Vec<f32> = seeded_values(src.len() * 2, 9)
+            .iter()
+            .map(|v| v * 30.0)
+            .collect();
+        check_gradient("softmax", &scores, [src.len(), 2], |s| {
+            crate::message_passing::softmax_at_targets(s.clone(), &g.to_device(&s.device()))
+        });
         check_gradient("sources-mean", &x, [8, 3], |x| {
             aggregate_sources(x.clone(), &g.to_device(&x.device()), Aggregation::Mean)
         });

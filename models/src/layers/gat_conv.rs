@@ -11,7 +11,7 @@ use crate::interop::{
     import_linear, import_param,
 };
 use crate::message_passing::{
-    add_self_loops, gather_dst, gather_src, propagate_heads, segment_softmax,
+    add_self_loops, gather_dst, gather_src, propagate_heads, softmax_at_targets,
 };
 use crate::{BipartiteGraph, Features, Graph, GraphError};
 
@@ -187,7 +187,7 @@ impl GatConv {
             gather_src(a_src, &graph) + gather_dst(a_dst, &graph),
             self.negative_slope,
         );
-        let alpha = segment_softmax(logits, graph.dst(), n_t);
+        let alpha = softmax_at_targets(logits, &graph);
         let out = attend(h_src, &self.attention_dropout, alpha.clone(), &graph);
         (self.finish(out), Attention { graph, alpha })
     }

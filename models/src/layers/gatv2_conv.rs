@@ -12,7 +12,7 @@ use crate::interop::{
     Import, PygParams, StateDict, export_bias, export_linear, export_param, import_bias,
     import_linear, import_param,
 };
-use crate::message_passing::{gather_dst, gather_src, segment_softmax};
+use crate::message_passing::{gather_dst, gather_src, softmax_at_targets};
 use crate::{Features, Graph};
 
 /// Configuration of a [`GatV2Conv`] layer.
@@ -134,7 +134,7 @@ impl GatV2Conv {
         );
         let [e, _, _] = hidden.dims();
         let logits = (hidden * self.att.val()).sum_dim(2).reshape([e, hh]);
-        let alpha = segment_softmax(logits, graph.dst(), n);
+        let alpha = softmax_at_targets(logits, &graph);
         let out = attend(xl, &self.attention_dropout, alpha.clone(), &graph);
         (
             finish_heads(out, self.concat, self.bias.as_ref()),

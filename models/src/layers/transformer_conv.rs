@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::gat_conv::Attention;
 use crate::interop::{Import, PygParams, StateDict, export_linear, import_linear};
-use crate::message_passing::{gather_dst, gather_src, segment_softmax, segment_sum};
+use crate::message_passing::{gather_dst, gather_src, segment_sum, softmax_at_targets};
 use crate::{Features, Graph, GraphError};
 
 /// Configuration of a [`TransformerConv`] layer.
@@ -137,7 +137,7 @@ impl TransformerConv {
             .sum_dim(2)
             .reshape([e, hh])
             .div_scalar((c as f64).sqrt());
-        let alpha = segment_softmax(scores, graph.dst(), n);
+        let alpha = softmax_at_targets(scores, graph);
         let weights = self.attention_dropout.forward(alpha.clone());
         let a = segment_sum(v_e * weights.unsqueeze_dim(2), graph.dst(), n);
         let a = if self.concat {

@@ -8,7 +8,7 @@ use super::segment::{
     as_rows, segment_max, segment_mean, segment_min, segment_softmax, segment_sum,
 };
 use crate::Graph;
-use crate::kernels::{Read, sum_at_targets};
+use crate::kernels::{Read, softmax_at_targets as softmax_at_targets_fused, sum_at_targets};
 
 /// A permutation-invariant reduction of the rows that share a segment id: the "reduce" of
 /// message passing (messages grouped by target node) and of graph readout (nodes grouped by
@@ -193,6 +193,23 @@ fn mean_weights(graph: &Graph, device: &burn::tensor::Device) -> Tensor<2> {
         Tensor::<1>::from_data(burn::tensor::TensorData::new(w, [g.num_edges()]), device)
             .reshape([g.num_edges(), 1])
     })
+}
+
+/// Softmax of every edge's scores over the edges into the same target, element-wise over the
+/// trailing dimensions (attention heads): [`segment_softmax`] over `graph.dst()`, one fused
+/// pass on the CPU.
+///
+/// `out[e] = exp(s[e] − m_i) / Σ_{e' : dst[e'] = i} exp(s[e'] − m_i)`, `i = dst[e]`, `m_i` the
+/// maximum over those edges
+///
+/// # Shapes
+/// - `scores`: `[E, ...]`; output `[E, ...]`
+pub fn softmax_at_targets<const D: usize>(scores: Tensor<D>, graph: &Graph) -> Tensor<D> {
+    let dims = scores.dims();
+    match softmax_at_targets_fused(as_rows(scores), graph) {
+        Ok(out) => out.reshape(dims),
+        Err(rows) => segment_softmax(rows.reshape(dims), graph.dst(), graph.num_nodes()),
+    }
 }
 
 /// The weighted sum of source rows at each target: the sparse-dense product `A x` of the

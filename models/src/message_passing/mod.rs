@@ -22,7 +22,7 @@ mod self_loops;
 
 pub use aggregate::{
     Aggregation, Aggregator, SoftmaxAggregation, aggregate, aggregate_sources, propagate_heads,
-    propagate_weighted,
+    propagate_weighted, softmax_at_targets,
 };
 pub use degree::{in_degree, out_degree, weighted_in_degree};
 pub use gather::{gather_dst, gather_src};
