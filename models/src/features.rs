@@ -8,6 +8,7 @@ use burn::nn::{Dropout, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::Graph;
+use crate::kernels;
 use crate::kernels::{Read, sum_at_targets};
 use crate::message_passing::{gather_rows, segment_sum};
 
@@ -157,9 +158,9 @@ impl Features {
     /// Dropout on the stored values (dense: every entry).
     pub fn dropout(self, dropout: &Dropout) -> Self {
         match self {
-            Features::Dense(x) => Features::Dense(dropout.forward(x)),
+            Features::Dense(x) => Features::Dense(kernels::dropout(dropout, x)),
             Features::Sparse(s) => Features::Sparse(SparseFeatures {
-                values: dropout.forward(s.values),
+                values: kernels::dropout(dropout, s.values),
                 ..s
             }),
             identity => identity,

@@ -15,10 +15,14 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Flex, TensorData, TensorMetadata, backend_extension};
+use burn::backend::{
+    Autodiff, Backend, Flex, Shape, TensorData, TensorMetadata, backend_extension,
+};
 
 use super::csr::{Adjacency, Csr};
-use super::host::{Read, edge_dots, edge_rows, row_softmax, row_softmax_backward, row_sums};
+use super::host::{
+    Read, dropout, edge_dots, edge_rows, row_softmax, row_softmax_backward, row_sums,
+};
 
 /// Which grouping of the edges a row sum runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,10 +72,10 @@ pub trait HostFloat: Backend {
     /// A tensor of `values` in row-major order, on `like`'s device.
     fn from_values(
         values: Vec<f32>,
-        shape: [usize; 2],
+        shape: impl Into<Shape>,
         like: &FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        Self::float_from_data(TensorData::new(values, shape), &like.device())
+        Self::float_from_data(TensorData::new(values, shape.into()), &like.device())
     }
 }
 
@@ -183,6 +187,12 @@ fn softmax<B: HostFloat>(scores: &FloatTensor<B>, adjacency: &Adjacency) -> Floa
     B::from_values(out, [adjacency.num_edges(), heads], scores)
 }
 
+/// Inverted dropout on host values with the counter-based mask of `seed` ([`dropout`]).
+fn dropout_values<B: HostFloat>(x: &FloatTensor<B>, seed: u64, keep: f64) -> FloatTensor<B> {
+    let out = B::with_values(x, |v| dropout(v, seed, keep));
+    B::from_values(out, x.shape(), x)
+}
+
 /// Fused message-passing operations (a Burn backend extension): implemented on the host for
 /// flex and ndarray, differentiated by hand under autodiff.
 #[backend_extension(Flex, NdArray, Autodiff)]
@@ -213,6 +223,10 @@ pub trait GraphKernels: Backend {
         scores: FloatTensor<Self>,
         adjacency: Arc<Adjacency>,
     ) -> FloatTensor<Self>;
+
+    /// Inverted dropout keeping each value with probability `keep`, by the counter-based mask
+    /// of `seed` ([`dropout`]); any shape.
+    fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self>;
 }
 
 impl GraphKernels for Flex {
@@ -235,6 +249,10 @@ impl GraphKernels for Flex {
     ) -> FloatTensor<Self> {
         softmax::<Self>(&scores, &adjacency)
     }
+
+    fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
+        dropout_values::<Self>(&x, seed, keep)
+    }
 }
 
 impl GraphKernels for NdArray {
@@ -256,6 +274,10 @@ impl GraphKernels for NdArray {
         adjacency: Arc<Adjacency>,
     ) -> FloatTensor<Self> {
         softmax::<Self>(&scores, &adjacency)
+    }
+
+    fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
+        dropout_values::<Self>(&x, seed, keep)
     }
 }
 
@@ -337,7 +359,36 @@ impl<B: HostFloat> Backward<B, 1> for SoftmaxBackward {
     }
 }
 
+/// The backward step of [`GraphKernels::seeded_dropout`]: the same mask, rebuilt from the seed.
+#[derive(Debug)]
+struct DropoutBackward;
+
+impl<B: HostFloat> Backward<B, 1> for DropoutBackward {
+    type State = (u64, f64);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        let (seed, keep) = ops.state;
+        if let Some(node) = node {
+            grads.register::<B>(node.id, dropout_values::<B>(&g, seed, keep));
+        }
+    }
+}
+
 impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodiff<B, C> {
+    fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
+        let out = dropout_values::<B>(x.primitive(), seed, keep);
+        match DropoutBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((seed, keep), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
     fn softmax_at_targets(
         scores: FloatTensor<Self>,
         adjacency: Arc<Adjacency>,

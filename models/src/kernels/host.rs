@@ -22,6 +22,27 @@ fn grain(f: usize) -> usize {
     ((1 << 14) / f.max(1)).max(1)
 }
 
+/// Slots ahead whose input row is prefetched: the rows are gathered in random order, so each
+/// is a cache miss unless asked for early.
+const PREFETCH: usize = 8;
+
+/// Asks the CPU to bring `x`'s row `i` (`f` values) into cache.
+#[inline(always)]
+fn prefetch_row(x: &[f32], i: usize, f: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // 16 floats per 64-byte line: the row's first and last lines cover short rows.
+        for at in [i * f, (i + 1) * f - 1] {
+            if let Some(v) = x.get(at) {
+                // SAFETY: a prefetch is a hint that never faults, and SSE is part of every
+                // x86-64 target; the pointer comes from a live slice element.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>((v as *const f32).cast()) };
+            }
+        }
+    }
+}
+
 /// `acc += a · x`, element-wise.
 #[inline]
 fn axpy(acc: &mut [f32], a: f32, x: &[f32]) {
@@ -57,12 +78,20 @@ pub fn row_sums(
         .with_min_len(grain(f))
         .enumerate()
         .for_each(|(r, acc)| {
+            let index = match read {
+                Read::Other => csr.other(),
+                Read::Edge => csr.edge(),
+            };
             for k in csr.row(r) {
+                if let Some(&ahead) = index.get(k + PREFETCH) {
+                    prefetch_row(x, ahead as usize, f);
+                    if let Some(w) = w {
+                        let e = csr.edge()[k + PREFETCH] as usize;
+                        prefetch_row(w, e, heads);
+                    }
+                }
                 let e = csr.edge()[k] as usize;
-                let i = match read {
-                    Read::Other => csr.other()[k] as usize,
-                    Read::Edge => e,
-                };
+                let i = index[k] as usize;
                 let xi = &x[i * f..(i + 1) * f];
                 match w {
                     None => axpy(acc, 1.0, xi),
@@ -200,6 +229,43 @@ pub fn row_softmax_backward(csr: &Csr, y: &[f32], g: &[f32], heads: usize) -> Ve
     csr.to_edge_order(&by_slot, heads)
 }
 
+/// Whether dropout keeps value `i` of a call seeded with `seed`: a counter-based draw (SplitMix64
+/// of the seed and the index), so any value's fate is known without the others — in parallel,
+/// in any order, and again in the backward pass without a stored mask. `threshold` is the keep
+/// probability in units of 2⁻³².
+#[inline]
+pub fn keeps(seed: u64, i: usize, threshold: u64) -> bool {
+    let mut z = seed.wrapping_add((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 32) < threshold
+}
+
+/// The keep probability `1 − p` in units of 2⁻³².
+pub fn keep_threshold(keep: f64) -> u64 {
+    (keep * 4_294_967_296.0).round() as u64
+}
+
+/// Inverted dropout of `x` with the mask of `seed`: `out[i] = x[i] / keep` where
+/// [`keeps`]`(seed, i)`, else 0 (the backward pass is the same map applied to the gradient).
+pub fn dropout(x: &[f32], seed: u64, keep: f64) -> Vec<f32> {
+    let (threshold, scale) = (keep_threshold(keep), (1.0 / keep) as f32);
+    let mut out = vec![0.0f32; x.len()];
+    out.par_chunks_mut(1 << 14)
+        .zip(x.par_chunks(1 << 14))
+        .enumerate()
+        .for_each(|(chunk, (out, x))| {
+            let base = chunk << 14;
+            for (i, (o, v)) in out.iter_mut().zip(x).enumerate() {
+                if keeps(seed, base + i, threshold) {
+                    *o = v * scale;
+                }
+            }
+        });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +334,21 @@ mod tests {
                 assert!((dots[k * heads + h] - want).abs() < 1e-5);
             }
         }
+    }
+
+    #[test]
+    fn dropout_keeps_the_asked_share_and_scales_the_rest() {
+        let x = vec![1.0f32; 200_000];
+        let out = dropout(&x, 42, 0.7);
+        let kept = out.iter().filter(|&&v| v != 0.0).count() as f64 / x.len() as f64;
+        assert!((kept - 0.7).abs() < 0.005, "kept {kept}");
+        assert!(
+            out.iter()
+                .all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6)
+        );
+        // Another seed, another mask; the same seed, the same mask.
+        assert_ne!(out, dropout(&x, 43, 0.7));
+        assert_eq!(out, dropout(&x, 42, 0.7));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor};
 use super::sg_conv::gcn_normalized;
 use crate::Graph;
 use crate::interop::{Import, PygParams, StateDict};
+use crate::kernels;
 use crate::message_passing::propagate_weighted;
 
 /// Configuration of an [`Appnp`] propagation.
@@ -86,7 +87,7 @@ impl Appnp {
         (0..self.k).fold(x, |h, _| {
             let step = match graph.edge_weight().filter(|_| training) {
                 Some(w) => {
-                    let w = self.edge_dropout.forward(w.clone().autodiff());
+                    let w = kernels::dropout(&self.edge_dropout, w.clone().autodiff());
                     propagate_weighted(h, &graph.reweighted(w))
                 }
                 None => propagate_weighted(h, &graph),

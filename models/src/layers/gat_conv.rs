@@ -10,6 +10,7 @@ use crate::interop::{
     Import, PygParams, StateDict, export_bias, export_linear, export_param, import_bias,
     import_linear, import_param,
 };
+use crate::kernels;
 use crate::message_passing::{
     add_self_loops, gather_dst, gather_src, propagate_heads, softmax_at_targets,
 };
@@ -225,7 +226,7 @@ pub(crate) fn attend(
     alpha: Tensor<2>,
     graph: &Graph,
 ) -> Tensor<3> {
-    propagate_heads(h, dropout.forward(alpha), graph)
+    propagate_heads(h, kernels::dropout(dropout, alpha), graph)
 }
 
 /// `[N, H, C]` → `[N, H·C]` (concat) or the mean over heads `[N, C]`, then `+ b`.

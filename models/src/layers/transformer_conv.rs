@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::gat_conv::Attention;
 use crate::interop::{Import, PygParams, StateDict, export_linear, import_linear};
+use crate::kernels;
 use crate::message_passing::{gather_dst, gather_src, segment_sum, softmax_at_targets};
 use crate::{Features, Graph, GraphError};
 
@@ -138,7 +139,7 @@ impl TransformerConv {
             .reshape([e, hh])
             .div_scalar((c as f64).sqrt());
         let alpha = softmax_at_targets(scores, graph);
-        let weights = self.attention_dropout.forward(alpha.clone());
+        let weights = kernels::dropout(&self.attention_dropout, alpha.clone());
         let a = segment_sum(v_e * weights.unsqueeze_dim(2), graph.dst(), n);
         let a = if self.concat {
             a.reshape([n, hh * c])

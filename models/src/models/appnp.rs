@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use serde_json::{Value, json};
 
 use crate::interop::{Import, PygParams, StateDict, export_linear, import_linear};
+use crate::kernels;
 use crate::layers::{Appnp as AppnpPropagation, AppnpConfig};
 use crate::registry::bound::{Count, check_parameters, check_steps, check_widths};
 use crate::registry::{
@@ -76,7 +77,7 @@ impl AppnpNetConfig {
 impl GraphModel for AppnpNet {
     fn forward(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
         let h = relu(x.dropout(&self.dropout).linear(&self.lin1));
-        let h = self.lin2.forward(self.dropout.forward(h));
+        let h = self.lin2.forward(kernels::dropout(&self.dropout, h));
         Ok(self.prop.forward(h, graph))
     }
 

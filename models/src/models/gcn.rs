@@ -7,6 +7,7 @@ use burn::tensor::{Device, Tensor, activation::relu};
 use serde_json::{Value, json};
 
 use crate::interop::{Import, PygParams, StateDict};
+use crate::kernels;
 use crate::layers::{GcnConv, GcnConvConfig};
 use crate::registry::bound::{Count, check_parameters, check_widths};
 use crate::registry::{
@@ -70,7 +71,8 @@ impl Gcn {
     /// - `x`: `[N, F]` (a dense tensor or [`Features`]); output: `[N, C]`
     pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Tensor<2> {
         let h = relu(self.conv1.forward(x.into().dropout(&self.dropout), graph));
-        self.conv2.forward(self.dropout.forward(h), graph)
+        self.conv2
+            .forward(kernels::dropout(&self.dropout, h), graph)
     }
 }
 

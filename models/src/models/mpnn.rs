@@ -10,6 +10,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde_json::{Map, Value, json};
 
 use crate::interop::{Import, PygParams, StateDict, export_linear, import_linear};
+use crate::kernels;
 use crate::layers::{GruCell, GruCellConfig, NnConv, NnConvConfig, Set2Set, Set2SetConfig};
 use crate::message_passing::{Aggregation, global_add_pool};
 use crate::registry::bound::{Count, check_parameters, check_steps, check_widths};
@@ -213,7 +214,7 @@ impl Mpnn {
         let g = self.embed(x.into(), graph)?;
         Ok(self
             .lin2
-            .forward(self.dropout.forward(relu(self.lin1.forward(g)))))
+            .forward(kernels::dropout(&self.dropout, relu(self.lin1.forward(g)))))
     }
 }
 

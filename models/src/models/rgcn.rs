@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::interop::{Import, PygParams, StateDict, export_linear, import_linear};
+use crate::kernels;
 use crate::layers::{RgcnConfigError, RgcnConv, RgcnConvConfig, RgcnNorm};
 use crate::message_passing::Aggregation;
 use crate::registry::bound::{Count, check_parameters, check_widths};
@@ -141,7 +142,7 @@ impl Rgcn {
         } else {
             graph.clone()
         };
-        let h = self.dropout.forward(relu(self.conv1.forward(x, &graph)?));
+        let h = kernels::dropout(&self.dropout, relu(self.conv1.forward(x, &graph)?));
         self.conv2.forward(h, &graph)
     }
 }

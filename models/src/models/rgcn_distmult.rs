@@ -9,6 +9,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::interop::{Import, PygParams, StateDict, export_param, import_param};
+use crate::kernels;
 use crate::layers::{DistMult, RgcnConfigError, RgcnConv, RgcnConvConfig};
 use crate::link::{Links, Missing};
 use crate::registry::bound::{Count, check_parameters, check_widths};
@@ -125,7 +126,8 @@ impl RgcnDistMult {
             });
         }
         let h = relu(self.conv1.forward(self.node_emb.val(), graph)?);
-        self.conv2.forward(self.dropout.forward(h), graph)
+        self.conv2
+            .forward(kernels::dropout(&self.dropout, h), graph)
     }
 
     /// The decoder's relation ids, or the error that the links have none.

@@ -23,6 +23,7 @@ use crate::interop::{
     HostTensor, Import, PygParams, StateDict, export_linear, export_param, import_linear,
     import_param,
 };
+use crate::kernels;
 use crate::message_passing::{global_add_pool, global_mean_pool};
 use crate::registry::bound::{Count, check_parameters, check_steps, check_widths};
 use crate::registry::{
@@ -398,7 +399,7 @@ impl<L: StackLayer> Stack<L> {
             if let Some(norm) = self.norms.get(i) {
                 y = norm.forward(y);
             }
-            y = self.dropout.forward(self.act.apply(y));
+            y = kernels::dropout(&self.dropout, self.act.apply(y));
         }
         y
     }
@@ -451,7 +452,7 @@ impl<L: StackLayer> GraphModel for Stack<L> {
             .collect();
         let g = Tensor::cat(pooled, 1);
         let g = match &self.head {
-            Some(head) => self.dropout.forward(self.act.apply(head.forward(g))),
+            Some(head) => kernels::dropout(&self.dropout, self.act.apply(head.forward(g))),
             None => g,
         };
         Ok(self.output(g))
