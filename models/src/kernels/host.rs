@@ -229,37 +229,43 @@ pub fn row_softmax_backward(csr: &Csr, y: &[f32], g: &[f32], heads: usize) -> Ve
     csr.to_edge_order(&by_slot, heads)
 }
 
-/// Whether dropout keeps value `i` of a call seeded with `seed`: a counter-based draw (SplitMix64
-/// of the seed and the index), so any value's fate is known without the others — in parallel,
-/// in any order, and again in the backward pass without a stored mask. `threshold` is the keep
-/// probability in units of 2⁻³².
+/// The 64 random bits of draw `n` of a stream seeded with `seed` (SplitMix64 of the seed and
+/// the counter): any draw is known without the others — in parallel, in any order, and again
+/// in the backward pass without a stored mask.
 #[inline]
-pub fn keeps(seed: u64, i: usize, threshold: u64) -> bool {
-    let mut z = seed.wrapping_add((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+fn draw(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add((n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 32) < threshold
+    z ^ (z >> 31)
 }
 
-/// The keep probability `1 − p` in units of 2⁻³².
-pub fn keep_threshold(keep: f64) -> u64 {
-    (keep * 4_294_967_296.0).round() as u64
-}
+/// Values per parallel task of [`dropout`] (even, so value pairs never straddle two tasks).
+const DROPOUT_CHUNK: usize = 1 << 14;
 
-/// Inverted dropout of `x` with the mask of `seed`: `out[i] = x[i] / keep` where
-/// [`keeps`]`(seed, i)`, else 0 (the backward pass is the same map applied to the gradient).
+/// Inverted dropout of `x` with the mask of `seed`: value `i` is kept, as `x[i] / keep`, when
+/// its 32 bits of draw `i / 2` of the seed's stream (the high half for even `i`) fall below
+/// `keep · 2³²`, else it is 0. The backward pass is the same map applied to the gradient.
 pub fn dropout(x: &[f32], seed: u64, keep: f64) -> Vec<f32> {
-    let (threshold, scale) = (keep_threshold(keep), (1.0 / keep) as f32);
+    let threshold = (keep * 4_294_967_296.0).round() as u64;
+    let scale = (1.0 / keep) as f32;
     let mut out = vec![0.0f32; x.len()];
-    out.par_chunks_mut(1 << 14)
-        .zip(x.par_chunks(1 << 14))
+    out.par_chunks_mut(DROPOUT_CHUNK)
+        .zip(x.par_chunks(DROPOUT_CHUNK))
         .enumerate()
         .for_each(|(chunk, (out, x))| {
-            let base = chunk << 14;
-            for (i, (o, v)) in out.iter_mut().zip(x).enumerate() {
-                if keeps(seed, base + i, threshold) {
-                    *o = v * scale;
+            let first = (chunk * DROPOUT_CHUNK / 2) as u64;
+            for (pair, (o, v)) in out.chunks_mut(2).zip(x.chunks(2)).enumerate() {
+                let bits = draw(seed, first + pair as u64);
+                for (half, (o, v)) in o.iter_mut().zip(v).enumerate() {
+                    let u = if half == 0 {
+                        bits >> 32
+                    } else {
+                        bits & 0xFFFF_FFFF
+                    };
+                    if u < threshold {
+                        *o = v * scale;
+                    }
                 }
             }
         });
