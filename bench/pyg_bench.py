@@ -13,7 +13,9 @@ model names, so a new model whose spec describes a stack needs no change here:
 
 Measures, after `--warmup` untimed steps: the training step (forward + backward + Adam step,
 dropout active, loss read back as a float) and eval-mode inference (forward under no_grad),
-each `--steps` times; and the process's peak resident memory (ru_maxrss).
+each `--steps` times; and the process's peak resident memory (ru_maxrss), and on a GPU
+(`--device cuda`, node models) the peak memory torch allocated there. Every timed step ends by
+reading a value back to the host, so GPU work is finished when the clock stops.
 """
 import argparse
 import json
@@ -37,6 +39,7 @@ def main():
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="torch device: cpu, or cuda for node models")
     args = p.parse_args()
     ref = json.loads(args.reference)
 
@@ -50,6 +53,8 @@ def main():
                 "edge-conditioned": edge_conditioned}
     if ref["builder"] not in builders:
         sys.exit(f"unknown builder {ref['builder']!r} ({', '.join(builders)})")
+    if args.device != "cpu" and ref["builder"] not in ("stack", "basic", "appnp"):
+        sys.exit(f"--device {args.device}: only node models (stack, basic, appnp) run there")
     train_step, inference = builders[ref["builder"]](args, ref, torch)
     report(args, torch, torch_geometric, train_step, inference)
 
@@ -102,13 +107,16 @@ def stack(args, ref, torch):
         optimizer = torch.optim.Adam(model.parameters(), lr=ref["lr"],
                                      weight_decay=ref["weight_decay"])
 
-    return node_steps(model, optimizer, t, torch)
+    return node_steps(model, optimizer, t, torch, args.device)
 
 
-def node_steps(model, optimizer, t, torch):
-    """The full-batch training step and inference of a node model `model(x, edge_index)`."""
+def node_steps(model, optimizer, t, torch, device):
+    """The full-batch training step and inference of a node model `model(x, edge_index)`, with
+    the model and the data on `device` (parameters move in place, so the optimizer follows)."""
     import torch.nn.functional as F
 
+    model.to(device)
+    t = {k: v.to(device) for k, v in t.items()}
     x, edge_index, y, train_idx = t.get("x"), t["edge_index"], t["y"], t["train_idx"]
 
     def train_step():
@@ -185,7 +193,7 @@ def basic(args, ref, torch):
                   dict(params=rest, weight_decay=0)]
     else:
         groups = [dict(params=model.parameters(), weight_decay=wd)]
-    return node_steps(model, torch.optim.Adam(groups, lr=ref["lr"]), t, torch)
+    return node_steps(model, torch.optim.Adam(groups, lr=ref["lr"]), t, torch, args.device)
 
 
 def appnp(args, ref, torch):
@@ -212,7 +220,7 @@ def appnp(args, ref, torch):
     model = Net()
     groups = [dict(params=model.lin1.parameters(), weight_decay=ref["weight_decay"]),
               dict(params=model.lin2.parameters(), weight_decay=0)]
-    return node_steps(model, torch.optim.Adam(groups, lr=ref["lr"]), t, torch)
+    return node_steps(model, torch.optim.Adam(groups, lr=ref["lr"]), t, torch, args.device)
 
 
 def report(args, torch, torch_geometric, train_step, inference):
@@ -230,11 +238,15 @@ def report(args, torch, torch_geometric, train_step, inference):
         inference()
         infer_ms.append((time.perf_counter() - t0) * 1e3)
 
+    gpu = {}
+    if args.device.startswith("cuda"):
+        gpu["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
     print(json.dumps({
+        **gpu,
         "implementation": "pyg",
         "model": args.model,
         "dataset": args.dataset,
-        "backend": "torch-cpu",
+        "backend": f"torch-{args.device}",
         "threads": torch.get_num_threads(),
         "train_ms": train_ms,
         "infer_ms": infer_ms,

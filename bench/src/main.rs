@@ -167,6 +167,9 @@ struct RunArgs {
     /// `$GNN_PYG_VENV`, default `~/.cache/gnn/pyg-venv`) and use it.
     #[arg(long)]
     setup_pyg: bool,
+    /// The torch device PyG runs on: cpu, or cuda (node models).
+    #[arg(long, default_value = "cpu")]
+    pyg_device: String,
     /// Timed epochs per process of graph-level models, whose step is an epoch.
     #[arg(long, default_value_t = 3)]
     graph_steps: usize,
@@ -501,6 +504,8 @@ fn pyg_inputs(
         steps(args, task).to_string(),
         "--batch-size".into(),
         setup.spec.batch_size.to_string(),
+        "--device".into(),
+        args.pyg_device.clone(),
     ];
     let path = scratch.join(format!("{dataset}.safetensors"));
     match &setup.dataset {

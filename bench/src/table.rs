@@ -27,10 +27,11 @@ pub struct Row {
 }
 
 impl Row {
-    /// `gnn-rs <backend>` or `PyG 2.8.1 (torch CPU)`.
+    /// `gnn-rs <backend>` or `PyG 2.8.1 (torch CPU)` (`torch CUDA` on a GPU).
     pub fn label(&self) -> String {
         if self.implementation == "pyg" {
-            "PyG 2.8.1 (torch CPU)".to_string()
+            let device = self.backend.trim_start_matches("torch-").to_uppercase();
+            format!("PyG 2.8.1 (torch {device})")
         } else {
             format!("gnn-rs {}", self.backend)
         }

@@ -9,8 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::Graph;
 use crate::kernels;
-use crate::kernels::{Read, sum_at_targets};
-use crate::message_passing::{gather_rows, segment_sum};
+use crate::message_passing::{propagate_weighted, segment_sum};
 
 /// Sparse node features in coordinate form: value `values[k]` at `(rows[k], cols[k])`, kept
 /// as the edges `cols[k] → rows[k]` of a bipartite graph from the columns into the rows, so
@@ -176,16 +175,7 @@ impl Features {
     pub fn matmul(self, w: Tensor<2>) -> Tensor<2> {
         match self {
             Features::Dense(x) => x.matmul(w),
-            Features::Sparse(s) => {
-                let values = s.values.unsqueeze_dim(1);
-                match sum_at_targets(w, Some(&values), &s.entries, Read::Other) {
-                    Ok(out) => out,
-                    Err(w) => {
-                        let messages = gather_rows(w, s.entries.src()) * values;
-                        segment_sum(messages, s.entries.dst(), s.num_rows)
-                    }
-                }
-            }
+            Features::Sparse(s) => propagate_weighted(w, &s.entries.reweighted(s.values)),
             Features::Identity { .. } => w,
         }
     }

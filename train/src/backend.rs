@@ -18,11 +18,18 @@ pub enum Backend {
     Ndarray,
     /// The wgpu GPU backend (Vulkan, Metal, DX12; needs the `wgpu` cargo feature).
     Wgpu,
+    /// The CUDA backend for NVIDIA GPUs (needs the `cuda` cargo feature).
+    Cuda,
 }
 
 impl Backend {
     /// Every backend, in display order.
-    pub const ALL: [Backend; 3] = [Backend::Flex, Backend::Ndarray, Backend::Wgpu];
+    pub const ALL: [Backend; 4] = [
+        Backend::Flex,
+        Backend::Ndarray,
+        Backend::Wgpu,
+        Backend::Cuda,
+    ];
 
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
@@ -30,6 +37,7 @@ impl Backend {
             Backend::Flex => "flex",
             Backend::Ndarray => "ndarray",
             Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
         }
     }
 
@@ -38,6 +46,7 @@ impl Backend {
         match self {
             Backend::Flex | Backend::Ndarray => true,
             Backend::Wgpu => cfg!(feature = "wgpu"),
+            Backend::Cuda => cfg!(feature = "cuda"),
         }
     }
 
@@ -52,6 +61,12 @@ impl Backend {
             #[cfg(not(feature = "wgpu"))]
             Backend::Wgpu => Err(TrainError::Backend(
                 "this build has no wgpu backend: rebuild with `--features wgpu`".into(),
+            )),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Ok(Device::cuda(0)),
+            #[cfg(not(feature = "cuda"))]
+            Backend::Cuda => Err(TrainError::Backend(
+                "this build has no cuda backend: rebuild with `--features cuda`".into(),
             )),
         }
     }
@@ -70,6 +85,6 @@ impl FromStr for Backend {
         Backend::ALL
             .into_iter()
             .find(|b| b.name() == s.to_ascii_lowercase())
-            .ok_or_else(|| format!("unknown backend '{s}' (flex, ndarray, wgpu)"))
+            .ok_or_else(|| format!("unknown backend '{s}' (flex, ndarray, wgpu, cuda)"))
     }
 }

@@ -21,7 +21,8 @@ use burn::backend::{
 
 use super::csr::{Adjacency, Csr};
 use super::host::{
-    Read, dropout, edge_dots, edge_rows, row_softmax, row_softmax_backward, row_sums,
+    Read, dropout, edge_dots, edge_rows, row_attention, row_attention_backward, row_softmax,
+    row_softmax_backward, row_sums,
 };
 
 /// Which grouping of the edges a row sum runs over.
@@ -193,6 +194,22 @@ fn dropout_values<B: HostFloat>(x: &FloatTensor<B>, seed: u64, keep: f64) -> Flo
     B::from_values(out, x.shape(), x)
 }
 
+/// GAT's attention coefficients on host values ([`row_attention`]).
+fn attention_values<B: HostFloat>(
+    a_src: &FloatTensor<B>,
+    a_dst: &FloatTensor<B>,
+    adjacency: &Adjacency,
+    slope: f32,
+) -> FloatTensor<B> {
+    let heads = a_src.shape()[1];
+    let out = B::with_values(a_src, |s| {
+        B::with_values(a_dst, |d| {
+            row_attention(adjacency.by_target(), s, d, heads, slope)
+        })
+    });
+    B::from_values(out, [adjacency.num_edges(), heads], a_src)
+}
+
 /// Fused message-passing operations (a Burn backend extension): implemented on the host for
 /// flex and ndarray, differentiated by hand under autodiff.
 #[backend_extension(Flex, NdArray, Autodiff)]
@@ -227,6 +244,19 @@ pub trait GraphKernels: Backend {
     /// Inverted dropout keeping each value with probability `keep`, by the counter-based mask
     /// of `seed` ([`dropout`]); any shape.
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self>;
+
+    /// GAT's attention coefficients: the LeakyReLU (slope `slope`) of `a_src[j] + a_dst[i]`
+    /// for every edge `j → i`, softmax-normalised over each target's edges, per head
+    /// ([`row_attention`]).
+    ///
+    /// # Shapes
+    /// - `a_src`: `[N_s, H]`, `a_dst`: `[N, H]`; output `[E, H]`
+    fn attention(
+        a_src: FloatTensor<Self>,
+        a_dst: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+        slope: f32,
+    ) -> FloatTensor<Self>;
 }
 
 impl GraphKernels for Flex {
@@ -253,6 +283,15 @@ impl GraphKernels for Flex {
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
         dropout_values::<Self>(&x, seed, keep)
     }
+
+    fn attention(
+        a_src: FloatTensor<Self>,
+        a_dst: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+        slope: f32,
+    ) -> FloatTensor<Self> {
+        attention_values::<Self>(&a_src, &a_dst, &adjacency, slope)
+    }
 }
 
 impl GraphKernels for NdArray {
@@ -278,6 +317,15 @@ impl GraphKernels for NdArray {
 
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
         dropout_values::<Self>(&x, seed, keep)
+    }
+
+    fn attention(
+        a_src: FloatTensor<Self>,
+        a_dst: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+        slope: f32,
+    ) -> FloatTensor<Self> {
+        attention_values::<Self>(&a_src, &a_dst, &adjacency, slope)
     }
 }
 
@@ -376,7 +424,78 @@ impl<B: HostFloat> Backward<B, 1> for DropoutBackward {
     }
 }
 
+/// What the backward pass of [`GraphKernels::attention`] keeps: both inputs (to rebuild the
+/// scores' signs), the coefficients, the edges and the slope.
+#[derive(Debug, Clone)]
+struct AttentionState<B: Backend> {
+    a_src: FloatTensor<B>,
+    a_dst: FloatTensor<B>,
+    alpha: FloatTensor<B>,
+    adjacency: Arc<Adjacency>,
+    slope: f32,
+}
+
+/// The backward step of [`GraphKernels::attention`].
+#[derive(Debug)]
+struct AttentionBackward;
+
+impl<B: HostFloat> Backward<B, 2> for AttentionBackward {
+    type State = AttentionState<B>;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_src, node_dst] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        let s = ops.state;
+        let [n_s, heads] = [s.a_src.shape()[0], s.a_src.shape()[1]];
+        let (dz, d_dst) = B::with_values(&s.a_src, |src| {
+            B::with_values(&s.a_dst, |dst| {
+                B::with_values(&s.alpha, |alpha| {
+                    B::with_values(&g, |gv| {
+                        let csr = s.adjacency.by_target();
+                        row_attention_backward(csr, src, dst, alpha, gv, heads, s.slope)
+                    })
+                })
+            })
+        });
+        if let Some(node) = node_src {
+            let by_source = s.adjacency.by_source();
+            let d_src = row_sums(by_source, n_s, &dz, heads, None, 1, Read::Edge);
+            grads.register::<B>(node.id, B::from_values(d_src, [n_s, heads], &g));
+        }
+        if let Some(node) = node_dst {
+            let rows = s.adjacency.by_target().rows();
+            grads.register::<B>(node.id, B::from_values(d_dst, [rows, heads], &g));
+        }
+    }
+}
+
 impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodiff<B, C> {
+    fn attention(
+        a_src: FloatTensor<Self>,
+        a_dst: FloatTensor<Self>,
+        adjacency: Arc<Adjacency>,
+        slope: f32,
+    ) -> FloatTensor<Self> {
+        let alpha = attention_values::<B>(a_src.primitive(), a_dst.primitive(), &adjacency, slope);
+        match AttentionBackward
+            .prepare::<C>([a_src.node(), a_dst.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let state = AttentionState {
+                    a_src: a_src.primitive().clone(),
+                    a_dst: a_dst.primitive().clone(),
+                    alpha: alpha.clone(),
+                    adjacency,
+                    slope,
+                };
+                prep.finish(state, alpha)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(alpha),
+        }
+    }
+
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
         let out = dropout_values::<B>(x.primitive(), seed, keep);
         match DropoutBackward

@@ -229,6 +229,93 @@ pub fn row_softmax_backward(csr: &Csr, y: &[f32], g: &[f32], heads: usize) -> Ve
     csr.to_edge_order(&by_slot, heads)
 }
 
+/// GAT's attention over every CSR row (edges grouped by target), per head: the score of edge
+/// `e = j → i` is `z = a_src[j, h] + a_dst[i, h]`, passed through a LeakyReLU of slope `slope`
+/// and normalised by a softmax over the target's edges (stabilised by the row's maximum):
+///
+/// `α[e, h] = softmax_{e' → i}(LeakyReLU(a_src[j', h] + a_dst[i, h]))_e`
+///
+/// # Shapes
+/// - `a_src`: `[N_s, heads]`, `a_dst`: `[N, heads]`; output `[E, heads]` in edge order
+pub fn row_attention(
+    csr: &Csr,
+    a_src: &[f32],
+    a_dst: &[f32],
+    heads: usize,
+    slope: f32,
+) -> Vec<f32> {
+    let mut by_slot = vec![0.0f32; csr.edge().len() * heads];
+    csr.split_rows(&mut by_slot, heads)
+        .into_par_iter()
+        .with_min_len(grain(8 * heads))
+        .enumerate()
+        .for_each(|(r, out)| {
+            let sources = &csr.other()[csr.row(r)];
+            for h in 0..heads {
+                let score =
+                    |j: &u32| leaky(a_src[*j as usize * heads + h] + a_dst[r * heads + h], slope);
+                let m = sources.iter().map(score).fold(f32::NEG_INFINITY, f32::max);
+                let mut z = 0.0f32;
+                for (k, j) in sources.iter().enumerate() {
+                    let v = (score(j) - m).exp();
+                    out[k * heads + h] = v;
+                    z += v;
+                }
+                for k in 0..sources.len() {
+                    out[k * heads + h] /= z;
+                }
+            }
+        });
+    csr.to_edge_order(&by_slot, heads)
+}
+
+/// `max(z, 0) + slope · min(z, 0)`.
+#[inline]
+fn leaky(z: f32, slope: f32) -> f32 {
+    if z > 0.0 { z } else { z * slope }
+}
+
+/// The gradient of [`row_attention`] at its scores, from its output `α` and `g = ∂L/∂α`:
+///
+/// `∂L/∂z[e, h] = LeakyReLU'(z[e, h]) · α[e, h] · (g[e, h] − Σ_{e' → i} α[e', h] · g[e', h])`
+///
+/// returned in edge order, beside its sum over each target's edges (`∂L/∂a_dst`, `[N, heads]`);
+/// `∂L/∂a_src` is its sum over each source's edges.
+pub fn row_attention_backward(
+    csr: &Csr,
+    a_src: &[f32],
+    a_dst: &[f32],
+    alpha: &[f32],
+    g: &[f32],
+    heads: usize,
+    slope: f32,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut by_slot = vec![0.0f32; alpha.len()];
+    let mut d_dst = vec![0.0f32; csr.rows() * heads];
+    csr.split_rows(&mut by_slot, heads)
+        .into_par_iter()
+        .zip(d_dst.par_chunks_mut(heads.max(1)))
+        .with_min_len(grain(8 * heads))
+        .enumerate()
+        .for_each(|(r, (out, d_dst))| {
+            let slots = csr.row(r);
+            let (edges, sources) = (&csr.edge()[slots.clone()], &csr.other()[slots]);
+            for h in 0..heads {
+                let at = |e: &u32| *e as usize * heads + h;
+                let dot: f32 = edges.iter().map(|e| alpha[at(e)] * g[at(e)]).sum();
+                let mut sum = 0.0f32;
+                for (k, (e, j)) in edges.iter().zip(sources).enumerate() {
+                    let z = a_src[*j as usize * heads + h] + a_dst[r * heads + h];
+                    let dz = alpha[at(e)] * (g[at(e)] - dot) * if z > 0.0 { 1.0 } else { slope };
+                    out[k * heads + h] = dz;
+                    sum += dz;
+                }
+                d_dst[h] = sum;
+            }
+        });
+    (csr.to_edge_order(&by_slot, heads), d_dst)
+}
+
 /// The 64 random bits of draw `n` of a stream seeded with `seed` (SplitMix64 of the seed and
 /// the counter): any draw is known without the others — in parallel, in any order, and again
 /// in the backward pass without a stored mask.

@@ -21,5 +21,5 @@ mod ops;
 pub use backend::{GraphKernels, Group, HostFloat, RowSum};
 pub use csr::{Adjacency, Csr};
 pub use host::Read;
+pub(crate) use ops::{attention, softmax_at_targets, sum_at_targets};
 pub use ops::{dropout, fused_on};
-pub(crate) use ops::{softmax_at_targets, sum_at_targets};

@@ -1,5 +1,10 @@
 //! The fused kernels on Burn tensors: the entry points the message-passing primitives call
-//! when the tensors live on a backend the kernels serve.
+//! when the tensors live on a backend the kernels serve. Each returns `Err` with its input,
+//! untouched, where the kernels do not apply, so the caller's portable path takes it over.
+
+// Tensor handles are large (hundreds of bytes) whatever they hold, in `Ok` and `Err` alike;
+// boxing gains nothing here.
+#![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
 
@@ -102,6 +107,34 @@ pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
         .fold(0u64, |seed, v| (seed << 30) ^ v as u64);
     let out = <Dispatch as GraphKernels>::seeded_dropout(x.into_dispatch(), seed, 1.0 - layer.prob);
     Tensor::from_dispatch(out)
+}
+
+/// GAT's attention coefficients fused: `softmax_{j → i}(LeakyReLU(a_src[j] + a_dst[i]))` per
+/// head, one pass over each target's edges; `Err` with the inputs where the kernels do not
+/// serve them or they do not fit the graph.
+///
+/// # Shapes
+/// - `a_src`: `[N_s, H]`, `a_dst`: `[N, H]`; output `[E, H]`
+pub(crate) fn attention(
+    a_src: Tensor<2>,
+    a_dst: Tensor<2>,
+    graph: &Graph,
+    slope: f32,
+) -> Result<Tensor<2>, (Tensor<2>, Tensor<2>)> {
+    let adjacency = graph.adjacency();
+    let fits = a_src.dims()[1] == a_dst.dims()[1]
+        && a_dst.dims()[0] == graph.num_nodes()
+        && adjacency.by_source().rows() <= a_src.dims()[0];
+    if !fits || !takes(&a_src, Some(&a_dst)) {
+        return Err((a_src, a_dst));
+    }
+    let out = <Dispatch as GraphKernels>::attention(
+        a_src.into_dispatch(),
+        a_dst.into_dispatch(),
+        adjacency,
+        slope,
+    );
+    Ok(Tensor::from_dispatch(out))
 }
 
 /// [`GraphKernels`] through Burn's dispatch.
@@ -269,6 +302,49 @@ mod tests {
     }
 
     #[test]
+    fn fused_attention_matches_the_portable_composition() {
+        use crate::message_passing::{attention_coefficients, gather_rows};
+        // 30 sources into 20 targets (a bipartite block), with a hub and repeated edges.
+        let (src, dst) = random_graph(30, 200, 500, 11);
+        let dst: Vec<usize> = dst.iter().map(|&t| t % 20).collect();
+        let heads = 3;
+        let (s_vals, d_vals) = (seeded_values(30 * heads, 12), seeded_values(20 * heads, 13));
+        let reference = |a_src: Tensor<2>, a_dst: Tensor<2>, g: &Graph| {
+            let scores = gather_src(a_src, g) + gather_rows(a_dst, g.dst());
+            let logits = burn::tensor::activation::leaky_relu(scores, 0.2);
+            crate::message_passing::segment_softmax(logits, g.dst(), g.num_nodes())
+        };
+        for device in cpu_devices() {
+            let auto = device.autodiff();
+            let g = Graph::from_checked(&src, &dst, 20, &auto);
+            let r = tensor2(
+                &seeded_values(src.len() * heads, 14),
+                [src.len(), heads],
+                &auto,
+            );
+            let run = |fused: bool| {
+                let a_src = tensor2(&s_vals, [30, heads], &auto).require_grad();
+                let a_dst = tensor2(&d_vals, [20, heads], &auto).require_grad();
+                if fused {
+                    let (s, d) = (a_src.clone(), a_dst.clone());
+                    assert!(attention(s, d, &g, 0.2).is_ok(), "fused path taken");
+                }
+                let alpha = match fused {
+                    true => attention_coefficients(a_src.clone(), a_dst.clone(), &g, 0.2),
+                    false => reference(a_src.clone(), a_dst.clone(), &g),
+                };
+                let grads = (alpha.clone() * r.clone()).sum().backward();
+                let grad = |t: &Tensor<2>| to_vec(t.grad(&grads).expect("gradient"));
+                (to_vec(alpha), grad(&a_src), grad(&a_dst))
+            };
+            let (fused, portable) = (run(true), run(false));
+            assert_close(&fused.0, &portable.0, 1e-5, "α");
+            assert_close(&fused.1, &portable.1, 1e-5, "∂a_src");
+            assert_close(&fused.2, &portable.2, 1e-5, "∂a_dst");
+        }
+    }
+
+    #[test]
     fn edgeless_graphs_give_zeros() {
         let d = Device::flex();
         let g = Graph::new(&[], &[], 3, &d).unwrap();
@@ -292,6 +368,17 @@ mod tests {
         check_gradient("softmax", &scores, [src.len(), 2], |s| {
             crate::message_passing::softmax_at_targets(s.clone(), &g.to_device(&s.device()))
         });
+        let a_dst = seeded_values(8 * 2, 10);
+        check_gradient(
+            "attention: ∂a_src",
+            &seeded_values(8 * 2, 11),
+            [8, 2],
+            |a| {
+                let dev = a.device();
+                let a_dst = tensor2(&a_dst, [8, 2], &dev);
+                crate::message_passing::attention_coefficients(a, a_dst, &g.to_device(&dev), 0.2)
+            },
+        );
         check_gradient("sources-mean", &x, [8, 3], |x| {
             aggregate_sources(x.clone(), &g.to_device(&x.device()), Aggregation::Mean)
         });

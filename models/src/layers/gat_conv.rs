@@ -3,7 +3,6 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::interop::{
@@ -11,9 +10,7 @@ use crate::interop::{
     import_linear, import_param,
 };
 use crate::kernels;
-use crate::message_passing::{
-    add_self_loops, gather_dst, gather_src, propagate_heads, softmax_at_targets,
-};
+use crate::message_passing::{add_self_loops, attention_coefficients, propagate_heads};
 use crate::{BipartiteGraph, Features, Graph, GraphError};
 
 /// Configuration of a [`GatConv`] layer.
@@ -184,11 +181,7 @@ impl GatConv {
             .reshape([n_s, hh]);
         let a_dst = (h_dst * self.att_dst.val()).sum_dim(2).reshape([n_t, hh]);
         let graph = attention_graph(graph, self.add_self_loops);
-        let logits = leaky_relu(
-            gather_src(a_src, &graph) + gather_dst(a_dst, &graph),
-            self.negative_slope,
-        );
-        let alpha = softmax_at_targets(logits, &graph);
+        let alpha = attention_coefficients(a_src, a_dst, &graph, self.negative_slope);
         let out = attend(h_src, &self.attention_dropout, alpha.clone(), &graph);
         (self.finish(out), Attention { graph, alpha })
     }

@@ -5,10 +5,13 @@ use serde::{Deserialize, Serialize};
 
 use super::gather::gather_src;
 use super::segment::{
-    as_rows, segment_max, segment_mean, segment_min, segment_softmax, segment_sum,
+    as_rows, gather_rows, segment_max, segment_mean, segment_min, segment_softmax, segment_sum,
 };
 use crate::Graph;
-use crate::kernels::{Read, softmax_at_targets as softmax_at_targets_fused, sum_at_targets};
+use crate::kernels::{
+    Read, attention as attention_fused, softmax_at_targets as softmax_at_targets_fused,
+    sum_at_targets,
+};
 
 /// A permutation-invariant reduction of the rows that share a segment id: the "reduce" of
 /// message passing (messages grouped by target node) and of graph readout (nodes grouped by
@@ -163,6 +166,8 @@ pub fn aggregate_sources(x: Tensor<2>, graph: &Graph, aggr: impl Aggregator) -> 
 
 /// A sum or mean at the targets by the fused kernels (the mean as a sum weighted by
 /// `1 / deg(dst[e])`); `Err` with the input where they do not apply.
+// Tensor handles are large whatever they hold, in `Ok` and `Err` alike.
+#[allow(clippy::result_large_err)]
 fn fused_linear(
     aggr: Option<Aggregation>,
     x: Tensor<2>,
@@ -209,6 +214,31 @@ pub fn softmax_at_targets<const D: usize>(scores: Tensor<D>, graph: &Graph) -> T
     match softmax_at_targets_fused(as_rows(scores), graph) {
         Ok(out) => out.reshape(dims),
         Err(rows) => segment_softmax(rows.reshape(dims), graph.dst(), graph.num_nodes()),
+    }
+}
+
+/// GAT's attention coefficients (Veličković et al. 2018): for every edge `j → i` and head
+/// `h`, the LeakyReLU of the source's and the target's scores, softmax-normalised over the
+/// edges into `i`; one fused pass on the CPU (no `[E, H]` gathers, and the LeakyReLU's and the
+/// softmax's backward in one pass too).
+///
+/// `α[e, h] = softmax_{e' : dst[e'] = i}(LeakyReLU(a_src[src[e'], h] + a_dst[i, h]))_e`
+///
+/// # Shapes
+/// - `a_src`: `[N_s, H]`, `a_dst`: `[N, H]`; output: `[E, H]`
+pub fn attention_coefficients(
+    a_src: Tensor<2>,
+    a_dst: Tensor<2>,
+    graph: &Graph,
+    negative_slope: f64,
+) -> Tensor<2> {
+    match attention_fused(a_src, a_dst, graph, negative_slope as f32) {
+        Ok(alpha) => alpha,
+        Err((a_src, a_dst)) => {
+            let scores = gather_src(a_src, graph) + gather_rows(a_dst, graph.dst());
+            let logits = burn::tensor::activation::leaky_relu(scores, negative_slope);
+            softmax_at_targets(logits, graph)
+        }
     }
 }
 

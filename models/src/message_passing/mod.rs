@@ -21,8 +21,8 @@ mod segment;
 mod self_loops;
 
 pub use aggregate::{
-    Aggregation, Aggregator, SoftmaxAggregation, aggregate, aggregate_sources, propagate_heads,
-    propagate_weighted, softmax_at_targets,
+    Aggregation, Aggregator, SoftmaxAggregation, aggregate, aggregate_sources,
+    attention_coefficients, propagate_heads, propagate_weighted, softmax_at_targets,
 };
 pub use degree::{in_degree, out_degree, weighted_in_degree};
 pub use gather::{gather_dst, gather_src};
