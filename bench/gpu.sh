@@ -5,8 +5,9 @@
 # one sitting; writes docs/bench-gpu.json (every measurement, machine, versions), the markdown
 # table on stdout, and docs/bench-gpu.svg.
 #
-# Needs: a Rust toolchain with this workspace's crates (network or a filled cargo registry),
-# the CUDA driver, and a Python with torch (CUDA build) and torch_geometric 2.8.1 — give its
+# Needs: a Rust toolchain with this workspace's crates (network or a filled cargo registry; the
+# `cuda` feature's build also fetches an LLVM bundle for CubeCL, so it needs network once), the
+# CUDA driver, and a Python with torch (CUDA build) and torch_geometric 2.8.1 — give its
 # interpreter as PYG_PYTHON (default: python3). Nothing else is installed or downloaded.
 #
 #   bash bench/gpu.sh            # OUT=docs by default
