@@ -259,75 +259,52 @@ pub trait GraphKernels: Backend {
     ) -> FloatTensor<Self>;
 }
 
-impl GraphKernels for Flex {
-    fn row_sum(x: FloatTensor<Self>, adjacency: Arc<Adjacency>, spec: RowSum) -> FloatTensor<Self> {
-        forward::<Self>(&x, None, &adjacency, spec)
-    }
+/// The host implementation of every operation, for a backend whose values the host reads.
+macro_rules! host_kernels {
+    ($backend:ty) => {
+        impl GraphKernels for $backend {
+            fn row_sum(
+                x: FloatTensor<Self>,
+                adjacency: Arc<Adjacency>,
+                spec: RowSum,
+            ) -> FloatTensor<Self> {
+                forward::<Self>(&x, None, &adjacency, spec)
+            }
 
-    fn weighted_row_sum(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        adjacency: Arc<Adjacency>,
-        spec: RowSum,
-    ) -> FloatTensor<Self> {
-        forward::<Self>(&x, Some(&weight), &adjacency, spec)
-    }
+            fn weighted_row_sum(
+                x: FloatTensor<Self>,
+                weight: FloatTensor<Self>,
+                adjacency: Arc<Adjacency>,
+                spec: RowSum,
+            ) -> FloatTensor<Self> {
+                forward::<Self>(&x, Some(&weight), &adjacency, spec)
+            }
 
-    fn softmax_at_targets(
-        scores: FloatTensor<Self>,
-        adjacency: Arc<Adjacency>,
-    ) -> FloatTensor<Self> {
-        softmax::<Self>(&scores, &adjacency)
-    }
+            fn softmax_at_targets(
+                scores: FloatTensor<Self>,
+                adjacency: Arc<Adjacency>,
+            ) -> FloatTensor<Self> {
+                softmax::<Self>(&scores, &adjacency)
+            }
 
-    fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
-        dropout_values::<Self>(&x, seed, keep)
-    }
+            fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
+                dropout_values::<Self>(&x, seed, keep)
+            }
 
-    fn attention(
-        a_src: FloatTensor<Self>,
-        a_dst: FloatTensor<Self>,
-        adjacency: Arc<Adjacency>,
-        slope: f32,
-    ) -> FloatTensor<Self> {
-        attention_values::<Self>(&a_src, &a_dst, &adjacency, slope)
-    }
+            fn attention(
+                a_src: FloatTensor<Self>,
+                a_dst: FloatTensor<Self>,
+                adjacency: Arc<Adjacency>,
+                slope: f32,
+            ) -> FloatTensor<Self> {
+                attention_values::<Self>(&a_src, &a_dst, &adjacency, slope)
+            }
+        }
+    };
 }
 
-impl GraphKernels for NdArray {
-    fn row_sum(x: FloatTensor<Self>, adjacency: Arc<Adjacency>, spec: RowSum) -> FloatTensor<Self> {
-        forward::<Self>(&x, None, &adjacency, spec)
-    }
-
-    fn weighted_row_sum(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        adjacency: Arc<Adjacency>,
-        spec: RowSum,
-    ) -> FloatTensor<Self> {
-        forward::<Self>(&x, Some(&weight), &adjacency, spec)
-    }
-
-    fn softmax_at_targets(
-        scores: FloatTensor<Self>,
-        adjacency: Arc<Adjacency>,
-    ) -> FloatTensor<Self> {
-        softmax::<Self>(&scores, &adjacency)
-    }
-
-    fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
-        dropout_values::<Self>(&x, seed, keep)
-    }
-
-    fn attention(
-        a_src: FloatTensor<Self>,
-        a_dst: FloatTensor<Self>,
-        adjacency: Arc<Adjacency>,
-        slope: f32,
-    ) -> FloatTensor<Self> {
-        attention_values::<Self>(&a_src, &a_dst, &adjacency, slope)
-    }
-}
+host_kernels!(Flex);
+host_kernels!(NdArray);
 
 /// What the backward pass of a row sum keeps: the weights (for `∂x`), the input (for `∂w`,
 /// only when the weights are tracked), the edges and the operation.
@@ -447,24 +424,27 @@ impl<B: HostFloat> Backward<B, 2> for AttentionBackward {
         let g = grads.consume::<B>(&ops.node);
         let s = ops.state;
         let [n_s, heads] = [s.a_src.shape()[0], s.a_src.shape()[1]];
-        let (dz, d_dst) = B::with_values(&s.a_src, |src| {
+        let dz = B::with_values(&s.a_src, |src| {
             B::with_values(&s.a_dst, |dst| {
                 B::with_values(&s.alpha, |alpha| {
                     B::with_values(&g, |gv| {
                         let csr = s.adjacency.by_target();
-                        row_attention_backward(csr, src, dst, alpha, gv, heads, s.slope)
+                        row_attention_backward(csr, (src, dst), (alpha, gv), heads, s.slope)
                     })
                 })
             })
         });
+        // ∂a_src, ∂a_dst: the per-edge gradient summed over each source's / target's edges.
+        let sum_into = |csr: &Csr, rows: usize| {
+            let sums = row_sums(csr, rows, &dz, heads, None, 1, Read::Edge);
+            B::from_values(sums, [rows, heads], &g)
+        };
         if let Some(node) = node_src {
-            let by_source = s.adjacency.by_source();
-            let d_src = row_sums(by_source, n_s, &dz, heads, None, 1, Read::Edge);
-            grads.register::<B>(node.id, B::from_values(d_src, [n_s, heads], &g));
+            grads.register::<B>(node.id, sum_into(s.adjacency.by_source(), n_s));
         }
         if let Some(node) = node_dst {
-            let rows = s.adjacency.by_target().rows();
-            grads.register::<B>(node.id, B::from_values(d_dst, [rows, heads], &g));
+            let rows = s.a_dst.shape()[0];
+            grads.register::<B>(node.id, sum_into(s.adjacency.by_target(), rows));
         }
     }
 }

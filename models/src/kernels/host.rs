@@ -172,6 +172,52 @@ pub fn edge_dots(
     out
 }
 
+/// Runs `f(r, out_r)` for every CSR row `r` in parallel, `out_r` the row's slots (`width` values
+/// each) of a buffer in slot order, and returns the buffer in edge order.
+fn per_row_slots(csr: &Csr, width: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
+    let mut by_slot = vec![0.0f32; csr.edge().len() * width];
+    csr.split_rows(&mut by_slot, width)
+        .into_par_iter()
+        .with_min_len(grain(8 * width))
+        .enumerate()
+        .for_each(|(r, out)| f(r, out));
+    csr.to_edge_order(&by_slot, width)
+}
+
+/// Head `h` of one row's softmax: `out[k · heads + h] = exp(s_k − m) / Σ_k' exp(s_k' − m)` over
+/// the row's `n` scores `s_k = score(k)`, `m` their maximum.
+#[inline]
+fn softmax_slots(out: &mut [f32], heads: usize, h: usize, n: usize, score: impl Fn(usize) -> f32) {
+    let m = (0..n).map(&score).fold(f32::NEG_INFINITY, f32::max);
+    let mut z = 0.0f32;
+    for k in 0..n {
+        let v = (score(k) - m).exp();
+        out[k * heads + h] = v;
+        z += v;
+    }
+    for k in 0..n {
+        out[k * heads + h] /= z;
+    }
+}
+
+/// Head `h` of one row's softmax gradient, each slot's scaled by `scale(k)`:
+/// `out[k · heads + h] = scale(k) · y_k · (g_k − Σ_k' y_k' g_k')` for the row's edges (`y`, `g`
+/// in edge order).
+#[inline]
+fn softmax_backward_slots(
+    out: &mut [f32],
+    (heads, h): (usize, usize),
+    edges: &[u32],
+    (y, g): (&[f32], &[f32]),
+    scale: impl Fn(usize) -> f32,
+) {
+    let at = |e: &u32| *e as usize * heads + h;
+    let dot: f32 = edges.iter().map(|e| y[at(e)] * g[at(e)]).sum();
+    for (k, e) in edges.iter().enumerate() {
+        out[k * heads + h] = scale(k) * y[at(e)] * (g[at(e)] - dot);
+    }
+}
+
 /// Softmax over every CSR row, per head (each edge's score against the other edges of its row):
 ///
 /// `out[e, h] = exp(s[e, h] − m[r, h]) / Σ_{e' in row r} exp(s[e', h] − m[r, h])`, `r` the row of
@@ -180,28 +226,14 @@ pub fn edge_dots(
 /// # Shapes
 /// - `s`: `[E, heads]` in edge order; output `[E, heads]` in edge order
 pub fn row_softmax(csr: &Csr, s: &[f32], heads: usize) -> Vec<f32> {
-    let mut by_slot = vec![0.0f32; s.len()];
-    csr.split_rows(&mut by_slot, heads)
-        .into_par_iter()
-        .with_min_len(grain(8 * heads))
-        .enumerate()
-        .for_each(|(r, out)| {
-            let edges = &csr.edge()[csr.row(r)];
-            for h in 0..heads {
-                let score = |e: &u32| s[*e as usize * heads + h];
-                let m = edges.iter().map(score).fold(f32::NEG_INFINITY, f32::max);
-                let mut z = 0.0f32;
-                for (k, e) in edges.iter().enumerate() {
-                    let v = (score(e) - m).exp();
-                    out[k * heads + h] = v;
-                    z += v;
-                }
-                for k in 0..edges.len() {
-                    out[k * heads + h] /= z;
-                }
-            }
-        });
-    csr.to_edge_order(&by_slot, heads)
+    per_row_slots(csr, heads, |r, out| {
+        let edges = &csr.edge()[csr.row(r)];
+        for h in 0..heads {
+            softmax_slots(out, heads, h, edges.len(), |k| {
+                s[edges[k] as usize * heads + h]
+            });
+        }
+    })
 }
 
 /// The gradient of [`row_softmax`] from its output `y` and `g = ∂L/∂y`:
@@ -211,22 +243,12 @@ pub fn row_softmax(csr: &Csr, s: &[f32], heads: usize) -> Vec<f32> {
 /// # Shapes
 /// - `y`, `g`: `[E, heads]` in edge order; output `[E, heads]` in edge order
 pub fn row_softmax_backward(csr: &Csr, y: &[f32], g: &[f32], heads: usize) -> Vec<f32> {
-    let mut by_slot = vec![0.0f32; y.len()];
-    csr.split_rows(&mut by_slot, heads)
-        .into_par_iter()
-        .with_min_len(grain(8 * heads))
-        .enumerate()
-        .for_each(|(r, out)| {
-            let edges = &csr.edge()[csr.row(r)];
-            for h in 0..heads {
-                let at = |e: &u32| *e as usize * heads + h;
-                let dot: f32 = edges.iter().map(|e| y[at(e)] * g[at(e)]).sum();
-                for (k, e) in edges.iter().enumerate() {
-                    out[k * heads + h] = y[at(e)] * (g[at(e)] - dot);
-                }
-            }
-        });
-    csr.to_edge_order(&by_slot, heads)
+    per_row_slots(csr, heads, |r, out| {
+        let edges = &csr.edge()[csr.row(r)];
+        for h in 0..heads {
+            softmax_backward_slots(out, (heads, h), edges, (y, g), |_| 1.0);
+        }
+    })
 }
 
 /// GAT's attention over every CSR row (edges grouped by target), per head: the score of edge
@@ -244,29 +266,13 @@ pub fn row_attention(
     heads: usize,
     slope: f32,
 ) -> Vec<f32> {
-    let mut by_slot = vec![0.0f32; csr.edge().len() * heads];
-    csr.split_rows(&mut by_slot, heads)
-        .into_par_iter()
-        .with_min_len(grain(8 * heads))
-        .enumerate()
-        .for_each(|(r, out)| {
-            let sources = &csr.other()[csr.row(r)];
-            for h in 0..heads {
-                let score =
-                    |j: &u32| leaky(a_src[*j as usize * heads + h] + a_dst[r * heads + h], slope);
-                let m = sources.iter().map(score).fold(f32::NEG_INFINITY, f32::max);
-                let mut z = 0.0f32;
-                for (k, j) in sources.iter().enumerate() {
-                    let v = (score(j) - m).exp();
-                    out[k * heads + h] = v;
-                    z += v;
-                }
-                for k in 0..sources.len() {
-                    out[k * heads + h] /= z;
-                }
-            }
-        });
-    csr.to_edge_order(&by_slot, heads)
+    per_row_slots(csr, heads, |r, out| {
+        let sources = &csr.other()[csr.row(r)];
+        for h in 0..heads {
+            let z = |k: usize| a_src[sources[k] as usize * heads + h] + a_dst[r * heads + h];
+            softmax_slots(out, heads, h, sources.len(), |k| leaky(z(k), slope));
+        }
+    })
 }
 
 /// `max(z, 0) + slope · min(z, 0)`.
@@ -279,41 +285,27 @@ fn leaky(z: f32, slope: f32) -> f32 {
 ///
 /// `∂L/∂z[e, h] = LeakyReLU'(z[e, h]) · α[e, h] · (g[e, h] − Σ_{e' → i} α[e', h] · g[e', h])`
 ///
-/// returned in edge order, beside its sum over each target's edges (`∂L/∂a_dst`, `[N, heads]`);
-/// `∂L/∂a_src` is its sum over each source's edges.
+/// in edge order; `∂L/∂a_dst` and `∂L/∂a_src` are its sums over each target's and each
+/// source's edges ([`row_sums`] with [`Read::Edge`]).
+///
+/// # Shapes
+/// - `alpha`, `g`: `[E, heads]` in edge order; output `[E, heads]` in edge order
 pub fn row_attention_backward(
     csr: &Csr,
-    a_src: &[f32],
-    a_dst: &[f32],
-    alpha: &[f32],
-    g: &[f32],
+    (a_src, a_dst): (&[f32], &[f32]),
+    (alpha, g): (&[f32], &[f32]),
     heads: usize,
     slope: f32,
-) -> (Vec<f32>, Vec<f32>) {
-    let mut by_slot = vec![0.0f32; alpha.len()];
-    let mut d_dst = vec![0.0f32; csr.rows() * heads];
-    csr.split_rows(&mut by_slot, heads)
-        .into_par_iter()
-        .zip(d_dst.par_chunks_mut(heads.max(1)))
-        .with_min_len(grain(8 * heads))
-        .enumerate()
-        .for_each(|(r, (out, d_dst))| {
-            let slots = csr.row(r);
-            let (edges, sources) = (&csr.edge()[slots.clone()], &csr.other()[slots]);
-            for h in 0..heads {
-                let at = |e: &u32| *e as usize * heads + h;
-                let dot: f32 = edges.iter().map(|e| alpha[at(e)] * g[at(e)]).sum();
-                let mut sum = 0.0f32;
-                for (k, (e, j)) in edges.iter().zip(sources).enumerate() {
-                    let z = a_src[*j as usize * heads + h] + a_dst[r * heads + h];
-                    let dz = alpha[at(e)] * (g[at(e)] - dot) * if z > 0.0 { 1.0 } else { slope };
-                    out[k * heads + h] = dz;
-                    sum += dz;
-                }
-                d_dst[h] = sum;
-            }
-        });
-    (csr.to_edge_order(&by_slot, heads), d_dst)
+) -> Vec<f32> {
+    per_row_slots(csr, heads, |r, out| {
+        let slots = csr.row(r);
+        let (edges, sources) = (&csr.edge()[slots.clone()], &csr.other()[slots]);
+        for h in 0..heads {
+            let z = |k: usize| a_src[sources[k] as usize * heads + h] + a_dst[r * heads + h];
+            let slope_at = |k: usize| if z(k) > 0.0 { 1.0 } else { slope };
+            softmax_backward_slots(out, (heads, h), edges, (alpha, g), slope_at);
+        }
+    })
 }
 
 /// The 64 random bits of draw `n` of a stream seeded with `seed` (SplitMix64 of the seed and
