@@ -1,5 +1,6 @@
-//! The fused row sum as a Burn backend extension: host implementations for flex and ndarray,
-//! and its backward pass, written by hand, for their autodiff wrappers.
+//! The fused operations (row sums, softmax, GAT attention, dropout) as a Burn backend
+//! extension: host implementations for flex and ndarray, and their backward passes, written by
+//! hand, for their autodiff wrappers.
 
 // Burn deprecates ndarray; the project still serves it, and the extension macro names it.
 #![allow(deprecated)]
@@ -35,7 +36,7 @@ pub enum Group {
 }
 
 /// A fused weighted row sum over one grouping of a graph's edges:
-/// `out[r, h, :] = Σ_{e in row r} w[e, h] · x[i_e, h, :]` ([`row_sums`]).
+/// `out[r, h, :] = Σ_{e in row r} w[e, h] · x[i_e, h, :]`, each row a serial sum in edge order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowSum {
     /// The grouping the rows come from.
@@ -232,7 +233,7 @@ pub trait GraphKernels: Backend {
     ) -> FloatTensor<Self>;
 
     /// Softmax of every edge's scores over its target's incoming edges, per head
-    /// ([`row_softmax`]).
+    /// (stabilised by each target's maximum).
     ///
     /// # Shapes
     /// - `scores`: `[E, H]`; output `[E, H]`
@@ -242,12 +243,12 @@ pub trait GraphKernels: Backend {
     ) -> FloatTensor<Self>;
 
     /// Inverted dropout keeping each value with probability `keep`, by the counter-based mask
-    /// of `seed` ([`dropout`]); any shape.
+    /// of `seed` (a SplitMix64 stream, 32 bits per value); any shape.
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self>;
 
     /// GAT's attention coefficients: the LeakyReLU (slope `slope`) of `a_src[j] + a_dst[i]`
     /// for every edge `j → i`, softmax-normalised over each target's edges, per head
-    /// ([`row_attention`]).
+    /// (stabilised by each target's maximum).
     ///
     /// # Shapes
     /// - `a_src`: `[N_s, H]`, `a_dst`: `[N, H]`; output `[E, H]`

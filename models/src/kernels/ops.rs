@@ -36,8 +36,8 @@ fn takes(x: &Tensor<2>, weight: Option<&Tensor<2>>) -> bool {
 
 /// The fused weighted row sum over `graph`'s edges grouped by target:
 /// `out[i, h, :] = Σ_{e : dst[e] = i} w[e, h] · x[i_e, h, :]`, `i_e = src[e]` for
-/// `Read::Other`, `e` for `Read::Edge`; `Err(x)` where the kernels do not serve the tensors or `x` does not fit the graph (the
-/// caller's portable path then says why).
+/// `Read::Other`, `e` for `Read::Edge`; `Err(x)` where the kernels do not serve the tensors
+/// or `x` does not fit the graph (the caller's portable path then says why).
 ///
 /// # Shapes
 /// - `x`: `[N_s or E, H·C]`, `weight`: `[E, H]`; output `[N, H·C]`
@@ -83,9 +83,10 @@ pub(crate) fn softmax_at_targets(scores: Tensor<2>, graph: &Graph) -> Result<Ten
 /// Burn's [`Dropout`] layer applied to `x` — inverted dropout, only while training (an
 /// autodiff device and the layer's training flag on) — with, on the CPU, a counter-based mask
 /// seeded by one draw from the device's random stream ([`GraphKernels::seeded_dropout`]): the
-/// same distribution as the layer's one Bernoulli sample per value, about ten times faster,
-/// spread over the cores, bitwise the same for every thread count, and the same again for the
-/// same device seed. Elsewhere, the layer itself.
+/// same distribution as the layer's one Bernoulli sample per value drawn from the device's
+/// generator (which took ~30 % of a GCN step on a 10^6-edge graph with dense features), at a
+/// fraction of its cost, spread over the cores, bitwise the same for every thread count, and
+/// the same again for the same device seed. Elsewhere, the layer itself.
 ///
 /// `out = x ⊙ m / (1 − p)`, `m_i ~ Bernoulli(1 − p)`
 ///
