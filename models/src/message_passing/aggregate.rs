@@ -182,12 +182,12 @@ fn fused_linear(
     sum_at_targets(x, weight.as_ref(), graph, read)
 }
 
-/// `1 / deg(dst[e])` for every edge `[E, 1]`, a constant remembered by the graph.
+/// `1 / deg(dst[e])` for every edge `[E, 1]` on `device`, a constant remembered by the graph.
 fn mean_weights(graph: &Graph, device: &burn::tensor::Device) -> Tensor<2> {
-    /// The memo key of the mean's per-edge weights.
+    /// The memo key of the mean's per-edge weights on a device.
     #[derive(Debug, PartialEq)]
-    struct MeanWeights;
-    graph.memoized_value(MeanWeights, |g| {
+    struct MeanWeights(burn::tensor::Device);
+    graph.memoized_value(MeanWeights(device.clone()), |g| {
         let csr = g.adjacency();
         let by_target = csr.by_target();
         let w: Vec<f32> = g
