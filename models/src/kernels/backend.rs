@@ -23,7 +23,7 @@ use burn::backend::{
 use super::csr::{Adjacency, Csr};
 use super::host::{
     Read, dropout, edge_dots, edge_rows, row_attention, row_attention_backward, row_softmax,
-    row_softmax_backward, row_sums,
+    row_softmax_backward, row_sums, row_totals,
 };
 
 /// Which grouping of the edges a row sum runs over.
@@ -437,8 +437,7 @@ impl<B: HostFloat> Backward<B, 2> for AttentionBackward {
         });
         // ∂a_src, ∂a_dst: the per-edge gradient summed over each source's / target's edges.
         let sum_into = |csr: &Csr, rows: usize| {
-            let sums = row_sums(csr, rows, &dz, heads, None, 1, Read::Edge);
-            B::from_values(sums, [rows, heads], &g)
+            B::from_values(row_totals(csr, rows, &dz, heads), [rows, heads], &g)
         };
         if let Some(node) = node_src {
             grads.register::<B>(node.id, sum_into(s.adjacency.by_source(), n_s));

@@ -189,12 +189,14 @@ fn per_row_slots(csr: &Csr, width: usize, f: impl Fn(usize, &mut [f32]) + Sync) 
 #[inline]
 fn softmax_slots(out: &mut [f32], heads: usize, h: usize, n: usize, score: impl Fn(usize) -> f32) {
     let m = (0..n).map(&score).fold(f32::NEG_INFINITY, f32::max);
-    let mut z = 0.0f32;
+    // The normaliser is summed in f64: a row can hold 10^4 edges.
+    let mut z = 0.0f64;
     for k in 0..n {
         let v = (score(k) - m).exp();
         out[k * heads + h] = v;
-        z += v;
+        z += v as f64;
     }
+    let z = z as f32;
     for k in 0..n {
         out[k * heads + h] /= z;
     }
@@ -212,7 +214,12 @@ fn softmax_backward_slots(
     scale: impl Fn(usize) -> f32,
 ) {
     let at = |e: &u32| *e as usize * heads + h;
-    let dot: f32 = edges.iter().map(|e| y[at(e)] * g[at(e)]).sum();
+    // `g − Σ y g` cancels when one edge dominates: the sum is taken in f64.
+    let dot: f64 = edges
+        .iter()
+        .map(|e| y[at(e)] as f64 * g[at(e)] as f64)
+        .sum();
+    let dot = dot as f32;
     for (k, e) in edges.iter().enumerate() {
         out[k * heads + h] = scale(k) * y[at(e)] * (g[at(e)] - dot);
     }
@@ -275,6 +282,32 @@ pub fn row_attention(
     })
 }
 
+/// Per CSR row and head, the sum of the row's edges' values, accumulated in f64 (these sums
+/// cancel: a softmax gradient sums to zero over a row up to the LeakyReLU's slope):
+///
+/// `out[r, h] = Σ_{e in row r} v[e, h]`, rows past `csr.rows()` 0
+///
+/// # Shapes
+/// - `v`: `[E, heads]` in edge order; output `[rows, heads]`
+pub fn row_totals(csr: &Csr, rows: usize, v: &[f32], heads: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; rows * heads];
+    let filled = csr.rows().min(rows) * heads;
+    out[..filled]
+        .par_chunks_mut(heads.max(1))
+        .with_min_len(grain(8 * heads))
+        .enumerate()
+        .for_each(|(r, out)| {
+            for (h, o) in out.iter_mut().enumerate() {
+                let edges = &csr.edge()[csr.row(r)];
+                *o = edges
+                    .iter()
+                    .map(|&e| v[e as usize * heads + h] as f64)
+                    .sum::<f64>() as f32;
+            }
+        });
+    out
+}
+
 /// `max(z, 0) + slope · min(z, 0)`.
 #[inline]
 fn leaky(z: f32, slope: f32) -> f32 {
@@ -286,7 +319,7 @@ fn leaky(z: f32, slope: f32) -> f32 {
 /// `∂L/∂z[e, h] = LeakyReLU'(z[e, h]) · α[e, h] · (g[e, h] − Σ_{e' → i} α[e', h] · g[e', h])`
 ///
 /// in edge order; `∂L/∂a_dst` and `∂L/∂a_src` are its sums over each target's and each
-/// source's edges ([`row_sums`] with [`Read::Edge`]).
+/// source's edges ([`row_totals`]).
 ///
 /// # Shapes
 /// - `alpha`, `g`: `[E, heads]` in edge order; output `[E, heads]` in edge order
