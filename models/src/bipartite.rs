@@ -1,12 +1,9 @@
 //! [`BipartiteGraph`]: edges from one node set into another, as one layer of a sampled
 //! mini-batch sees them.
 
-use std::sync::Arc;
-
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::graph::check_edge_lists;
-use crate::kernels::Adjacency;
 use crate::message_passing::{Aggregator, aggregate, aggregate_sources, gather_src};
 use crate::{Graph, GraphError};
 
@@ -92,13 +89,6 @@ impl BipartiteGraph {
     /// The device the index tensors live on.
     pub fn device(&self) -> Device {
         self.edges.device()
-    }
-
-    /// The edges grouped by target and by source for the fused kernels
-    /// ([`Graph::adjacency`]); asking for it ahead, in a thread that makes batches, takes
-    /// building it off the training step.
-    pub fn adjacency(&self) -> Arc<Adjacency> {
-        self.edges.adjacency()
     }
 
     /// Checks that `layer`'s inputs fit: `rows_src` source rows (`N_s`) and `rows_dst`

@@ -320,11 +320,6 @@ impl Made {
         let blocks = (1..=s.layers())
             .map(|l| block_graph(s.block(l), device))
             .collect::<Result<Vec<_>, _>>()?;
-        // The fused kernels' edge groupings, built here rather than in the training step.
-        for adjacency in blocks.iter().map(BipartiteGraph::adjacency) {
-            adjacency.by_source();
-        }
-        graph.adjacency().by_source();
         let x = Features::auto_owned(
             self.x,
             s.num_nodes(),
