@@ -22,8 +22,8 @@ use burn::backend::{
 
 use super::csr::{Adjacency, Csr};
 use super::host::{
-    Read, dropout, edge_dots, edge_rows, row_attention, row_attention_backward, row_softmax,
-    row_softmax_backward, row_sums, row_totals,
+    Read, dropout, edge_dots, edge_rows, row_attention, row_attention_backward, row_max,
+    row_max_backward, row_softmax, row_softmax_backward, row_sums, row_totals,
 };
 
 /// Which grouping of the edges a row sum runs over.
@@ -211,6 +211,16 @@ fn attention_values<B: HostFloat>(
     B::from_values(out, [adjacency.num_edges(), heads], a_src)
 }
 
+/// The maximum of per-edge rows at each target on host values, with the winners.
+fn max_values<B: HostFloat>(
+    x: &FloatTensor<B>,
+    adjacency: &Adjacency,
+) -> (FloatTensor<B>, Vec<u32>) {
+    let (f, rows) = (x.shape()[1], adjacency.by_target().rows());
+    let (out, winner) = B::with_values(x, |v| row_max(adjacency.by_target(), rows, v, f));
+    (B::from_values(out, [rows, f], x), winner)
+}
+
 /// Fused message-passing operations (a Burn backend extension): implemented on the host for
 /// flex and ndarray, differentiated by hand under autodiff.
 #[backend_extension(Flex, NdArray, Autodiff)]
@@ -258,6 +268,13 @@ pub trait GraphKernels: Backend {
         adjacency: Arc<Adjacency>,
         slope: f32,
     ) -> FloatTensor<Self>;
+
+    /// The element-wise maximum of the per-edge rows `x` at each target (0 for a target
+    /// without edges); the gradient goes to the first edge attaining it.
+    ///
+    /// # Shapes
+    /// - `x`: `[E, F]`; output `[N, F]`
+    fn max_at_targets(x: FloatTensor<Self>, adjacency: Arc<Adjacency>) -> FloatTensor<Self>;
 }
 
 /// The host implementation of every operation, for a backend whose values the host reads.
@@ -299,6 +316,13 @@ macro_rules! host_kernels {
                 slope: f32,
             ) -> FloatTensor<Self> {
                 attention_values::<Self>(&a_src, &a_dst, &adjacency, slope)
+            }
+
+            fn max_at_targets(
+                x: FloatTensor<Self>,
+                adjacency: Arc<Adjacency>,
+            ) -> FloatTensor<Self> {
+                max_values::<Self>(&x, &adjacency).0
             }
         }
     };
@@ -449,7 +473,40 @@ impl<B: HostFloat> Backward<B, 2> for AttentionBackward {
     }
 }
 
+/// The backward step of [`GraphKernels::max_at_targets`]: it keeps each output's winner.
+#[derive(Debug)]
+struct MaxBackward;
+
+impl<B: HostFloat> Backward<B, 1> for MaxBackward {
+    type State = (Arc<Vec<u32>>, Arc<Adjacency>);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        let (winner, adjacency) = ops.state;
+        if let Some(node) = node {
+            let f = g.shape()[1];
+            let dx = B::with_values(&g, |gv| {
+                row_max_backward(adjacency.by_target(), gv, &winner, f)
+            });
+            grads.register::<B>(node.id, B::from_values(dx, [adjacency.num_edges(), f], &g));
+        }
+    }
+}
+
 impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodiff<B, C> {
+    fn max_at_targets(x: FloatTensor<Self>, adjacency: Arc<Adjacency>) -> FloatTensor<Self> {
+        let (out, winner) = max_values::<B>(x.primitive(), &adjacency);
+        match MaxBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((Arc::new(winner), adjacency), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        }
+    }
+
     fn attention(
         a_src: FloatTensor<Self>,
         a_dst: FloatTensor<Self>,

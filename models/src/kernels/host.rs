@@ -308,6 +308,54 @@ pub fn row_totals(csr: &Csr, rows: usize, v: &[f32], heads: usize) -> Vec<f32> {
     out
 }
 
+/// The element-wise maximum of every CSR row's per-edge rows, and its winner: the first edge
+/// (in edge order) that attains it, kept for the backward pass (PyG's `scatter_max` argmax);
+/// an empty row gives 0 and no winner (`u32::MAX`).
+///
+/// `out[r, c] = max_{e in row r} x[e, c]`
+///
+/// # Shapes
+/// - `x`: `[E, f]` (a row per edge); outputs `[rows, f]`
+pub fn row_max(csr: &Csr, rows: usize, x: &[f32], f: usize) -> (Vec<f32>, Vec<u32>) {
+    let (mut out, mut winner) = (vec![0.0f32; rows * f], vec![u32::MAX; rows * f]);
+    let filled = csr.rows().min(rows) * f;
+    if f > 0 {
+        out[..filled]
+            .par_chunks_mut(f)
+            .zip(winner[..filled].par_chunks_mut(f))
+            .with_min_len(grain(f))
+            .enumerate()
+            .for_each(|(r, (out, winner))| {
+                for &e in &csr.edge()[csr.row(r)] {
+                    let xe = &x[e as usize * f..(e as usize + 1) * f];
+                    for c in 0..f {
+                        if winner[c] == u32::MAX || xe[c] > out[c] {
+                            (out[c], winner[c]) = (xe[c], e);
+                        }
+                    }
+                }
+            });
+    }
+    (out, winner)
+}
+
+/// The gradient of [`row_max`] at its per-edge input: each output's gradient goes to its
+/// winner, every other edge gets 0.
+///
+/// # Shapes
+/// - `g`, `winner`: `[rows, f]`; output `[E, f]` in edge order
+pub fn row_max_backward(csr: &Csr, g: &[f32], winner: &[u32], f: usize) -> Vec<f32> {
+    per_row_slots(csr, f, |r, out| {
+        for (k, &e) in csr.edge()[csr.row(r)].iter().enumerate() {
+            for c in 0..f {
+                if winner[r * f + c] == e {
+                    out[k * f + c] = g[r * f + c];
+                }
+            }
+        }
+    })
+}
+
 /// `max(z, 0) + slope · min(z, 0)`.
 #[inline]
 fn leaky(z: f32, slope: f32) -> f32 {

@@ -28,5 +28,5 @@ mod ops;
 pub use backend::{GraphKernels, Group, HostFloat, RowSum};
 pub use csr::{Adjacency, Csr};
 pub use host::Read;
-pub(crate) use ops::{attention, softmax_at_targets, sum_at_targets};
+pub(crate) use ops::{attention, max_at_targets, softmax_at_targets, sum_at_targets};
 pub use ops::{dropout, fused_on};

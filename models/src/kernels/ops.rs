@@ -138,6 +138,20 @@ pub(crate) fn attention(
     Ok(Tensor::from_dispatch(out))
 }
 
+/// The fused element-wise maximum of per-edge rows at each target (0 for a target without
+/// edges; the gradient goes to the first edge attaining the maximum, PyG's `scatter_max`);
+/// `Err(x)` where the kernels do not serve it.
+///
+/// # Shapes
+/// - `x`: `[E, F]`; output `[N, F]`
+pub(crate) fn max_at_targets(x: Tensor<2>, graph: &Graph) -> Result<Tensor<2>, Tensor<2>> {
+    if !takes(&x, None) || x.dims()[0] != graph.num_edges() {
+        return Err(x);
+    }
+    let out = <Dispatch as GraphKernels>::max_at_targets(x.into_dispatch(), graph.adjacency());
+    Ok(Tensor::from_dispatch(out))
+}
+
 /// [`GraphKernels`] through Burn's dispatch.
 fn row_sum(
     x: Tensor<2>,
@@ -190,6 +204,8 @@ mod tests {
             "sources-sum" => segment_sum(gather_src(x, g), g.dst(), n),
             "sources-mean" => segment_mean(gather_src(x, g), g.dst(), n),
             "softmax" => crate::message_passing::segment_softmax(x, g.dst(), n),
+            "max" => crate::message_passing::segment_max(x, g.dst(), n),
+            "min" => crate::message_passing::segment_min(x, g.dst(), n),
             "weighted" | "heads" => {
                 let w = w.expect("weights");
                 let heads = w.dims()[1];
@@ -210,6 +226,8 @@ mod tests {
             "sources-sum" => aggregate_sources(x, g, Aggregation::Sum),
             "sources-mean" => aggregate_sources(x, g, Aggregation::Mean),
             "softmax" => crate::message_passing::softmax_at_targets(x, g),
+            "max" => aggregate(x, g, Aggregation::Max),
+            "min" => aggregate(x, g, Aggregation::Min),
             "weighted" => {
                 let w = w.expect("weights").reshape([g.num_edges()]);
                 propagate_weighted(x, &g.clone().with_edge_weight(w).unwrap())
@@ -225,8 +243,10 @@ mod tests {
     }
 
     /// `(op, input rows per edge?, heads of the weights)`.
-    const OPS: [(&str, bool, usize); 7] = [
+    const OPS: [(&str, bool, usize); 9] = [
         ("softmax", true, 0),
+        ("max", true, 0),
+        ("min", true, 0),
         ("sum", true, 0),
         ("mean", true, 0),
         ("sources-sum", false, 0),
@@ -343,6 +363,18 @@ mod tests {
             assert_close(&fused.1, &portable.1, 1e-5, "∂a_src");
             assert_close(&fused.2, &portable.2, 1e-5, "∂a_dst");
         }
+    }
+
+    #[test]
+    fn max_gives_the_gradient_to_the_first_edge_attaining_it() {
+        let d = Device::flex().autodiff();
+        // Target 0 receives messages 1, 3, 3, 2 (3.0 on edges 1 and 2); the others nothing.
+        let g = Graph::new(&[2, 3, 0, 1], &[0, 0, 0, 0], 4, &d).unwrap();
+        let x = tensor2(&[1.0, 3.0, 3.0, 2.0], [4, 1], &d).require_grad();
+        let out = aggregate(x.clone(), &g, Aggregation::Max);
+        assert_eq!(to_vec(out.clone()), vec![3.0, 0.0, 0.0, 0.0]);
+        let grads = out.sum().backward();
+        assert_eq!(to_vec(x.grad(&grads).unwrap()), vec![0.0, 1.0, 0.0, 0.0]);
     }
 
     #[test]

@@ -9,8 +9,8 @@ use super::segment::{
 };
 use crate::Graph;
 use crate::kernels::{
-    Read, attention as attention_fused, softmax_at_targets as softmax_at_targets_fused,
-    sum_at_targets,
+    Read, attention as attention_fused, max_at_targets,
+    softmax_at_targets as softmax_at_targets_fused, sum_at_targets,
 };
 
 /// A permutation-invariant reduction of the rows that share a segment id: the "reduce" of
@@ -139,7 +139,7 @@ pub fn aggregate<const D: usize>(
     aggr: impl Aggregator,
 ) -> Tensor<D> {
     let mut dims = messages.dims();
-    match fused_linear(aggr.as_aggregation(), as_rows(messages), graph, Read::Edge) {
+    match fused_reduce(aggr.as_aggregation(), as_rows(messages), graph, Read::Edge) {
         Ok(out) => {
             dims[0] = graph.num_nodes();
             out.reshape(dims)
@@ -158,25 +158,33 @@ pub fn aggregate<const D: usize>(
 /// - `x`: `[N_s, F]` (sources may index another node set, as in a
 ///   [`BipartiteGraph`](crate::BipartiteGraph)); output: `[N, F]`
 pub fn aggregate_sources(x: Tensor<2>, graph: &Graph, aggr: impl Aggregator) -> Tensor<2> {
-    match fused_linear(aggr.as_aggregation(), x, graph, Read::Other) {
+    match fused_reduce(aggr.as_aggregation(), x, graph, Read::Other) {
         Ok(out) => out,
         Err(x) => aggregate(gather_src(x, graph), graph, aggr),
     }
 }
 
-/// A sum or mean at the targets by the fused kernels (the mean as a sum weighted by
-/// `1 / deg(dst[e])`); `Err` with the input where they do not apply.
+/// A built-in aggregation at the targets by the fused kernels: a sum, a mean (a sum weighted
+/// by `1 / deg(dst[e])`), and for per-edge messages a maximum or minimum (the gradient to the
+/// first edge attaining it, as PyG's `scatter_max`; [`segment_max`] splits it among ties);
+/// `Err` with the input where they do not apply.
 // Tensor handles are large whatever they hold, in `Ok` and `Err` alike.
 #[allow(clippy::result_large_err)]
-fn fused_linear(
+fn fused_reduce(
     aggr: Option<Aggregation>,
     x: Tensor<2>,
     graph: &Graph,
     read: Read,
 ) -> Result<Tensor<2>, Tensor<2>> {
-    let weight = match aggr {
-        Some(Aggregation::Sum) => None,
-        Some(Aggregation::Mean) => Some(mean_weights(graph, &x.device())),
+    let weight = match (aggr, read) {
+        (Some(Aggregation::Sum), _) => None,
+        (Some(Aggregation::Mean), _) => Some(mean_weights(graph, &x.device())),
+        (Some(Aggregation::Max), Read::Edge) => return max_at_targets(x, graph),
+        (Some(Aggregation::Min), Read::Edge) => {
+            return max_at_targets(x.neg(), graph)
+                .map(Tensor::neg)
+                .map_err(Tensor::neg);
+        }
         _ => return Err(x),
     };
     sum_at_targets(x, weight.as_ref(), graph, read)
