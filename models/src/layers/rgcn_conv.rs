@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::interop::{
     HostTensor, Import, PygParams, StateDict, export_bias, export_param, import_bias, import_param,
 };
-use crate::message_passing::{Aggregation, gather_rows, segment_sum};
+use crate::message_passing::{Aggregation, propagate_weighted, segment_sum};
 use crate::{Features, Graph, GraphError};
 
 /// The layer's name in errors.
@@ -281,7 +281,7 @@ impl RgcnConv {
         let x: Features = x.into();
         let (f, o, r) = (self.d_input, self.d_output, self.num_relations);
         let [n, _] = x.dims();
-        let types = graph.edge_type().ok_or(GraphError::Missing {
+        graph.edge_type().ok_or(GraphError::Missing {
             layer: LAYER,
             part: "edge types",
         })?;
@@ -301,23 +301,22 @@ impl RgcnConv {
         }
         let w = self.relation_weights();
         // Row (node j, relation r) of H = x_j W_r.
-        let (table, index) = match &x {
-            Features::Identity { .. } => {
-                // H[r, j] = W_r[j]: rows of the weight itself, indexed r·N + j.
-                let index = types.clone().mul_scalar(n as i64) + graph.src().clone();
-                (w.reshape([r * n, o]), index)
-            }
+        let identity = matches!(x, Features::Identity { .. });
+        let table = match &x {
+            // H[r, j] = W_r[j]: rows of the weight itself, indexed r·N + j.
+            Features::Identity { .. } => w.reshape([r * n, o]),
             _ => {
                 let w_cat = w.permute([1, 0, 2]).reshape([f, r * o]);
-                let index = graph.src().clone().mul_scalar(r as i64) + types.clone();
-                (x.clone().matmul(w_cat).reshape([n * r, o]), index)
+                x.clone().matmul(w_cat).reshape([n * r, o])
             }
         };
-        let mut messages = gather_rows(table, &index);
-        if let Some(c) = graph.edge_weight() {
-            messages = messages * c.clone().unsqueeze_dim(1);
-        }
-        let out = segment_sum(messages, graph.dst(), n);
+        // Each edge re-sourced at its message's row of H, weighted by c_{i,r}: out = Σ c · H[row].
+        let rows = message_rows(&graph, n, r, identity)?;
+        let rows = match graph.edge_weight() {
+            Some(c) => rows.reweighted(c.clone()),
+            None => rows,
+        };
+        let out = propagate_weighted(table, &rows);
         Ok(self.add_root_and_bias(out, x))
     }
 
@@ -457,6 +456,35 @@ impl RgcnConv {
             b => vec![dims[0] / b, b, dims[1], dims[2]],
         }
     }
+}
+
+/// `graph`'s edges with each source replaced by the row of the message table `H` that carries
+/// its message — `r·N + j` when `H` is the weight itself (featureless input), `j·R + r`
+/// otherwise — remembered by the graph; the targets stay.
+fn message_rows(graph: &Graph, n: usize, r: usize, identity: bool) -> Result<Graph, GraphError> {
+    /// The memo key of the re-sourced edges.
+    #[derive(Debug, PartialEq)]
+    struct MessageRows {
+        identity: bool,
+        relations: usize,
+    }
+    let key = MessageRows {
+        identity,
+        relations: r,
+    };
+    graph.try_memoized_value(key, |g| {
+        let types = g.require_edge_types(LAYER)?;
+        if n * r > u32::MAX as usize {
+            return Err(GraphError::TooLarge(format!("{n} nodes × {r} relations")));
+        }
+        let row = |(&j, &t): (&u32, &u32)| match identity {
+            true => t as usize * n + j as usize,
+            false => j as usize * r + t as usize,
+        };
+        let src: Vec<usize> = g.host_src().iter().zip(types).map(row).collect();
+        let dst: Vec<usize> = g.host_dst().iter().map(|&i| i as usize).collect();
+        Ok(Graph::from_checked(&src, &dst, n, &g.device()))
+    })
 }
 
 impl PygParams for RgcnConv {
