@@ -9,7 +9,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::Graph;
 use crate::kernels;
-use crate::message_passing::{propagate_weighted, segment_sum};
+use crate::message_passing::aggregate::weighted_sum;
+use crate::message_passing::segment_sum;
 
 /// Sparse node features in coordinate form: value `values[k]` at `(rows[k], cols[k])`, kept
 /// as the edges `cols[k] → rows[k]` of a bipartite graph from the columns into the rows, so
@@ -175,7 +176,7 @@ impl Features {
     pub fn matmul(self, w: Tensor<2>) -> Tensor<2> {
         match self {
             Features::Dense(x) => x.matmul(w),
-            Features::Sparse(s) => propagate_weighted(w, &s.entries.reweighted(s.values)),
+            Features::Sparse(s) => weighted_sum(w, &s.entries.reweighted(s.values)),
             Features::Identity { .. } => w,
         }
     }

@@ -161,6 +161,9 @@ pub struct Graph {
     batch: Option<BatchVector>,
     host_src: Arc<[u32]>,
     host_dst: Arc<[u32]>,
+    /// The node each edge's message comes from, where the sources index a table of messages
+    /// rather than nodes (R-GCN's node-table path); `None`: the sources.
+    message_src: Option<Arc<[u32]>>,
     adjacency: Arc<OnceLock<Arc<Adjacency>>>,
     memo: Memo,
 }
@@ -286,6 +289,7 @@ impl Graph {
             batch: None,
             host_src,
             host_dst,
+            message_src: None,
             adjacency: Arc::default(),
             memo: Arc::default(),
         }
@@ -502,6 +506,20 @@ impl Graph {
         &self.host_dst
     }
 
+    /// The node each edge's message comes from: the source, except where a layer re-sourced
+    /// the edges at rows of a message table (R-GCN's node-table path), for the
+    /// [`trace`](crate::trace).
+    pub fn message_sources(&self) -> &[u32] {
+        self.message_src.as_deref().unwrap_or(&self.host_src)
+    }
+
+    /// The same edges re-sourced at rows of a message table, remembering the node each
+    /// message comes from (`nodes`: `[E]`).
+    pub(crate) fn with_message_sources(mut self, nodes: Arc<[u32]>) -> Self {
+        self.message_src = Some(nodes);
+        self
+    }
+
     /// The edges grouped by target (and by source on first use) for the fused kernels: built
     /// the first time it is asked for, then shared by every graph with these edges (clones,
     /// reweighted copies, copies on other devices).
@@ -537,6 +555,7 @@ impl Graph {
             }),
             host_src: self.host_src.clone(),
             host_dst: self.host_dst.clone(),
+            message_src: self.message_src.clone(),
             adjacency: self.adjacency.clone(),
             memo: Arc::default(),
         }

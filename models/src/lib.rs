@@ -8,6 +8,7 @@
 //! - [`layers`]: [`GcnConv`](layers::GcnConv), ...
 //! - [`models`]: complete models ([`Gcn`](models::Gcn), ...), each with its
 //!   [`ModelSpec`](registry::ModelSpec), and [`models::builtin`], the registry of them all.
+//! - [`trace`]: the message audit trail — what every aggregation sent along each edge.
 //! - [`registry`]: the model contract and the registry that commands, model cards and the
 //!   bench iterate; [`interop`]: weights files and PyTorch Geometric names.
 //!
@@ -50,6 +51,7 @@ pub mod models;
 pub mod registry;
 #[cfg(test)]
 mod testing;
+pub mod trace;
 
 pub use bipartite::BipartiteGraph;
 pub use features::{Features, SparseFeatures};
@@ -62,7 +64,6 @@ pub use serde as __serde;
 use burn::module::{Module, ParamGroup};
 use burn::tensor::{Int, Tensor};
 
-use layers::Attention;
 use link::{Links, Missing};
 
 /// A model that maps node features and a graph to one output row per node (node tasks) or per
@@ -78,13 +79,6 @@ pub trait GraphModel: Module + Clone + std::fmt::Debug + Send + 'static {
     /// The parameters that weight decay applies to under the model's paper protocol (GCN and
     /// GAT: the first layer only), or `None` for all of them.
     fn weight_decay_group(&self) -> Option<ParamGroup> {
-        None
-    }
-
-    /// The attention coefficients of each attention layer, first layer first, for a model
-    /// that has them; `None` otherwise.
-    fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>> {
-        let _ = (x, graph);
         None
     }
 

@@ -1,10 +1,11 @@
 //! Where attention went: the per-edge, per-head coefficients of a trained attention model,
-//! written as CSV, and a short summary of the most concentrated nodes.
+//! written as CSV, and a short summary of the most concentrated nodes — a view of the
+//! [message trace](gnn_models::trace)'s attention columns.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use gnn_models::layers::Attention;
+use gnn_models::trace::Step;
 
 use crate::TrainError;
 use crate::output::write_atomic;
@@ -25,20 +26,14 @@ pub struct LayerAttention {
 }
 
 impl LayerAttention {
-    /// Copies a layer's [`Attention`] to the host.
-    pub fn from_attention(layer: usize, a: &Attention) -> Self {
-        let [_, heads] = a.alpha.dims();
+    /// The attention of a traced step (empty for a step without attention).
+    pub fn from_step(layer: usize, step: &Step) -> Self {
         LayerAttention {
             layer,
-            src: a.graph.host_src().to_vec(),
-            dst: a.graph.host_dst().to_vec(),
-            heads,
-            alpha: a
-                .alpha
-                .clone()
-                .into_data()
-                .try_into_vec_as::<f32>()
-                .unwrap_or_default(),
+            src: step.src.clone(),
+            dst: step.dst.clone(),
+            heads: step.heads,
+            alpha: step.attention.clone().unwrap_or_default(),
         }
     }
 

@@ -60,6 +60,7 @@
 pub mod allocator;
 pub mod attention;
 pub mod backend;
+pub mod bottlenecks;
 pub mod checkpoint;
 pub mod commands;
 pub mod data;
@@ -78,6 +79,8 @@ pub mod plot;
 pub mod sampled_data;
 pub mod saved;
 pub mod stats;
+pub mod trace_draw;
+pub mod trace_file;
 
 pub use backend::Backend;
 pub use error::TrainError;

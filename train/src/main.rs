@@ -57,6 +57,47 @@ enum Command {
     ExportData(ExportDataArgs),
     /// List the models with their options, defaults and training protocols.
     Models(ModelsArgs),
+    /// Record how messages flow through a saved model on its dataset: per step (aggregation)
+    /// and edge the message's norm, weight, share of its target's aggregate, attention and
+    /// relation; per node the aggregate's norm and the update. Writes Parquet (or CSV) tables
+    /// and a JSON header; --analyze prints each step's health and the chains of messages that
+    /// reached the --nodes.
+    Trace(TraceArgs),
+}
+
+#[derive(Args, Debug)]
+struct TraceArgs {
+    #[command(flatten)]
+    using: UseArgs,
+    /// Keep only the messages that can reach these nodes (comma-separated dataset ids): their
+    /// receptive field, step by step.
+    #[arg(long, value_delimiter = ',')]
+    nodes: Option<Vec<u32>>,
+    /// The edge table; the node table and the header go beside it (OUT.nodes.EXT, OUT.json).
+    #[arg(long, default_value = "trace.parquet")]
+    out: PathBuf,
+    /// Write CSV tables instead of Parquet.
+    #[arg(long)]
+    csv: bool,
+    /// The most memory the recorded columns may take, in MiB; beyond it a step keeps the
+    /// messages of a seeded random part of its target nodes (said in the header).
+    #[arg(long, default_value_t = 512)]
+    budget_mb: usize,
+    /// Seed of that choice.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print each step's health (message norms, max winners, attention entropy, updates) and,
+    /// for each --nodes node, the chains of messages that carried the most to it.
+    #[arg(long)]
+    analyze: bool,
+    /// With --analyze: chains per node (and bottlenecks listed).
+    #[arg(long, default_value_t = 5)]
+    top_k: usize,
+    /// Also draw: OUT-stem.health.svg (the steps' health), OUT-stem.field-NODE.svg (each
+    /// --nodes node's receptive field, edges as wide as the flow they carry) and OUT-stem.html
+    /// (both, a node picked from a list; no network needed to open it).
+    #[arg(long)]
+    draw: bool,
 }
 
 #[derive(Args, Debug)]
@@ -598,6 +639,115 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
     Ok(())
 }
 
+fn trace(args: TraceArgs) -> Result<(), TrainError> {
+    use gnn_train::trace_file::{self, TraceFormat};
+    check_output_dir(&args.out)?;
+    let (saved, dataset) = open_model(&args.using)?;
+    let AnyDataset::Node(ds) = &dataset else {
+        return Err(TrainError::Config(format!(
+            "gnn trace runs on node datasets, and {} is not one",
+            dataset.name()
+        )));
+    };
+    let options = gnn_models::trace::TraceOptions {
+        budget_bytes: args.budget_mb.saturating_mul(1 << 20),
+        seed: args.seed,
+    };
+    let nodes = args.nodes.as_deref();
+    let traced = commands::trace(&saved, ds, args.using.backend, options, nodes)?;
+    let context = serde_json::json!({
+        "card": saved.card,
+        "dataset": ds.name,
+        "backend": args.using.backend.name(),
+        "focus": args.nodes,
+        "inference_seconds": traced.plain.as_secs_f64(),
+        "traced_inference_seconds": traced.traced.as_secs_f64(),
+    });
+    let trace = &traced.trace;
+    let focused = nodes.map(|v| trace.focus(v));
+    let written = focused.as_ref().unwrap_or(trace);
+    let header = trace_file::header(written, context);
+    let format = if args.csv {
+        TraceFormat::Csv
+    } else {
+        TraceFormat::Parquet
+    };
+    let files = trace_file::write_trace(written, &header, &args.out, format)?;
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len()) as f64 / 1024.0;
+    println!(
+        "traced {} on {}: {} steps, {} edge rows; inference {:.3} s plain, {:.3} s recording",
+        saved.card.model.kind,
+        ds.name,
+        trace.steps.len(),
+        written.num_rows(),
+        traced.plain.as_secs_f64(),
+        traced.traced.as_secs_f64()
+    );
+    for path in [&files.edges, &files.nodes, &files.header] {
+        println!("wrote {} ({:.1} KiB)", path.display(), size(path));
+    }
+    if args.draw {
+        for path in draw_trace(
+            trace,
+            &args.out,
+            nodes.unwrap_or_default(),
+            &saved.card.model.kind,
+            &ds.name,
+        )? {
+            println!("wrote {} ({:.1} KiB)", path.display(), size(&path));
+        }
+    }
+    if args.analyze {
+        print!(
+            "{}",
+            commands::trace_analysis(trace, nodes.unwrap_or_default(), args.top_k)
+        );
+    }
+    Ok(())
+}
+
+/// The pictures of `gnn trace --draw`, beside `out`; returns their paths.
+fn draw_trace(
+    trace: &gnn_models::trace::Trace,
+    out: &std::path::Path,
+    nodes: &[u32],
+    model: &str,
+    dataset: &str,
+) -> Result<Vec<PathBuf>, TrainError> {
+    use gnn_train::trace_draw::{field, render_field, render_health, render_page};
+    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+    let beside = |name: String| out.with_file_name(name);
+    let fail = |path: &PathBuf| {
+        let path = path.clone();
+        move |reason| TrainError::Output { path, reason }
+    };
+    let mut written = Vec::new();
+    let health_path = beside(format!("{stem}.health.svg"));
+    let title = format!("{model} on {dataset}: messages per step");
+    let health = render_health(&gnn_models::trace::layer_health(trace), &title)
+        .map_err(fail(&health_path))?;
+    output::write_atomic(&health_path, health.as_bytes())?;
+    written.push(health_path);
+    let mut fields = Vec::new();
+    for &node in nodes {
+        let path = beside(format!("{stem}.field-{node}.svg"));
+        let title = format!("{model} on {dataset}: the messages that reached node {node}");
+        let svg = render_field(&field(trace, node, 16), &title).map_err(fail(&path))?;
+        output::write_atomic(&path, svg.as_bytes())?;
+        written.push(path);
+        fields.push((node, svg));
+    }
+    let page_path = beside(format!("{stem}.html"));
+    let page = render_page(
+        &format!("{model} on {dataset}: message trace"),
+        &health,
+        &fields,
+    );
+    output::write_atomic(&page_path, page.as_bytes())?;
+    written.push(page_path);
+    Ok(written)
+}
+
 fn models(args: ModelsArgs) -> Result<(), TrainError> {
     let registry = Registry::builtin();
     if args.json {
@@ -1011,6 +1161,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import(args),
         Command::ExportData(args) => export_data(args),
         Command::Models(args) => models(args),
+        Command::Trace(args) => trace(args),
     });
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

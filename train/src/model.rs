@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor};
 use gnn_models::interop::{InteropError, StateDict};
-use gnn_models::layers::Attention;
 use gnn_models::registry::{DynModel, ModelConfig, ModelEntry, Registry};
 use gnn_models::{Features, Graph};
 
@@ -85,17 +84,6 @@ impl TrainedModel {
     /// Output logits `[N, C]` (node models) or `[B, C]` (graph models).
     pub fn forward(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, TrainError> {
         Ok(self.model.forward(x, graph)?)
-    }
-
-    /// The attention coefficients of each layer, `None` for a model without attention.
-    pub fn attention(
-        &self,
-        x: Features,
-        graph: &Graph,
-    ) -> Option<Result<Vec<Attention>, TrainError>> {
-        self.model
-            .attention(x, graph)
-            .map(|r| r.map_err(TrainError::from))
     }
 
     /// Scores of every split of `data` (as the training loop computes them).

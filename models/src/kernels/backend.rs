@@ -13,7 +13,7 @@ use burn::backend::NdArray;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
@@ -494,17 +494,31 @@ impl<B: HostFloat> Backward<B, 1> for MaxBackward {
     }
 }
 
+/// Records `out`, computed from the inputs behind `nodes`, as the output of backward step
+/// `step`: with the state `state()` builds when some input is tracked, as a constant otherwise.
+fn record<B, C, O, const N: usize>(
+    step: O,
+    nodes: [NodeGuard; N],
+    out: FloatTensor<B>,
+    state: impl FnOnce() -> O::State,
+) -> FloatTensor<Autodiff<B, C>>
+where
+    B: Backend,
+    C: CheckpointStrategy,
+    O: Backward<B, N>,
+{
+    match step.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish(state(), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    }
+}
+
 impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodiff<B, C> {
     fn max_at_targets(x: FloatTensor<Self>, adjacency: Arc<Adjacency>) -> FloatTensor<Self> {
         let (out, winner) = max_values::<B>(x.primitive(), &adjacency);
-        match MaxBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((Arc::new(winner), adjacency), out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        record::<B, C, _, 1>(MaxBackward, [x.node()], out, || {
+            (Arc::new(winner), adjacency)
+        })
     }
 
     fn attention(
@@ -514,35 +528,20 @@ impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodi
         slope: f32,
     ) -> FloatTensor<Self> {
         let alpha = attention_values::<B>(a_src.primitive(), a_dst.primitive(), &adjacency, slope);
-        match AttentionBackward
-            .prepare::<C>([a_src.node(), a_dst.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let state = AttentionState {
-                    a_src: a_src.primitive().clone(),
-                    a_dst: a_dst.primitive().clone(),
-                    alpha: alpha.clone(),
-                    adjacency,
-                    slope,
-                };
-                prep.finish(state, alpha)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(alpha),
-        }
+        let state = || AttentionState {
+            a_src: a_src.primitive().clone(),
+            a_dst: a_dst.primitive().clone(),
+            alpha: alpha.clone(),
+            adjacency,
+            slope,
+        };
+        let nodes = [a_src.node(), a_dst.node()];
+        record::<B, C, _, 2>(AttentionBackward, nodes, alpha.clone(), state)
     }
 
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
         let out = dropout_values::<B>(x.primitive(), seed, keep);
-        match DropoutBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((seed, keep), out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        record::<B, C, _, 1>(DropoutBackward, [x.node()], out, || (seed, keep))
     }
 
     fn softmax_at_targets(
@@ -550,35 +549,20 @@ impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodi
         adjacency: Arc<Adjacency>,
     ) -> FloatTensor<Self> {
         let out = softmax::<B>(scores.primitive(), &adjacency);
-        match SoftmaxBackward
-            .prepare::<C>([scores.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish((out.clone(), adjacency), out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        let state = || (out.clone(), adjacency);
+        record::<B, C, _, 1>(SoftmaxBackward, [scores.node()], out.clone(), state)
     }
 
     fn row_sum(x: FloatTensor<Self>, adjacency: Arc<Adjacency>, spec: RowSum) -> FloatTensor<Self> {
         let out = forward::<B>(x.primitive(), None, &adjacency, spec);
-        match RowSumBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let state = RowSumState {
-                    x: None,
-                    w: None,
-                    x_rows: x.primitive().shape()[0],
-                    adjacency,
-                    spec,
-                };
-                prep.finish(state, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        let state = || RowSumState {
+            x: None,
+            w: None,
+            x_rows: x.primitive().shape()[0],
+            adjacency,
+            spec,
+        };
+        record::<B, C, _, 1>(RowSumBackward, [x.node()], out, state)
     }
 
     fn weighted_row_sum(
@@ -588,23 +572,15 @@ impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodi
         spec: RowSum,
     ) -> FloatTensor<Self> {
         let out = forward::<B>(x.primitive(), Some(weight.primitive()), &adjacency, spec);
-        let keep_x = weight.is_tracked();
-        match WeightedRowSumBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let state = RowSumState {
-                    x: keep_x.then(|| x.primitive().clone()),
-                    w: Some(weight.primitive().clone()),
-                    x_rows: x.primitive().shape()[0],
-                    adjacency,
-                    spec,
-                };
-                prep.finish(state, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        }
+        // `x` is kept only for `∂w`.
+        let state = || RowSumState {
+            x: weight.is_tracked().then(|| x.primitive().clone()),
+            w: Some(weight.primitive().clone()),
+            x_rows: x.primitive().shape()[0],
+            adjacency,
+            spec,
+        };
+        let nodes = [x.node(), weight.node()];
+        record::<B, C, _, 2>(WeightedRowSumBackward, nodes, out, state)
     }
 }

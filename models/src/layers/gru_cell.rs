@@ -68,7 +68,15 @@ impl GruCell {
         let r = sigmoid(part(&gi, 0) + part(&gh, 0));
         let z = sigmoid(part(&gi, 1) + part(&gh, 1));
         let cand = tanh(part(&gi, 2) + r * part(&gh, 2));
-        z.clone().neg().add_scalar(1.0) * cand + z * h
+        let before = crate::trace::recording().then(|| {
+            crate::trace::note_update_gate(&z);
+            h.clone()
+        });
+        let h_new = z.clone().neg().add_scalar(1.0) * cand + z * h;
+        if let Some(h) = before {
+            crate::trace::note_update(&h, &h_new);
+        }
+        h_new
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::interop::{
     HostTensor, Import, PygParams, StateDict, export_bias, export_param, import_bias, import_param,
 };
-use crate::message_passing::{Aggregation, propagate_weighted, segment_sum};
+use crate::message_passing::{Aggregation, aggregate, propagate_weighted};
 use crate::{Features, Graph, GraphError};
 
 /// The layer's name in errors.
@@ -342,7 +342,6 @@ impl RgcnConv {
         #[derive(Debug, PartialEq)]
         struct RgcnByRelation;
         let groups = graph.try_memoized_value(RgcnByRelation, ByRelation::of)?;
-        let [n, _] = x.dims();
         let (f, o) = (self.d_input, self.d_output);
         let (k, c) = (groups.chunks, groups.chunk_size);
         let rows = x
@@ -384,7 +383,7 @@ impl RgcnConv {
         if let Some(w) = graph.edge_weight() {
             messages = messages * w.clone().unsqueeze_dim(1);
         }
-        let out = segment_sum(messages, graph.dst(), n);
+        let out = aggregate(messages, graph, Aggregation::Sum);
         Ok(self.add_root_and_bias(out, x))
     }
 }
@@ -483,7 +482,10 @@ fn message_rows(graph: &Graph, n: usize, r: usize, identity: bool) -> Result<Gra
         };
         let src: Vec<usize> = g.host_src().iter().zip(types).map(row).collect();
         let dst: Vec<usize> = g.host_dst().iter().map(|&i| i as usize).collect();
-        Ok(Graph::from_checked(&src, &dst, n, &g.device()))
+        let types: Vec<usize> = types.iter().map(|&t| t as usize).collect();
+        Graph::from_checked(&src, &dst, n, &g.device())
+            .with_message_sources(g.host_src().into())
+            .with_edge_types(&types, g.num_relations())
     })
 }
 

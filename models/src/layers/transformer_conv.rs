@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor};
 use super::gat_conv::Attention;
 use crate::interop::{Import, PygParams, StateDict, export_linear, import_linear};
 use crate::kernels;
-use crate::message_passing::{gather_dst, gather_src, segment_sum, softmax_at_targets};
+use crate::message_passing::{Aggregation, aggregate, gather_dst, gather_src, softmax_at_targets};
 use crate::{Features, Graph, GraphError};
 
 /// Configuration of a [`TransformerConv`] layer.
@@ -140,7 +140,7 @@ impl TransformerConv {
             .div_scalar((c as f64).sqrt());
         let alpha = softmax_at_targets(scores, graph);
         let weights = kernels::dropout(&self.attention_dropout, alpha.clone());
-        let a = segment_sum(v_e * weights.unsqueeze_dim(2), graph.dst(), n);
+        let a = aggregate(v_e * weights.unsqueeze_dim(2), graph, Aggregation::Sum);
         let a = if self.concat {
             a.reshape([n, hh * c])
         } else {

@@ -12,6 +12,7 @@ use crate::kernels::{
     Read, attention as attention_fused, max_at_targets,
     softmax_at_targets as softmax_at_targets_fused, sum_at_targets,
 };
+use crate::trace::{self, Messages};
 
 /// A permutation-invariant reduction of the rows that share a segment id: the "reduce" of
 /// message passing (messages grouped by target node) and of graph readout (nodes grouped by
@@ -138,6 +139,22 @@ pub fn aggregate<const D: usize>(
     graph: &Graph,
     aggr: impl Aggregator,
 ) -> Tensor<D> {
+    let kind = aggr.as_aggregation();
+    let traced = trace::recording().then(|| as_rows(messages.clone()));
+    let out = reduce_at_targets(messages, graph, aggr);
+    if let Some(m) = traced {
+        let rows = as_rows(out.clone());
+        trace::note_aggregation("aggregate", graph, Messages::Edges(m), kind, &rows);
+    }
+    out
+}
+
+/// [`aggregate`] without the trace.
+fn reduce_at_targets<const D: usize>(
+    messages: Tensor<D>,
+    graph: &Graph,
+    aggr: impl Aggregator,
+) -> Tensor<D> {
     let mut dims = messages.dims();
     match fused_reduce(aggr.as_aggregation(), as_rows(messages), graph, Read::Edge) {
         Ok(out) => {
@@ -158,10 +175,16 @@ pub fn aggregate<const D: usize>(
 /// - `x`: `[N_s, F]` (sources may index another node set, as in a
 ///   [`BipartiteGraph`](crate::BipartiteGraph)); output: `[N, F]`
 pub fn aggregate_sources(x: Tensor<2>, graph: &Graph, aggr: impl Aggregator) -> Tensor<2> {
-    match fused_reduce(aggr.as_aggregation(), x, graph, Read::Other) {
+    let kind = aggr.as_aggregation();
+    let traced = trace::recording().then(|| x.clone());
+    let out = match fused_reduce(kind, x, graph, Read::Other) {
         Ok(out) => out,
-        Err(x) => aggregate(gather_src(x, graph), graph, aggr),
+        Err(x) => reduce_at_targets(gather_src(x, graph), graph, aggr),
+    };
+    if let Some(x) = traced {
+        trace::note_aggregation("aggregate_sources", graph, Messages::Rows(x), kind, &out);
     }
+    out
 }
 
 /// A built-in aggregation at the targets by the fused kernels: a sum, a mean (a sum weighted
@@ -219,10 +242,14 @@ fn mean_weights(graph: &Graph, device: &burn::tensor::Device) -> Tensor<2> {
 /// - `scores`: `[E, ...]`; output `[E, ...]`
 pub fn softmax_at_targets<const D: usize>(scores: Tensor<D>, graph: &Graph) -> Tensor<D> {
     let dims = scores.dims();
-    match softmax_at_targets_fused(as_rows(scores), graph) {
+    let out = match softmax_at_targets_fused(as_rows(scores), graph) {
         Ok(out) => out.reshape(dims),
         Err(rows) => segment_softmax(rows.reshape(dims), graph.dst(), graph.num_nodes()),
+    };
+    if trace::recording() {
+        trace::note_attention(graph, &as_rows(out.clone()));
     }
+    out
 }
 
 /// GAT's attention coefficients (Veličković et al. 2018): for every edge `j → i` and head
@@ -241,7 +268,12 @@ pub fn attention_coefficients(
     negative_slope: f64,
 ) -> Tensor<2> {
     match attention_fused(a_src, a_dst, graph, negative_slope as f32) {
-        Ok(alpha) => alpha,
+        Ok(alpha) => {
+            if trace::recording() {
+                trace::note_attention(graph, &alpha);
+            }
+            alpha
+        }
         Err((a_src, a_dst)) => {
             let scores = gather_src(a_src, graph) + gather_rows(a_dst, graph.dst());
             let logits = burn::tensor::activation::leaky_relu(scores, negative_slope);
@@ -259,6 +291,18 @@ pub fn attention_coefficients(
 /// # Shapes
 /// - `x`: `[N, F]`; output: `[N, F]`
 pub fn propagate_weighted(x: Tensor<2>, graph: &Graph) -> Tensor<2> {
+    let traced = trace::recording().then(|| x.clone());
+    let out = weighted_sum(x, graph);
+    if let Some(x) = traced {
+        let weight = graph.edge_weight().map(|w| w.clone().unsqueeze_dim(1));
+        trace::note_weighted_sum("propagate_weighted", graph, x, weight, &out);
+    }
+    out
+}
+
+/// [`propagate_weighted`] without the trace: products that are not message passing (sparse
+/// features' `X W`).
+pub(crate) fn weighted_sum(x: Tensor<2>, graph: &Graph) -> Tensor<2> {
     let weight = graph.edge_weight().map(|w| w.clone().unsqueeze_dim(1));
     match sum_at_targets(x, weight.as_ref(), graph, Read::Other) {
         Ok(out) => out,
@@ -283,13 +327,19 @@ pub fn propagate_weighted(x: Tensor<2>, graph: &Graph) -> Tensor<2> {
 pub fn propagate_heads(x: Tensor<3>, alpha: Tensor<2>, graph: &Graph) -> Tensor<3> {
     let [n_s, h, c] = x.dims();
     let n = graph.num_nodes();
-    match sum_at_targets(x.reshape([n_s, h * c]), Some(&alpha), graph, Read::Other) {
+    let traced = trace::recording().then(|| (x.clone().reshape([n_s, h * c]), alpha.clone()));
+    let out = match sum_at_targets(x.reshape([n_s, h * c]), Some(&alpha), graph, Read::Other) {
         Ok(out) => out.reshape([n, h, c]),
         Err(x) => {
             let messages = gather_src(x.reshape([n_s, h, c]), graph) * alpha.unsqueeze_dim(2);
             segment_sum(messages, graph.dst(), n)
         }
+    };
+    if let Some((x, alpha)) = traced {
+        let rows = out.clone().reshape([n, h * c]);
+        trace::note_weighted_sum("propagate_heads", graph, x, Some(alpha), &rows);
     }
+    out
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! [`Aggregator`] can be passed where an [`Aggregation`] is, and a layer can be written as a
 //! message, an aggregation and an update ([`MessagePassing`], [`propagate`]).
 
-mod aggregate;
+pub(crate) mod aggregate;
 mod degree;
 mod gather;
 mod gcn_norm;

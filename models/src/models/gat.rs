@@ -116,10 +116,6 @@ impl GraphModel for Gat {
         Ok(Gat::forward(self, x, graph))
     }
 
-    fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>> {
-        Some(Ok(self.forward_with_attention(x, graph).1.into()))
-    }
-
     fn block_layers(&self) -> usize {
         2
     }

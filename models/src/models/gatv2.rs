@@ -70,10 +70,6 @@ impl GraphModel for GatV2 {
     fn forward(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
         Ok(self.forward_with_attention(x, graph).0)
     }
-
-    fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>> {
-        Some(Ok(self.forward_with_attention(x, graph).1.into()))
-    }
 }
 
 impl PygParams for GatV2 {
@@ -197,9 +193,11 @@ mod tests {
         entry.import_pyg(b.as_mut(), dict).unwrap();
         let out = |m: &dyn crate::registry::DynModel| to_vec(m.forward(x.clone(), &g).unwrap());
         assert_eq!(out(a.as_ref()), out(b.as_ref()));
-        let attention = a.attention(x.clone(), &g).unwrap().unwrap();
+        // Both layers' attention, in the trace.
+        let (_, trace) = crate::trace::record(&g, Default::default(), || out(a.as_ref()));
+        let attention: Vec<_> = trace.steps.iter().filter(|s| s.heads > 0).collect();
         assert_eq!(attention.len(), 2);
-        assert_eq!(attention[0].alpha.dims(), [4 + 4, 2]);
+        assert_eq!((attention[0].len(), attention[0].heads), (4 + 4, 2));
 
         // The typed model behind the registry's face.
         let typed = b.as_any().downcast_ref::<GatV2>().unwrap();

@@ -11,7 +11,6 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Gradients, Int, Tensor};
 
 use crate::interop::{self, InteropError};
-use crate::layers::Attention;
 use crate::link::{Links, Missing};
 use crate::{BipartiteGraph, Features, Graph, GraphError, GraphModel};
 
@@ -21,9 +20,6 @@ use crate::{BipartiteGraph, Features, Graph, GraphError, GraphModel};
 pub trait DynModel: Send + Debug {
     /// [`GraphModel::forward`].
     fn forward(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError>;
-
-    /// [`GraphModel::attention`].
-    fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>>;
 
     /// [`GraphModel::forward_train`].
     #[allow(clippy::type_complexity)]
@@ -115,10 +111,6 @@ pub trait DynModel: Send + Debug {
 impl<M: GraphModel> DynModel for M {
     fn forward(&self, x: Features, graph: &Graph) -> Result<Tensor<2>, GraphError> {
         GraphModel::forward(self, x, graph)
-    }
-
-    fn attention(&self, x: Features, graph: &Graph) -> Option<Result<Vec<Attention>, GraphError>> {
-        GraphModel::attention(self, x, graph)
     }
 
     fn forward_train(

@@ -123,7 +123,8 @@ pub trait ModelSpec: Send + Sync + 'static {
     /// A freshly initialised model on `device` (the registry validates `config` first).
     fn init(&self, config: &Self::Config, device: &Device) -> Result<Self::Model, SpecError>;
 
-    /// Whether the model returns attention coefficients ([`GraphModel::attention`]).
+    /// Whether the model has attention layers: its [trace](crate::trace) carries attention
+    /// coefficients (`gnn train --dump-attention`).
     fn has_attention(&self) -> bool {
         false
     }

@@ -49,7 +49,7 @@ fn named_metrics(
 }
 
 /// A node dataset on `backend`, prepared as the saved model was trained on it.
-fn node_data(
+pub(super) fn node_data(
     saved: &SavedModel,
     dataset: &NodeDataset,
     backend: Backend,

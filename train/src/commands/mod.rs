@@ -5,12 +5,14 @@
 //! - [`eval`], [`predict`] and their graph-level twins: `gnn eval`, `gnn predict`.
 //! - [`export_safetensors`], [`import_pyg`]: `gnn export`, `gnn import`.
 //! - [`export_graph_dataset`], [`export_node_dataset`]: `gnn export-data`.
+//! - [`trace`](fn@trace): `gnn trace`.
 //! - [`listing`]: `gnn models`.
 
 mod evaluate;
 mod export_data;
 mod models;
 mod predict_links;
+mod trace;
 pub mod train;
 mod weights;
 
@@ -23,6 +25,7 @@ pub use evaluate::{
 pub use export_data::{export_graph_dataset, export_node_dataset};
 pub use models::{SharedOption, listing, listing_json, shared_options};
 pub use predict_links::{RankedTail, predict_links, ranked_tails_csv};
+pub use trace::{Traced, trace, trace_analysis};
 pub use train::{FitOverrides, TrainOutcome, TrainOutputs, TrainPlan, TrainRequest, plan, train};
 pub use weights::{CONFIG_METADATA, export_safetensors, import_pyg};
 

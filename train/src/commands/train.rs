@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use gnn_datasets::DataRoot;
 use gnn_datasets::molecule::Hydrogens;
 use gnn_models::registry::Registry;
+use gnn_models::trace::{TraceOptions, record};
 
 use super::check_output_dir;
 use crate::attention::{self, LayerAttention};
@@ -318,15 +319,17 @@ impl TrainPlan {
             (&out.dump_attention, models.first(), &self.dataset)
         {
             let data = node_data(&self.spec, dataset, &self.spec.backend.device()?)?;
-            let layers = model
-                .attention(data.features().clone(), data.graph())
-                .ok_or_else(|| {
-                    TrainError::Config(format!("{} has no attention", report.model))
-                })??;
-            let layers: Vec<LayerAttention> = layers
+            let graph = data.graph();
+            let (out, trace) = record(graph, TraceOptions::default(), || {
+                model.forward(data.features().clone(), graph)
+            });
+            out?;
+            let layers: Vec<LayerAttention> = trace
+                .steps
                 .iter()
+                .filter(|s| s.attention.is_some())
                 .enumerate()
-                .map(|(i, a)| LayerAttention::from_attention(i + 1, a))
+                .map(|(i, s)| LayerAttention::from_step(i + 1, s))
                 .collect();
             attention::write_csv(path, &layers)?;
             attention_summary = layers.first().map(|l| attention::summary(l, 5));

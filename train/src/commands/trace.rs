@@ -1,0 +1,135 @@
+//! What `gnn trace` does: a saved model's inference on its dataset with the message trace on.
+
+use std::time::{Duration, Instant};
+
+use gnn_datasets::NodeDataset;
+use gnn_models::trace::{Trace, TraceOptions, record};
+
+use super::evaluate::node_data;
+use crate::saved::SavedModel;
+use crate::{Backend, TrainError};
+
+/// A traced inference and what it cost.
+#[derive(Debug)]
+pub struct Traced {
+    /// The trace of the whole inference.
+    pub trace: Trace,
+    /// Wall time of the plain inference (the forward pass alone).
+    pub plain: Duration,
+    /// Wall time of the same forward pass with recording on.
+    pub traced: Duration,
+}
+
+/// Runs the saved model on `dataset` once plainly and once recorded, and returns the trace.
+/// Node ids in `nodes` (the ones the caller will [`Trace::focus`] on) outside the dataset are
+/// an error.
+pub fn trace(
+    saved: &SavedModel,
+    dataset: &NodeDataset,
+    backend: Backend,
+    options: TraceOptions,
+    nodes: Option<&[u32]>,
+) -> Result<Traced, TrainError> {
+    let n = dataset.num_nodes();
+    if let Some(bad) = nodes.into_iter().flatten().find(|&&v| v as usize >= n) {
+        return Err(TrainError::Config(format!(
+            "--nodes: node {bad} is outside 0..{n} ({})",
+            dataset.name
+        )));
+    }
+    let data = node_data(saved, dataset, backend)?;
+    let forward = || saved.model.forward(data.features().clone(), data.graph());
+    let start = Instant::now();
+    // Reading the output back waits for the device, so the time is the whole pass.
+    let _ = forward()?.into_data();
+    let plain = start.elapsed();
+    let start = Instant::now();
+    let (out, trace) = record(data.graph(), options, forward);
+    let _ = out?.into_data();
+    let traced = start.elapsed();
+    Ok(Traced {
+        trace,
+        plain,
+        traced,
+    })
+}
+
+/// The analysis `gnn trace --analyze` prints: a line per step with its
+/// [`LayerHealth`](gnn_models::trace::LayerHealth), then for each of `nodes` the `k` chains of
+/// messages that carried the most to it ([`history`](gnn_models::trace::history), beam 4096).
+pub fn trace_analysis(trace: &Trace, nodes: &[u32], k: usize) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::from(
+        "step  operation                           edges   message norm p25 / p50 / p75 / max   never won   attention entropy ÷ uniform   update ‖h'−h‖ / gate\n",
+    );
+    for h in gnn_models::trace::layer_health(trace) {
+        let [_, q1, q2, q3, max] = h.norm_quantiles;
+        let won = h
+            .never_won
+            .map_or("-".to_string(), |f| format!("{:.1}%", 100.0 * f));
+        let entropy = match h.attention_entropy.is_empty() {
+            true => "-".to_string(),
+            false => h
+                .attention_entropy
+                .iter()
+                .map(|e| format!("{e:.2}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        let update = match (h.update_change, h.update_gate) {
+            (Some(c), Some(g)) => format!("{c:.3} / {g:.3}"),
+            (Some(c), None) => format!("{c:.3}"),
+            _ => "-".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "{:<5} {:<35} {:>6}   {q1:>8.3} {q2:>8.3} {q3:>8.3} {max:>8.3}   {won:>9}   {entropy:<29} {update}",
+            h.step, h.op, h.edges
+        );
+    }
+    match crate::bottlenecks::betweenness(trace) {
+        None => {
+            let _ = writeln!(
+                s,
+                "bottlenecks: {} nodes, over the {} betweenness handles here; trace with --nodes",
+                trace.num_nodes,
+                crate::bottlenecks::MAX_NODES
+            );
+        }
+        Some(all) => {
+            let found = crate::bottlenecks::bottlenecks(&all, k);
+            let _ = writeln!(
+                s,
+                "bottlenecks: {} nodes whose betweenness in the flow backbone (messages with at least a uniform share) is at least twice the structural one",
+                found.len()
+            );
+            for b in found {
+                let _ = writeln!(
+                    s,
+                    "  node {:>6}: flow {:.5}, structural {:.5}",
+                    b.node, b.flow, b.structural
+                );
+            }
+        }
+    }
+    for &node in nodes {
+        let paths = gnn_models::trace::history(trace, node, k, 4096);
+        let _ = writeln!(
+            s,
+            "node {node}: the {} chains of messages that carried the most to it (weight = product of shares)",
+            paths.len()
+        );
+        for p in paths {
+            let mut chain = p.nodes[0].to_string();
+            for (m, next) in p.nodes[1..].iter().enumerate() {
+                match p.relations[m] {
+                    Some(r) => write!(chain, " →[r{r}] {next}"),
+                    None => write!(chain, " → {next}"),
+                }
+                .expect("writing to a String");
+            }
+            let _ = writeln!(s, "  {:>8.4}  {chain}", p.weight);
+        }
+    }
+    s
+}
