@@ -672,16 +672,19 @@ fn trace(args: TraceArgs) -> Result<(), TrainError> {
     } else {
         TraceFormat::Parquet
     };
+    let start = std::time::Instant::now();
     let files = trace_file::write_trace(written, &header, &args.out, format)?;
+    let writing = start.elapsed();
     let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len()) as f64 / 1024.0;
     println!(
-        "traced {} on {}: {} steps, {} edge rows; inference {:.3} s plain, {:.3} s recording",
+        "traced {} on {}: {} steps, {} edge rows; inference {:.1} ms plain, {:.1} ms recording; files written in {:.1} ms",
         saved.card.model.kind,
         ds.name,
         trace.steps.len(),
         written.num_rows(),
-        traced.plain.as_secs_f64(),
-        traced.traced.as_secs_f64()
+        1e3 * traced.plain.as_secs_f64(),
+        1e3 * traced.traced.as_secs_f64(),
+        1e3 * writing.as_secs_f64()
     );
     for path in [&files.edges, &files.nodes, &files.header] {
         println!("wrote {} ({:.1} KiB)", path.display(), size(path));

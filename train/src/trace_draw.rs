@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use gnn_models::trace::{LayerHealth, Trace};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// A node's receptive field unrolled over the steps: column 0 is the node, column `c` the
@@ -129,25 +130,11 @@ pub fn render_health(health: &[LayerHealth], title: &str) -> Result<String, Stri
         root.fill(&WHITE).map_err(fail)?;
         let root = root.titled(title, ("sans-serif", 18)).map_err(fail)?;
         let (left, right) = root.split_horizontally(500);
-        let steps = health.len().max(1) as f64;
         let top = health
             .iter()
             .map(|h| h.norm_quantiles[3] as f64)
             .fold(1e-6, f64::max);
-        let mut chart = ChartBuilder::on(&left)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(52)
-            .build_cartesian_2d(-0.5..steps - 0.5, 0.0..top * 1.1)
-            .map_err(fail)?;
-        chart
-            .configure_mesh()
-            .x_desc("step")
-            .y_desc("message norm")
-            .x_labels(health.len().clamp(2, 12))
-            .x_label_formatter(&step_label)
-            .draw()
-            .map_err(fail)?;
+        let mut chart = step_axes(&left, health.len(), top * 1.1, "message norm")?;
         for (q, name, color) in [
             (1, "p25", BLUE.mix(0.5)),
             (2, "median", BLUE.mix(1.0)),
@@ -169,20 +156,7 @@ pub fn render_health(health: &[LayerHealth], title: &str) -> Result<String, Stri
             .border_style(BLACK.mix(0.3))
             .draw()
             .map_err(fail)?;
-        let mut chart = ChartBuilder::on(&right)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(52)
-            .build_cartesian_2d(-0.5..steps - 0.5, 0.0..1.05)
-            .map_err(fail)?;
-        chart
-            .configure_mesh()
-            .x_desc("step")
-            .y_desc("fraction")
-            .x_labels(health.len().clamp(2, 12))
-            .x_label_formatter(&step_label)
-            .draw()
-            .map_err(fail)?;
+        let mut chart = step_axes(&right, health.len(), 1.05, "fraction")?;
         let entropy: Vec<(f64, f64)> = health
             .iter()
             .filter(|h| !h.attention_entropy.is_empty())
@@ -234,6 +208,30 @@ pub fn render_health(health: &[LayerHealth], title: &str) -> Result<String, Stri
         root.present().map_err(fail)?;
     }
     Ok(svg)
+}
+
+/// Axes with the steps `0..steps` across and `0..top` up, the mesh drawn.
+fn step_axes<'a, DB: DrawingBackend + 'a>(
+    area: &'a DrawingArea<DB, plotters::coord::Shift>,
+    steps: usize,
+    top: f64,
+    name: &str,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(52)
+        .build_cartesian_2d(-0.5..steps.max(1) as f64 - 0.5, 0.0..top)
+        .map_err(fail)?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc(name)
+        .x_labels(steps.clamp(2, 12))
+        .x_label_formatter(&step_label)
+        .draw()
+        .map_err(fail)?;
+    Ok(chart)
 }
 
 /// A step number at whole ticks, nothing between them.

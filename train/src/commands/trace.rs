@@ -14,13 +14,14 @@ use crate::{Backend, TrainError};
 pub struct Traced {
     /// The trace of the whole inference.
     pub trace: Trace,
-    /// Wall time of the plain inference (the forward pass alone).
+    /// Wall time of the plain inference (the forward pass alone, after one untimed pass).
     pub plain: Duration,
     /// Wall time of the same forward pass with recording on.
     pub traced: Duration,
 }
 
-/// Runs the saved model on `dataset` once plainly and once recorded, and returns the trace.
+/// Runs the saved model on `dataset` once to warm up, once plainly and once recorded, and
+/// returns the trace.
 /// Node ids in `nodes` (the ones the caller will [`Trace::focus`] on) outside the dataset are
 /// an error.
 pub fn trace(
@@ -39,6 +40,9 @@ pub fn trace(
     }
     let data = node_data(saved, dataset, backend)?;
     let forward = || saved.model.forward(data.features().clone(), data.graph());
+    // A first pass builds what the graph caches (CSR form, normalisations), so the two timed
+    // passes below compare like with like.
+    let _ = forward()?.into_data();
     let start = Instant::now();
     // Reading the output back waits for the device, so the time is the whole pass.
     let _ = forward()?.into_data();
