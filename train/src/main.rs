@@ -649,6 +649,12 @@ fn trace(args: TraceArgs) -> Result<(), TrainError> {
             dataset.name()
         )));
     };
+    if saved.model.entry().task() != Task::Node {
+        return Err(TrainError::Config(format!(
+            "gnn trace runs node-level models; {} is not one (tracing a link model's encoder is not built yet)",
+            saved.card.model.kind
+        )));
+    }
     let options = gnn_models::trace::TraceOptions {
         budget_bytes: args.budget_mb.saturating_mul(1 << 20),
         seed: args.seed,
