@@ -90,7 +90,8 @@ fn gcn_trace_on_cora_matches_a_recomputation_from_the_saved_weights() {
     let device = Backend::Flex.device().unwrap();
     let saved = SavedModel::load(&model_dir, &device).unwrap();
     let options = TraceOptions::default();
-    let traced = gnn_train::commands::trace(&saved, &cora, Backend::Flex, options, None).unwrap();
+    let traced =
+        gnn_train::commands::trace(&saved, &cora, Backend::Flex, options, None, None).unwrap();
     let trace = traced.trace;
     assert_eq!(trace.steps.len(), 2);
     let (n, e) = (cora.num_nodes(), cora.edges.num_edges());

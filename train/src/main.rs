@@ -93,6 +93,11 @@ struct TraceArgs {
     /// With --analyze: chains per node (and bottlenecks listed).
     #[arg(long, default_value_t = 5)]
     top_k: usize,
+    /// Also record the influence of every message on this node's predicted output: the
+    /// derivative with respect to a scale on the message (column `influence`; the model runs
+    /// frozen on the backend's autodiff device); --analyze compares it with the share flow.
+    #[arg(long)]
+    influence: Option<u32>,
     /// Also draw: OUT-stem.health.svg (the steps' health), OUT-stem.field-NODE.svg (each
     /// --nodes node's receptive field, edges as wide as the flow they carry) and OUT-stem.html
     /// (both, a node picked from a list; no network needed to open it).
@@ -660,12 +665,20 @@ fn trace(args: TraceArgs) -> Result<(), TrainError> {
         seed: args.seed,
     };
     let nodes = args.nodes.as_deref();
-    let traced = commands::trace(&saved, ds, args.using.backend, options, nodes)?;
+    let traced = commands::trace(
+        &saved,
+        ds,
+        args.using.backend,
+        options,
+        nodes,
+        args.influence,
+    )?;
     let context = serde_json::json!({
         "card": saved.card,
         "dataset": ds.name,
         "backend": args.using.backend.name(),
         "focus": args.nodes,
+        "influence_node": args.influence,
         "inference_seconds": traced.plain.as_secs_f64(),
         "traced_inference_seconds": traced.traced.as_secs_f64(),
     });
@@ -709,7 +722,7 @@ fn trace(args: TraceArgs) -> Result<(), TrainError> {
     if args.analyze {
         print!(
             "{}",
-            commands::trace_analysis(trace, nodes.unwrap_or_default(), args.top_k)
+            commands::trace_analysis(trace, nodes.unwrap_or_default(), args.top_k, args.influence)
         );
     }
     Ok(())

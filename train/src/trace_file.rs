@@ -104,6 +104,10 @@ const COLUMNS: &[(&str, &str)] = &[
         "max/min: whether the message won at least one channel (first edge in input order on ties)",
     ),
     (
+        "influence",
+        "with --influence NODE: dy/dmu_e, the derivative of NODE's predicted output with respect to a scale mu_e = 1 on the message (edge-mask saliency); null otherwise",
+    ),
+    (
         "attention_h",
         "attention coefficient of head h, where the step follows an attention softmax",
     ),
@@ -219,6 +223,7 @@ fn edge_schema(heads: usize) -> Arc<Schema> {
         Field::new("weight", DataType::Float32, true),
         Field::new("share", DataType::Float32, true),
         Field::new("won", DataType::Boolean, true),
+        Field::new("influence", DataType::Float32, true),
     ];
     fields
         .extend((0..heads).map(|h| Field::new(format!("attention_{h}"), DataType::Float32, true)));
@@ -263,6 +268,7 @@ fn edge_batch(i: usize, s: &Step, heads: usize) -> RecordBatch {
             Some(w) => BooleanArray::from(w.clone()),
             None => BooleanArray::from(vec![None; n]),
         }),
+        floats(s.influence.as_deref(), n),
     ];
     for h in 0..heads {
         let column: Option<Vec<f32>> = s
@@ -421,7 +427,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "step,position,edge,source,target,relation,norm,weight,share,won"
+            "step,position,edge,source,target,relation,norm,weight,share,won,influence"
         );
         assert_eq!(lines.len(), 8);
         assert!(lines[1].starts_with("0,0,0,0,1,,"), "{}", lines[1]);

@@ -141,7 +141,14 @@ pub fn aggregate<const D: usize>(
 ) -> Tensor<D> {
     let kind = aggr.as_aggregation();
     let traced = trace::recording().then(|| as_rows(messages.clone()));
-    let out = reduce_at_targets(messages, graph, aggr);
+    let out = match traced.as_ref().and_then(|_| trace::edge_mask(graph)) {
+        Some(mask) => {
+            let dims = messages.dims();
+            let masked = as_rows(messages) * mask.unsqueeze_dim(1);
+            reduce_at_targets(masked.reshape(dims), graph, aggr)
+        }
+        None => reduce_at_targets(messages, graph, aggr),
+    };
     if let Some(m) = traced {
         let rows = as_rows(out.clone());
         trace::note_aggregation("aggregate", graph, Messages::Edges(m), kind, &rows);
@@ -177,9 +184,16 @@ fn reduce_at_targets<const D: usize>(
 pub fn aggregate_sources(x: Tensor<2>, graph: &Graph, aggr: impl Aggregator) -> Tensor<2> {
     let kind = aggr.as_aggregation();
     let traced = trace::recording().then(|| x.clone());
-    let out = match fused_reduce(kind, x, graph, Read::Other) {
-        Ok(out) => out,
-        Err(x) => reduce_at_targets(gather_src(x, graph), graph, aggr),
+    let mask = traced.as_ref().and_then(|_| trace::edge_mask(graph));
+    let out = match mask {
+        Some(mask) => {
+            let masked = gather_src(x, graph) * mask.unsqueeze_dim(1);
+            reduce_at_targets(masked, graph, aggr)
+        }
+        None => match fused_reduce(kind, x, graph, Read::Other) {
+            Ok(out) => out,
+            Err(x) => reduce_at_targets(gather_src(x, graph), graph, aggr),
+        },
     };
     if let Some(x) = traced {
         trace::note_aggregation("aggregate_sources", graph, Messages::Rows(x), kind, &out);
@@ -292,7 +306,16 @@ pub fn attention_coefficients(
 /// - `x`: `[N, F]`; output: `[N, F]`
 pub fn propagate_weighted(x: Tensor<2>, graph: &Graph) -> Tensor<2> {
     let traced = trace::recording().then(|| x.clone());
-    let out = weighted_sum(x, graph);
+    let out = match traced.as_ref().and_then(|_| trace::edge_mask(graph)) {
+        Some(mask) => {
+            let w = match graph.edge_weight() {
+                Some(w) => w.clone() * mask,
+                None => mask,
+            };
+            weighted_sum(x, &graph.reweighted(w))
+        }
+        None => weighted_sum(x, graph),
+    };
     if let Some(x) = traced {
         let weight = graph.edge_weight().map(|w| w.clone().unsqueeze_dim(1));
         trace::note_weighted_sum("propagate_weighted", graph, x, weight, &out);
@@ -328,6 +351,10 @@ pub fn propagate_heads(x: Tensor<3>, alpha: Tensor<2>, graph: &Graph) -> Tensor<
     let [n_s, h, c] = x.dims();
     let n = graph.num_nodes();
     let traced = trace::recording().then(|| (x.clone().reshape([n_s, h * c]), alpha.clone()));
+    let alpha = match traced.as_ref().and_then(|_| trace::edge_mask(graph)) {
+        Some(mask) => alpha * mask.unsqueeze_dim(1),
+        None => alpha,
+    };
     let out = match sum_at_targets(x.reshape([n_s, h * c]), Some(&alpha), graph, Read::Other) {
         Ok(out) => out.reshape([n, h, c]),
         Err(x) => {

@@ -77,6 +77,10 @@ pub trait DynModel: Send + Debug {
     /// The model on another device.
     fn to_device(&self, device: &Device) -> Box<dyn DynModel>;
 
+    /// The model frozen (Burn's `Module::freeze`): no parameter takes gradients and dropout is
+    /// off even on an autodiff device — for gradients with respect to inputs only.
+    fn frozen(&self) -> Box<dyn DynModel>;
+
     /// The gradients of this model's parameters in `grads` (from a loss's `backward`).
     fn gradients(&self, grads: Gradients) -> GradientsParams;
 
@@ -178,6 +182,10 @@ impl<M: GraphModel> DynModel for M {
 
     fn to_device(&self, device: &Device) -> Box<dyn DynModel> {
         Box::new(Module::to_device(self.clone(), device))
+    }
+
+    fn frozen(&self) -> Box<dyn DynModel> {
+        Box::new(Module::freeze(self.clone()))
     }
 
     fn gradients(&self, grads: Gradients) -> GradientsParams {

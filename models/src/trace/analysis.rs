@@ -67,6 +67,32 @@ pub fn history(trace: &Trace, node: u32, k: usize, beam: usize) -> Vec<Path> {
     paths
 }
 
+/// Per step and kept edge, the flow of shares the message carries to `node`: walking back from
+/// the last step, a message `j → v` carries `flow(v) · share`, and `flow(j)` is what `j`'s
+/// messages of that step carry (`flow(node) = 1` at the last step). The sum over the chains of
+/// [`history`] through the message, without a beam. Steps without shares give each message 1.
+pub fn message_flow(trace: &Trace, node: u32) -> Vec<Vec<f64>> {
+    let mut flow = std::collections::HashMap::from([(node, 1.0f64)]);
+    let mut out = Vec::with_capacity(trace.steps.len());
+    for step in trace.steps.iter().rev() {
+        let mut next = std::collections::HashMap::new();
+        let carried: Vec<f64> = (0..step.len())
+            .map(|m| {
+                let f = flow.get(&step.dst[m]).copied().unwrap_or(0.0);
+                let c = f * step.share.as_ref().map_or(1.0, |s| s[m] as f64);
+                if c != 0.0 {
+                    *next.entry(step.src[m]).or_insert(0.0) += c;
+                }
+                c
+            })
+            .collect();
+        out.push(carried);
+        flow = next;
+    }
+    out.reverse();
+    out
+}
+
 /// Heaviest first; ties by the node sequence.
 fn rank(paths: &mut [Path]) {
     paths.sort_by(|a, b| {
@@ -221,6 +247,17 @@ mod tests {
         let mut two = star();
         two.steps.push(two.steps[0].clone());
         assert!(history(&two, 0, 5, 100).is_empty());
+    }
+
+    #[test]
+    fn message_flow_sums_the_chains_through_each_message() {
+        // Two steps of the star: into 0 the leaves carry their shares in the last step; in the
+        // first step nothing reaches the leaves, so no message carries flow.
+        let mut two = star();
+        two.steps.push(two.steps[0].clone());
+        let flow = message_flow(&two, 0);
+        assert_eq!(flow[1], [0.5f32 as f64, 0.3f32 as f64, 0.2f32 as f64]);
+        assert_eq!(flow[0], [0.0; 3]);
     }
 
     #[test]

@@ -26,6 +26,9 @@
 //! - `attention[h]`: the attention coefficient per head, where the step follows one;
 //! - `relation`: the edge's relation type, where the graph is typed.
 //!
+//! With [`record_influence`], also `influence`: the derivative of one node's predicted output
+//! with respect to a scale on the message (an edge-mask saliency), beside its share.
+//!
 //! Per target node: `in_degree`, `aggregate_norm = ‖out_i‖`, and where an update reported it,
 //! `update_change = ‖h'_i − h_i‖` and `update_gate` (the GRU's mean update gate `z`).
 //!
@@ -50,9 +53,11 @@ mod recorder;
 mod stats;
 mod step;
 
-pub use analysis::{LayerHealth, Path, history, layer_health};
-pub use recorder::{TraceOptions, note_update, note_update_gate, record, recording};
-pub(crate) use recorder::{note_aggregation, note_attention, note_weighted_sum};
+pub use analysis::{LayerHealth, Path, history, layer_health, message_flow};
+pub use recorder::{
+    TraceOptions, note_update, note_update_gate, record, record_influence, recording,
+};
+pub(crate) use recorder::{edge_mask, note_aggregation, note_attention, note_weighted_sum};
 pub(crate) use stats::Messages;
 pub use step::{Step, Trace};
 

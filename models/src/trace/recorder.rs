@@ -38,6 +38,10 @@ struct Recorder {
     /// The last attention coefficients `(edges, heads, [E, heads])`, for the aggregation over
     /// the same edges that follows.
     attention: Option<(usize, usize, Vec<f32>)>,
+    /// Whether aggregations scale their messages by tracked masks ([`record_influence`]).
+    masking: bool,
+    /// The masks handed out, with the step each belongs to.
+    masks: Vec<(usize, Tensor<1>)>,
 }
 
 thread_local! {
@@ -71,7 +75,60 @@ pub fn recording() -> bool {
 /// # Ok::<(), gnn_models::GraphError>(())
 /// ```
 pub fn record<R>(graph: &Graph, options: TraceOptions, run: impl FnOnce() -> R) -> (R, Trace) {
-    /// Puts the outer recording (or none) back, also when `run` panics.
+    let (out, rec) = recording_of(options, false, run);
+    (out, finish(graph, options, rec.steps))
+}
+
+/// [`record`], and the **influence** of every message on `node`'s predicted output: each
+/// step's messages are scaled by a mask `μ_e = 1` that the forward pass tracks, and
+/// [`Step::influence`] is `∂y/∂μ_e`, `y` the largest entry of `node`'s output row — how much
+/// the prediction would move per unit of that message (an edge-mask saliency). `run` must
+/// compute on an autodiff device (`Device::autodiff`) with dropout off (a frozen model);
+/// elsewhere the influence stays `None`. `node` must be a row of the output. An error of `run`
+/// is returned as it is.
+pub fn record_influence<E>(
+    graph: &Graph,
+    options: TraceOptions,
+    node: usize,
+    run: impl FnOnce() -> Result<Tensor<2>, E>,
+) -> Result<(Tensor<2>, Trace), E> {
+    let (out, rec) = recording_of(options, true, run);
+    let out = out?;
+    let mut steps = rec.steps;
+    let [_, c] = out.dims();
+    if !rec.masks.is_empty() && c > 0 {
+        let row = out.clone().slice([node..node + 1, 0..c]);
+        let best = host(row.clone()).map_or(0, |v| {
+            (0..v.len()).fold(0, |b, k| if v[k] > v[b] { k } else { b })
+        });
+        let grads = row.slice([0..1, best..best + 1]).sum().backward();
+        for (step, mask) in rec.masks {
+            let (Some(step), Some(g)) = (steps.get_mut(step), mask.grad(&grads)) else {
+                continue;
+            };
+            if let Some(g) = host(g) {
+                step.influence = Some(step.position.iter().map(|&p| g[p as usize]).collect());
+            }
+        }
+    }
+    Ok((out, finish(graph, options, steps)))
+}
+
+/// The trace of `steps`, their edges resolved against `graph`'s.
+fn finish(graph: &Graph, options: TraceOptions, mut steps: Vec<Step>) -> Trace {
+    resolve_edges(&mut steps, graph.host_src(), graph.host_dst());
+    Trace {
+        steps,
+        num_nodes: graph.num_nodes(),
+        num_edges: graph.num_edges(),
+        budget_bytes: options.budget_bytes,
+    }
+}
+
+/// Runs `run` with a fresh recorder (masking messages when `masks`), then puts the outer one
+/// back, also when `run` panics.
+fn recording_of<R>(options: TraceOptions, masks: bool, run: impl FnOnce() -> R) -> (R, Recorder) {
+    /// Puts the outer recording (or none) back.
     struct Restore(Option<Option<Recorder>>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -85,21 +142,31 @@ pub fn record<R>(graph: &Graph, options: TraceOptions, run: impl FnOnce() -> R) 
         used: 0,
         steps: Vec::new(),
         attention: None,
+        masking: masks,
+        masks: Vec::new(),
     };
     let _restore = Restore(Some(RECORDER.with(|r| r.replace(Some(fresh)))));
     let out = run();
-    let mut steps = RECORDER
+    let rec = RECORDER
         .with(|r| r.borrow_mut().take())
-        .map(|rec| rec.steps)
-        .unwrap_or_default();
-    resolve_edges(&mut steps, graph.host_src(), graph.host_dst());
-    let trace = Trace {
-        steps,
-        num_nodes: graph.num_nodes(),
-        num_edges: graph.num_edges(),
-        budget_bytes: options.budget_bytes,
-    };
-    (out, trace)
+        .expect("the recorder stays in place while `run` runs");
+    (out, rec)
+}
+
+/// Influence recording: a mask `μ = 1` `[E]` over `graph`'s edges, tracked by autodiff, for
+/// the aggregation about to run (it becomes the next step) to scale its messages by; `None`
+/// when not recording influence or not on an autodiff device.
+pub(crate) fn edge_mask(graph: &Graph) -> Option<Tensor<1>> {
+    let mut mask = None;
+    with_recorder(|rec| {
+        let device = graph.device();
+        if rec.masking && device.is_autodiff() {
+            let m = Tensor::<1>::ones([graph.num_edges()], &device).require_grad();
+            rec.masks.push((rec.steps.len(), m.clone()));
+            mask = Some(m);
+        }
+    });
+    mask
 }
 
 /// Runs `f` on the recording, if one is running.
@@ -326,6 +393,7 @@ impl Recorder {
             },
             update_change: None,
             update_gate: None,
+            influence: None,
         };
         self.used += keep.len() * per_edge + per_node * n;
         self.steps.push(step);

@@ -64,6 +64,9 @@ pub struct Step {
     pub update_change: Option<Vec<f32>>,
     /// The GRU's mean update gate per node, where a GRU update reported it.
     pub update_gate: Option<Vec<f32>>,
+    /// Per kept edge, `∂y/∂μ_e`: the influence of the message on the output
+    /// [`record_influence`](super::record_influence) was asked about.
+    pub influence: Option<Vec<f32>>,
 }
 
 impl Step {
@@ -96,6 +99,7 @@ impl Step {
             norm: pick(&self.norm),
             weight: self.weight.as_deref().map(pick),
             share: self.share.as_deref().map(pick),
+            influence: self.influence.as_deref().map(pick),
             won: self
                 .won
                 .as_ref()

@@ -236,3 +236,40 @@ fn focus_and_history_follow_messages_back() {
         "focus keeps every chain into 0"
     );
 }
+
+#[test]
+fn influence_of_a_linear_layer_is_its_message_on_the_predicted_output() {
+    // One GCN layer is linear in its messages: y = out[i, c*] = Σ_{e→i} w_e (x W)[src_e, c*] + b,
+    // so ∂y/∂μ_e = w_e (x W)[src_e, c*] for the edges into i and 0 for every other edge.
+    let d = Device::flex().autodiff();
+    let g = undirected(&[(0, 1), (1, 2), (2, 3), (1, 3)], 4, &d);
+    let conv = GcnConvConfig::new(3, 2).init(&d);
+    let x = tensor2(&seeded_values(12, 4), [4, 3], &d);
+    let node = 1;
+    let (out, trace) = record_influence(&g, TraceOptions::default(), node, || {
+        Ok::<_, std::convert::Infallible>(conv.forward(x.clone(), &g))
+    })
+    .unwrap();
+    let row = to_vec(out.slice([node..node + 1, 0..2]));
+    let best = if row[1] > row[0] { 1 } else { 0 };
+    let xw = to_vec(x.clone().matmul(conv.lin.weight.val()));
+    let step = &trace.steps[0];
+    let (influence, weight) = (
+        step.influence.as_ref().unwrap(),
+        step.weight.as_ref().unwrap(),
+    );
+    for k in 0..step.len() {
+        let want = match step.dst[k] as usize == node {
+            true => weight[k] * xw[step.src[k] as usize * 2 + best],
+            false => 0.0,
+        };
+        assert!(
+            (influence[k] - want).abs() < 1e-5,
+            "edge {k}: {} vs {want}",
+            influence[k]
+        );
+    }
+    // Plain recording has no influence, and off an autodiff device neither.
+    let plain = record(&g, TraceOptions::default(), || conv.forward(x.clone(), &g)).1;
+    assert!(plain.steps[0].influence.is_none());
+}
