@@ -4,6 +4,7 @@ use burn::tensor::{Device, Gradients, Tensor};
 use gnn_models::Graph;
 use gnn_models::layers::{Attention, GatConvConfig, GatV2ConvConfig};
 use gnn_models::models::GatConfig;
+use gnn_models::trace::{TraceOptions, record};
 use gnn_tests::{Fixture, param_grads, values};
 
 use crate::Computed;
@@ -55,10 +56,26 @@ pub fn conv(fx: &Fixture, device: &Device) -> Result<Computed, String> {
         .init(&ad);
     fx.load_params(&mut layer)?;
     let x = fx.tensor::<2>("x", &ad)?.require_grad();
-    let (out, att) = layer.forward_with_attention(x.clone(), &graph);
+    // Recorded: the trace's attention column is the layer's attention, which PyG's checks.
+    let ((out, att), trace) = record(&graph, TraceOptions::default(), || {
+        layer.forward_with_attention(x.clone(), &graph)
+    });
     let (mut c, grads) = finish(fx, out, &x, &ad)?;
     c.extend(param_grads(&layer, &grads));
     attention(&mut c, &att);
+    let step = trace.steps.first().ok_or("no step traced")?;
+    let traced = step.attention.as_ref().ok_or("no attention traced")?;
+    let alpha = &c["aux.alpha"];
+    let same_edges = step.src == att.graph.host_src() && step.dst == att.graph.host_dst();
+    if !same_edges || traced.len() != alpha.len() {
+        return Err("the trace's edges differ from the layer's attention graph".into());
+    }
+    if let Some(k) = (0..alpha.len()).find(|&k| traced[k] as f64 != alpha[k]) {
+        return Err(format!(
+            "traced attention {k}: {} vs {}",
+            traced[k], alpha[k]
+        ));
+    }
     Ok(c)
 }
 
