@@ -150,12 +150,7 @@ pub fn render_health(health: &[LayerHealth], title: &str) -> Result<String, Stri
                 .label(name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(fail)?;
+        draw_legend(&mut chart)?;
         let mut chart = step_axes(&right, health.len(), 1.05, "fraction")?;
         let entropy: Vec<(f64, f64)> = health
             .iter()
@@ -198,12 +193,7 @@ pub fn render_health(health: &[LayerHealth], title: &str) -> Result<String, Stri
                 .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
         }
         if any {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK.mix(0.3))
-                .draw()
-                .map_err(fail)?;
+            draw_legend(&mut chart)?;
         }
         root.present().map_err(fail)?;
     }
@@ -232,6 +222,18 @@ fn step_axes<'a, DB: DrawingBackend + 'a>(
         .draw()
         .map_err(fail)?;
     Ok(chart)
+}
+
+/// The chart's legend, top right on a light box.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(fail)
 }
 
 /// A step number at whole ticks, nothing between them.
