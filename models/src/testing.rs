@@ -9,6 +9,21 @@ pub fn cpu_devices() -> Vec<Device> {
     vec![Device::flex(), ndarray]
 }
 
+/// The devices the fused kernels serve: the CPU devices and, built with the `wgpu` feature,
+/// the default wgpu device (Mesa's software Vulkan on a machine without a GPU).
+pub fn kernel_devices() -> Vec<Device> {
+    cpu_devices().into_iter().chain(gpu_devices()).collect()
+}
+
+/// The GPU devices of this build: the default wgpu device with the `wgpu` feature (Mesa's
+/// software Vulkan on a machine without a GPU), else none.
+pub fn gpu_devices() -> Vec<Device> {
+    #[cfg(feature = "wgpu")]
+    return vec![Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)];
+    #[cfg(not(feature = "wgpu"))]
+    Vec::new()
+}
+
 /// `n` deterministic pseudo-random values in `[-1, 1)` (distinct with high probability).
 pub fn seeded_values(n: usize, seed: u64) -> Vec<f32> {
     let mut state = seed

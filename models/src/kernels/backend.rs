@@ -1,30 +1,23 @@
 //! The fused operations (row sums, softmax, GAT attention, dropout) as a Burn backend
-//! extension: host implementations for flex and ndarray, and their backward passes, written by
-//! hand, for their autodiff wrappers.
+//! extension: on each backend the [`KernelDevice`] computations, and their backward passes,
+//! written by hand, for the autodiff wrapper.
 
 // Burn deprecates ndarray; the project still serves it, and the extension macro names it.
 #![allow(deprecated)]
 
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use burn::backend::NdArray;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
-use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{
-    Autodiff, Backend, Flex, Shape, TensorData, TensorMetadata, backend_extension,
-};
+use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
 
-use super::csr::{Adjacency, Csr};
-use super::host::{
-    Read, dropout, edge_dots, edge_rows, row_attention, row_attention_backward, row_max,
-    row_max_backward, row_softmax, row_softmax_backward, row_sums, row_totals,
-};
+use super::csr::Adjacency;
+use super::device::KernelDevice;
+use super::host::Read;
 
 /// Which grouping of the edges a row sum runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,181 +42,15 @@ pub struct RowSum {
     pub heads: usize,
 }
 
-impl RowSum {
-    fn csr(self, adjacency: &Adjacency) -> &Csr {
-        match self.group {
-            Group::ByTarget => adjacency.by_target(),
-            Group::BySource => adjacency.by_source(),
-        }
-    }
-
-    /// The grouping endpoint of every edge (the row it is summed into) and the other one.
-    fn endpoints(self, adjacency: &Adjacency) -> (&[u32], &[u32]) {
-        match self.group {
-            Group::ByTarget => (adjacency.dst(), adjacency.src()),
-            Group::BySource => (adjacency.src(), adjacency.dst()),
-        }
-    }
-}
-
-/// A concrete CPU backend whose float tensors can be read as host `f32` values.
-pub trait HostFloat: Backend {
-    /// Runs `f` on `x`'s values in row-major order.
-    fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R;
-
-    /// A tensor of `values` in row-major order, on `like`'s device.
-    fn from_values(
-        values: Vec<f32>,
-        shape: impl Into<Shape>,
-        like: &FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        Self::float_from_data(TensorData::new(values, shape.into()), &like.device())
-    }
-}
-
-impl HostFloat for Flex {
-    fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R {
-        match x.as_slice::<f32>() {
-            Some(values) => f(values),
-            None => {
-                let x = x.to_contiguous();
-                f(x.as_slice::<f32>().expect("callers check the dtype is f32"))
-            }
-        }
-    }
-}
-
-impl HostFloat for NdArray {
-    fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R {
-        let data = ready(Self::float_into_data(x.clone())).expect("ndarray reads never fail");
-        f(data
-            .as_slice::<f32>()
-            .expect("callers check the dtype is f32"))
-    }
-}
-
-/// The value of a future that a CPU backend completes without waiting.
-fn ready<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::yield_now();
-    }
-}
-
-/// The row sum on host values.
-fn forward<B: HostFloat>(
-    x: &FloatTensor<B>,
-    w: Option<&FloatTensor<B>>,
-    adjacency: &Adjacency,
-    spec: RowSum,
-) -> FloatTensor<B> {
-    let f = x.shape()[1];
-    let csr = spec.csr(adjacency);
-    let out = B::with_values(x, |xv| match w {
-        None => row_sums(csr, spec.rows, xv, f, None, spec.heads, spec.read),
-        Some(w) => B::with_values(w, |wv| {
-            row_sums(csr, spec.rows, xv, f, Some(wv), spec.heads, spec.read)
-        }),
-    });
-    B::from_values(out, [spec.rows, f], x)
-}
-
-/// `∂L/∂x` from `g = ∂L/∂out`: for a gather (`Read::Other`), the row sum over the other
-/// grouping into `x`'s rows; for per-edge rows, each edge's row of `g`, weighted.
-fn grad_input<B: HostFloat>(
-    g: &FloatTensor<B>,
-    w: Option<&FloatTensor<B>>,
-    adjacency: &Adjacency,
-    spec: RowSum,
-    x_rows: usize,
-) -> FloatTensor<B> {
-    match spec.read {
-        Read::Other => {
-            let group = match spec.group {
-                Group::ByTarget => Group::BySource,
-                Group::BySource => Group::ByTarget,
-            };
-            let back = RowSum {
-                group,
-                rows: x_rows,
-                ..spec
-            };
-            forward::<B>(g, w, adjacency, back)
-        }
-        Read::Edge => {
-            let f = g.shape()[1];
-            let (rows, _) = spec.endpoints(adjacency);
-            let out = B::with_values(g, |gv| match w {
-                None => edge_rows(rows, gv, f, None, spec.heads),
-                Some(w) => B::with_values(w, |wv| edge_rows(rows, gv, f, Some(wv), spec.heads)),
-            });
-            B::from_values(out, [adjacency.num_edges(), f], g)
-        }
-    }
-}
-
-/// `∂L/∂w[e, h] = ⟨g[row of e, h], x[i_e, h]⟩`.
-fn grad_weight<B: HostFloat>(
-    g: &FloatTensor<B>,
-    x: &FloatTensor<B>,
-    adjacency: &Adjacency,
-    spec: RowSum,
-) -> FloatTensor<B> {
-    let f = g.shape()[1];
-    let (rows, other) = spec.endpoints(adjacency);
-    let read = (spec.read == Read::Other).then_some(other);
-    let out = B::with_values(g, |gv| {
-        B::with_values(x, |xv| edge_dots(gv, rows, xv, read, f, spec.heads))
-    });
-    B::from_values(out, [adjacency.num_edges(), spec.heads], g)
-}
-
-/// Softmax of per-edge scores `[E, H]` over each target's incoming edges, on host values.
-fn softmax<B: HostFloat>(scores: &FloatTensor<B>, adjacency: &Adjacency) -> FloatTensor<B> {
-    let heads = scores.shape()[1];
-    let out = B::with_values(scores, |s| row_softmax(adjacency.by_target(), s, heads));
-    B::from_values(out, [adjacency.num_edges(), heads], scores)
-}
-
-/// Inverted dropout on host values with the counter-based mask of `seed` ([`dropout`]).
-fn dropout_values<B: HostFloat>(x: &FloatTensor<B>, seed: u64, keep: f64) -> FloatTensor<B> {
-    let out = B::with_values(x, |v| dropout(v, seed, keep));
-    B::from_values(out, x.shape(), x)
-}
-
-/// GAT's attention coefficients on host values ([`row_attention`]).
-fn attention_values<B: HostFloat>(
-    a_src: &FloatTensor<B>,
-    a_dst: &FloatTensor<B>,
-    adjacency: &Adjacency,
-    slope: f32,
-) -> FloatTensor<B> {
-    let heads = a_src.shape()[1];
-    let out = B::with_values(a_src, |s| {
-        B::with_values(a_dst, |d| {
-            row_attention(adjacency.by_target(), s, d, heads, slope)
-        })
-    });
-    B::from_values(out, [adjacency.num_edges(), heads], a_src)
-}
-
-/// The maximum of per-edge rows at each target on host values, with the winners.
-fn max_values<B: HostFloat>(
-    x: &FloatTensor<B>,
-    adjacency: &Adjacency,
-) -> (FloatTensor<B>, Vec<u32>) {
-    let (f, rows) = (x.shape()[1], adjacency.by_target().rows());
-    let (out, winner) = B::with_values(x, |v| row_max(adjacency.by_target(), rows, v, f));
-    (B::from_values(out, [rows, f], x), winner)
-}
-
-/// Fused message-passing operations (a Burn backend extension): implemented on the host for
-/// flex and ndarray, differentiated by hand under autodiff.
-#[backend_extension(Flex, NdArray, Autodiff)]
+/// Fused message-passing operations (a Burn backend extension): the [`KernelDevice`]
+/// computations of flex and ndarray (host) and of the CubeCL backends (`wgpu`, `cuda`
+/// features), differentiated by hand under autodiff.
+#[backend_extension(
+    Flex,
+    NdArray,
+    Cube: cfg(any(feature = "wgpu", feature = "cuda")),
+    Autodiff
+)]
 pub trait GraphKernels: Backend {
     /// The unweighted row sum `out[r] = Σ_{e in row r} x[i_e]`.
     ///
@@ -277,8 +104,8 @@ pub trait GraphKernels: Backend {
     fn max_at_targets(x: FloatTensor<Self>, adjacency: Arc<Adjacency>) -> FloatTensor<Self>;
 }
 
-/// The host implementation of every operation, for a backend whose values the host reads.
-macro_rules! host_kernels {
+/// Every operation of a backend, from its [`KernelDevice`] computations.
+macro_rules! device_kernels {
     ($backend:ty) => {
         impl GraphKernels for $backend {
             fn row_sum(
@@ -286,7 +113,7 @@ macro_rules! host_kernels {
                 adjacency: Arc<Adjacency>,
                 spec: RowSum,
             ) -> FloatTensor<Self> {
-                forward::<Self>(&x, None, &adjacency, spec)
+                <Self as KernelDevice>::row_sum(&x, None, &adjacency, spec)
             }
 
             fn weighted_row_sum(
@@ -295,18 +122,18 @@ macro_rules! host_kernels {
                 adjacency: Arc<Adjacency>,
                 spec: RowSum,
             ) -> FloatTensor<Self> {
-                forward::<Self>(&x, Some(&weight), &adjacency, spec)
+                <Self as KernelDevice>::row_sum(&x, Some(&weight), &adjacency, spec)
             }
 
             fn softmax_at_targets(
                 scores: FloatTensor<Self>,
                 adjacency: Arc<Adjacency>,
             ) -> FloatTensor<Self> {
-                softmax::<Self>(&scores, &adjacency)
+                <Self as KernelDevice>::target_softmax(&scores, &adjacency)
             }
 
             fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
-                dropout_values::<Self>(&x, seed, keep)
+                <Self as KernelDevice>::dropout(&x, seed, keep)
             }
 
             fn attention(
@@ -315,21 +142,49 @@ macro_rules! host_kernels {
                 adjacency: Arc<Adjacency>,
                 slope: f32,
             ) -> FloatTensor<Self> {
-                attention_values::<Self>(&a_src, &a_dst, &adjacency, slope)
+                <Self as KernelDevice>::target_attention(&a_src, &a_dst, &adjacency, slope)
             }
 
             fn max_at_targets(
                 x: FloatTensor<Self>,
                 adjacency: Arc<Adjacency>,
             ) -> FloatTensor<Self> {
-                max_values::<Self>(&x, &adjacency).0
+                <Self as KernelDevice>::target_max(&x, &adjacency).0
             }
         }
     };
 }
 
-host_kernels!(Flex);
-host_kernels!(NdArray);
+device_kernels!(Flex);
+device_kernels!(NdArray);
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+device_kernels!(burn_cubecl::CubeBackend);
+
+/// `∂L/∂x` of a row sum from `g = ∂L/∂out`: for a gather (`Read::Other`), the row sum over the
+/// other grouping into `x`'s rows; for per-edge rows, each edge's row of `g`, weighted.
+fn grad_input<B: KernelDevice>(
+    g: &FloatTensor<B>,
+    w: Option<&FloatTensor<B>>,
+    adjacency: &Adjacency,
+    spec: RowSum,
+    x_rows: usize,
+) -> FloatTensor<B> {
+    match spec.read {
+        Read::Other => {
+            let group = match spec.group {
+                Group::ByTarget => Group::BySource,
+                Group::BySource => Group::ByTarget,
+            };
+            let back = RowSum {
+                group,
+                rows: x_rows,
+                ..spec
+            };
+            B::row_sum(g, w, adjacency, back)
+        }
+        Read::Edge => B::edge_rows(g, w, adjacency, spec),
+    }
+}
 
 /// What the backward pass of a row sum keeps: the weights (for `∂x`), the input (for `∂w`,
 /// only when the weights are tracked), the edges and the operation.
@@ -346,7 +201,7 @@ struct RowSumState<B: Backend> {
 #[derive(Debug)]
 struct RowSumBackward;
 
-impl<B: HostFloat> Backward<B, 1> for RowSumBackward {
+impl<B: KernelDevice> Backward<B, 1> for RowSumBackward {
     type State = RowSumState<B>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -364,7 +219,7 @@ impl<B: HostFloat> Backward<B, 1> for RowSumBackward {
 #[derive(Debug)]
 struct WeightedRowSumBackward;
 
-impl<B: HostFloat> Backward<B, 2> for WeightedRowSumBackward {
+impl<B: KernelDevice> Backward<B, 2> for WeightedRowSumBackward {
     type State = RowSumState<B>;
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -374,7 +229,7 @@ impl<B: HostFloat> Backward<B, 2> for WeightedRowSumBackward {
         if let Some(node) = node_w
             && let Some(x) = &s.x
         {
-            grads.register::<B>(node.id, grad_weight::<B>(&g, x, &s.adjacency, s.spec));
+            grads.register::<B>(node.id, B::edge_dots(&g, x, &s.adjacency, s.spec));
         }
         if let Some(node) = node_x {
             let dx = grad_input::<B>(&g, s.w.as_ref(), &s.adjacency, s.spec, s.x_rows);
@@ -387,7 +242,7 @@ impl<B: HostFloat> Backward<B, 2> for WeightedRowSumBackward {
 #[derive(Debug)]
 struct SoftmaxBackward;
 
-impl<B: HostFloat> Backward<B, 1> for SoftmaxBackward {
+impl<B: KernelDevice> Backward<B, 1> for SoftmaxBackward {
     type State = (FloatTensor<B>, Arc<Adjacency>);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -395,16 +250,7 @@ impl<B: HostFloat> Backward<B, 1> for SoftmaxBackward {
         let g = grads.consume::<B>(&ops.node);
         let (y, adjacency) = ops.state;
         if let Some(node) = node {
-            let heads = y.shape()[1];
-            let ds = B::with_values(&y, |yv| {
-                B::with_values(&g, |gv| {
-                    row_softmax_backward(adjacency.by_target(), yv, gv, heads)
-                })
-            });
-            grads.register::<B>(
-                node.id,
-                B::from_values(ds, [adjacency.num_edges(), heads], &g),
-            );
+            grads.register::<B>(node.id, B::target_softmax_backward(&y, &g, &adjacency));
         }
     }
 }
@@ -413,7 +259,7 @@ impl<B: HostFloat> Backward<B, 1> for SoftmaxBackward {
 #[derive(Debug)]
 struct DropoutBackward;
 
-impl<B: HostFloat> Backward<B, 1> for DropoutBackward {
+impl<B: KernelDevice> Backward<B, 1> for DropoutBackward {
     type State = (u64, f64);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -421,7 +267,7 @@ impl<B: HostFloat> Backward<B, 1> for DropoutBackward {
         let g = grads.consume::<B>(&ops.node);
         let (seed, keep) = ops.state;
         if let Some(node) = node {
-            grads.register::<B>(node.id, dropout_values::<B>(&g, seed, keep));
+            grads.register::<B>(node.id, B::dropout(&g, seed, keep));
         }
     }
 }
@@ -441,34 +287,25 @@ struct AttentionState<B: Backend> {
 #[derive(Debug)]
 struct AttentionBackward;
 
-impl<B: HostFloat> Backward<B, 2> for AttentionBackward {
+impl<B: KernelDevice> Backward<B, 2> for AttentionBackward {
     type State = AttentionState<B>;
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_src, node_dst] = ops.parents;
         let g = grads.consume::<B>(&ops.node);
         let s = ops.state;
-        let [n_s, heads] = [s.a_src.shape()[0], s.a_src.shape()[1]];
-        let dz = B::with_values(&s.a_src, |src| {
-            B::with_values(&s.a_dst, |dst| {
-                B::with_values(&s.alpha, |alpha| {
-                    B::with_values(&g, |gv| {
-                        let csr = s.adjacency.by_target();
-                        row_attention_backward(csr, (src, dst), (alpha, gv), heads, s.slope)
-                    })
-                })
-            })
-        });
+        let dz =
+            B::target_attention_backward(&s.a_src, &s.a_dst, &s.alpha, &g, &s.adjacency, s.slope);
         // ∂a_src, ∂a_dst: the per-edge gradient summed over each source's / target's edges.
-        let sum_into = |csr: &Csr, rows: usize| {
-            B::from_values(row_totals(csr, rows, &dz, heads), [rows, heads], &g)
-        };
         if let Some(node) = node_src {
-            grads.register::<B>(node.id, sum_into(s.adjacency.by_source(), n_s));
+            let rows = s.a_src.shape()[0];
+            let d = B::edge_totals(&dz, &s.adjacency, Group::BySource, rows);
+            grads.register::<B>(node.id, d);
         }
         if let Some(node) = node_dst {
             let rows = s.a_dst.shape()[0];
-            grads.register::<B>(node.id, sum_into(s.adjacency.by_target(), rows));
+            let d = B::edge_totals(&dz, &s.adjacency, Group::ByTarget, rows);
+            grads.register::<B>(node.id, d);
         }
     }
 }
@@ -477,19 +314,15 @@ impl<B: HostFloat> Backward<B, 2> for AttentionBackward {
 #[derive(Debug)]
 struct MaxBackward;
 
-impl<B: HostFloat> Backward<B, 1> for MaxBackward {
-    type State = (Arc<Vec<u32>>, Arc<Adjacency>);
+impl<B: KernelDevice> Backward<B, 1> for MaxBackward {
+    type State = (B::Winners, Arc<Adjacency>);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node] = ops.parents;
         let g = grads.consume::<B>(&ops.node);
-        let (winner, adjacency) = ops.state;
+        let (winners, adjacency) = ops.state;
         if let Some(node) = node {
-            let f = g.shape()[1];
-            let dx = B::with_values(&g, |gv| {
-                row_max_backward(adjacency.by_target(), gv, &winner, f)
-            });
-            grads.register::<B>(node.id, B::from_values(dx, [adjacency.num_edges(), f], &g));
+            grads.register::<B>(node.id, B::target_max_backward(&g, &winners, &adjacency));
         }
     }
 }
@@ -513,12 +346,10 @@ where
     }
 }
 
-impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodiff<B, C> {
+impl<B: KernelDevice + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodiff<B, C> {
     fn max_at_targets(x: FloatTensor<Self>, adjacency: Arc<Adjacency>) -> FloatTensor<Self> {
-        let (out, winner) = max_values::<B>(x.primitive(), &adjacency);
-        record::<B, C, _, 1>(MaxBackward, [x.node()], out, || {
-            (Arc::new(winner), adjacency)
-        })
+        let (out, winners) = B::target_max(x.primitive(), &adjacency);
+        record::<B, C, _, 1>(MaxBackward, [x.node()], out, || (winners, adjacency))
     }
 
     fn attention(
@@ -527,7 +358,7 @@ impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodi
         adjacency: Arc<Adjacency>,
         slope: f32,
     ) -> FloatTensor<Self> {
-        let alpha = attention_values::<B>(a_src.primitive(), a_dst.primitive(), &adjacency, slope);
+        let alpha = B::target_attention(a_src.primitive(), a_dst.primitive(), &adjacency, slope);
         let state = || AttentionState {
             a_src: a_src.primitive().clone(),
             a_dst: a_dst.primitive().clone(),
@@ -540,7 +371,7 @@ impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodi
     }
 
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
-        let out = dropout_values::<B>(x.primitive(), seed, keep);
+        let out = B::dropout(x.primitive(), seed, keep);
         record::<B, C, _, 1>(DropoutBackward, [x.node()], out, || (seed, keep))
     }
 
@@ -548,13 +379,13 @@ impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodi
         scores: FloatTensor<Self>,
         adjacency: Arc<Adjacency>,
     ) -> FloatTensor<Self> {
-        let out = softmax::<B>(scores.primitive(), &adjacency);
+        let out = B::target_softmax(scores.primitive(), &adjacency);
         let state = || (out.clone(), adjacency);
         record::<B, C, _, 1>(SoftmaxBackward, [scores.node()], out.clone(), state)
     }
 
     fn row_sum(x: FloatTensor<Self>, adjacency: Arc<Adjacency>, spec: RowSum) -> FloatTensor<Self> {
-        let out = forward::<B>(x.primitive(), None, &adjacency, spec);
+        let out = <B as KernelDevice>::row_sum(x.primitive(), None, &adjacency, spec);
         let state = || RowSumState {
             x: None,
             w: None,
@@ -571,7 +402,8 @@ impl<B: HostFloat + GraphKernels, C: CheckpointStrategy> GraphKernels for Autodi
         adjacency: Arc<Adjacency>,
         spec: RowSum,
     ) -> FloatTensor<Self> {
-        let out = forward::<B>(x.primitive(), Some(weight.primitive()), &adjacency, spec);
+        let out =
+            <B as KernelDevice>::row_sum(x.primitive(), Some(weight.primitive()), &adjacency, spec);
         // `x` is kept only for `∂w`.
         let state = || RowSumState {
             x: weight.is_tracked().then(|| x.primitive().clone()),

@@ -1,8 +1,10 @@
 //! [`Csr`]: a graph's edges grouped by one endpoint, and [`Adjacency`], both groupings of a
 //! graph, built once and shared by every clone of it.
 
+use std::any::Any;
+use std::fmt;
 use std::ops::Range;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
@@ -119,6 +121,20 @@ pub struct Adjacency {
     dst: Arc<[u32]>,
     by_target: Csr,
     by_source: OnceLock<Csr>,
+    #[cfg_attr(not(any(feature = "wgpu", feature = "cuda")), allow(dead_code))]
+    copies: DeviceCopies,
+}
+
+/// Copies of a graph's groupings that a device's kernels keep in its own memory, made on
+/// first use and dropped with the graph.
+#[derive(Default)]
+struct DeviceCopies(Mutex<Vec<Arc<dyn Any + Send + Sync>>>);
+
+impl fmt::Debug for DeviceCopies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.lock().map_or(0, |copies| copies.len());
+        write!(f, "DeviceCopies({n})")
+    }
 }
 
 impl Adjacency {
@@ -130,7 +146,29 @@ impl Adjacency {
             dst,
             by_target,
             by_source: OnceLock::new(),
+            copies: DeviceCopies::default(),
         }
+    }
+
+    /// The first kept copy of type `T` that `fits`, or a new one made by `make` and kept for
+    /// the next call: how accelerator kernels keep the groupings on their device, one upload
+    /// per graph, device and grouping.
+    #[cfg_attr(not(any(feature = "wgpu", feature = "cuda")), allow(dead_code))]
+    pub(crate) fn device_copy<T: Any + Send + Sync>(
+        &self,
+        fits: impl Fn(&T) -> bool,
+        make: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        let mut copies = self.copies.0.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = copies
+            .iter()
+            .filter_map(|c| c.clone().downcast::<T>().ok())
+            .find(|c| fits(c));
+        kept.unwrap_or_else(|| {
+            let made = Arc::new(make());
+            copies.push(made.clone());
+            made
+        })
     }
 
     /// The edges grouped by target: row `i` holds the edges `j → i`, `other` the sources.

@@ -18,20 +18,25 @@ use super::csr::Adjacency;
 use super::host::Read;
 use crate::Graph;
 
-/// Whether the fused kernels serve `f32` tensors on `device`: flex and ndarray, with or
-/// without autodiff. Elsewhere (wgpu) the primitives take Burn's portable gather and scatter.
+/// Whether the fused kernels serve `f32` tensors on `device`: flex and ndarray (host
+/// kernels), and, built with the `wgpu` or `cuda` feature, the CubeCL backends (GPU kernels);
+/// with or without autodiff. Elsewhere the primitives take Burn's portable gather and scatter.
 pub fn fused_on(device: &Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-    )
+    match device.clone().inner().as_dispatch() {
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => true,
+        #[cfg(any(feature = "wgpu", feature = "cuda"))]
+        DispatchDevice::Cube(_) => true,
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
 }
 
 /// Whether the fused path takes these tensors.
 fn takes(x: &Tensor<2>, weight: Option<&Tensor<2>>) -> bool {
-    fused_on(&x.device())
-        && x.dtype() == DType::F32
-        && weight.is_none_or(|w| w.dtype() == DType::F32)
+    // The kernels index values with 32 bits (the GPU's default address width).
+    let fits =
+        |t: &Tensor<2>| t.dtype() == DType::F32 && t.shape().num_elements() <= u32::MAX as usize;
+    fused_on(&x.device()) && fits(x) && weight.is_none_or(fits)
 }
 
 /// The fused weighted row sum over `graph`'s edges grouped by target:
@@ -81,9 +86,10 @@ pub(crate) fn softmax_at_targets(scores: Tensor<2>, graph: &Graph) -> Result<Ten
 }
 
 /// Burn's [`Dropout`] layer applied to `x` — inverted dropout, only while training (an
-/// autodiff device and the layer's training flag on) — with, on the CPU, a counter-based mask
-/// seeded by one draw from the device's random stream ([`GraphKernels::seeded_dropout`]): the
-/// same distribution as the layer's one Bernoulli sample per value drawn from the device's
+/// autodiff device and the layer's training flag on) — with, where the kernels serve the
+/// device ([`fused_on`]), a counter-based mask seeded by one draw from the device's random
+/// stream ([`GraphKernels::seeded_dropout`]; SplitMix64 on the CPU, a 32-bit hash on the GPU):
+/// the same distribution as the layer's one Bernoulli sample per value drawn from the device's
 /// generator (which took ~30 % of a GCN step on a 10^6-edge graph with dense features), at a
 /// fraction of its cost, spread over the cores, bitwise the same for every thread count, and
 /// the same again for the same device seed. Elsewhere, the layer itself.
@@ -307,7 +313,7 @@ mod tests {
     fn fused_ops_match_the_portable_path_forward_and_backward() {
         let (n, e) = (40, 300);
         let (src, dst) = random_graph(n, e, 0, 1);
-        for device in cpu_devices() {
+        for device in kernel_devices() {
             for op in OPS {
                 case(op, n, &src, &dst, &device);
             }
@@ -317,8 +323,10 @@ mod tests {
     #[test]
     fn a_hub_of_ten_thousand_in_edges() {
         let (src, dst) = random_graph(64, 100, 10_000, 2);
-        for op in OPS {
-            case(op, 64, &src, &dst, &Device::flex());
+        for device in std::iter::once(Device::flex()).chain(gpu_devices()) {
+            for op in OPS {
+                case(op, 64, &src, &dst, &device);
+            }
         }
     }
 
@@ -335,7 +343,7 @@ mod tests {
             let logits = burn::tensor::activation::leaky_relu(scores, 0.2);
             crate::message_passing::segment_softmax(logits, g.dst(), g.num_nodes())
         };
-        for device in cpu_devices() {
+        for device in kernel_devices() {
             let auto = device.autodiff();
             let g = Graph::from_checked(&src, &dst, 20, &auto);
             let r = tensor2(
@@ -367,25 +375,35 @@ mod tests {
 
     #[test]
     fn max_gives_the_gradient_to_the_first_edge_attaining_it() {
-        let d = Device::flex().autodiff();
-        // Target 0 receives messages 1, 3, 3, 2 (3.0 on edges 1 and 2); the others nothing.
-        let g = Graph::new(&[2, 3, 0, 1], &[0, 0, 0, 0], 4, &d).unwrap();
-        let x = tensor2(&[1.0, 3.0, 3.0, 2.0], [4, 1], &d).require_grad();
-        let out = aggregate(x.clone(), &g, Aggregation::Max);
-        assert_eq!(to_vec(out.clone()), vec![3.0, 0.0, 0.0, 0.0]);
-        let grads = out.sum().backward();
-        assert_eq!(to_vec(x.grad(&grads).unwrap()), vec![0.0, 1.0, 0.0, 0.0]);
+        for device in kernel_devices() {
+            let d = device.clone().autodiff();
+            // Target 0 receives messages 1, 3, 3, 2 (3.0 on edges 1 and 2); the others nothing.
+            let g = Graph::new(&[2, 3, 0, 1], &[0, 0, 0, 0], 4, &d).unwrap();
+            let x = tensor2(&[1.0, 3.0, 3.0, 2.0], [4, 1], &d).require_grad();
+            let out = aggregate(x.clone(), &g, Aggregation::Max);
+            assert_eq!(to_vec(out.clone()), vec![3.0, 0.0, 0.0, 0.0], "{device:?}");
+            let grads = out.sum().backward();
+            let grad = to_vec(x.grad(&grads).unwrap());
+            assert_eq!(grad, vec![0.0, 1.0, 0.0, 0.0], "{device:?}");
+        }
     }
 
     #[test]
     fn edgeless_graphs_give_zeros() {
-        let d = Device::flex();
-        let g = Graph::new(&[], &[], 3, &d).unwrap();
-        let x = tensor2(&seeded_values(6, 3), [3, 2], &d);
-        assert_eq!(
-            to_vec(aggregate_sources(x, &g, Aggregation::Mean)),
-            vec![0.0; 6]
-        );
+        for d in kernel_devices() {
+            let g = Graph::new(&[], &[], 3, &d).unwrap();
+            let x = tensor2(&seeded_values(6, 3), [3, 2], &d);
+            assert_eq!(
+                to_vec(aggregate_sources(x.clone(), &g, Aggregation::Mean)),
+                vec![0.0; 6],
+                "{d:?}"
+            );
+            assert_eq!(
+                to_vec(aggregate_sources(x, &g, Aggregation::Max)),
+                vec![0.0; 6],
+                "{d:?}"
+            );
+        }
     }
 
     #[test]
@@ -461,9 +479,49 @@ mod tests {
     }
 
     #[test]
+    fn gpu_kernels_repeat_bitwise() {
+        // Every output value has one writer summing in edge order: two runs give the same bits
+        // (Burn's portable scatter adds with float atomics in no fixed order).
+        let (src, dst) = random_graph(500, 5000, 2000, 17);
+        let x = seeded_values(500 * 16, 18);
+        let a = seeded_values(500 * 2, 19);
+        for device in gpu_devices() {
+            let d = device.clone().autodiff();
+            let g = Graph::new(&src, &dst, 500, &d).unwrap();
+            let run = || {
+                let x = tensor2(&x, [500, 16], &d).require_grad();
+                let a_src = tensor2(&a, [500, 2], &d).require_grad();
+                let alpha = crate::message_passing::attention_coefficients(
+                    a_src.clone(),
+                    a_src.clone() * 0.5,
+                    &g,
+                    0.2,
+                );
+                let out = propagate_heads(x.clone().reshape([500, 2, 8]), alpha, &g);
+                let out = propagate_weighted(out.reshape([500, 16]), &g);
+                let grads = (out.clone() * out.clone()).sum().backward();
+                let bits = |t: Tensor<2>| -> Vec<u32> {
+                    let values = t.into_data().try_to_vec::<f32>().unwrap();
+                    values.into_iter().map(f32::to_bits).collect()
+                };
+                let (gx, ga) = (x.grad(&grads).unwrap(), a_src.grad(&grads).unwrap());
+                (bits(out), bits(gx), bits(ga))
+            };
+            let first = run();
+            assert!(first.0.iter().any(|&b| b != 0), "a non-zero output");
+            assert_eq!(first, run(), "{device:?}: two runs");
+        }
+    }
+
+    #[test]
     fn dropout_backward_reuses_the_forward_mask_and_follows_the_device_seed() {
+        for device in kernel_devices() {
+            dropout_case(device.autodiff());
+        }
+    }
+
+    fn dropout_case(d: Device) {
         let layer = burn::nn::DropoutConfig::new(0.4).init();
-        let d = Device::flex().autodiff();
         let run = |seed| {
             d.seed(seed);
             let x = Tensor::<2>::ones([60, 50], &d).require_grad();

@@ -1,0 +1,377 @@
+//! [`KernelDevice`]: the device side of the fused operations — every forward and backward
+//! computation [`GraphKernels`](super::GraphKernels) and its autodiff wrapper are made of —
+//! and its implementation on the host for flex and ndarray.
+
+// Burn deprecates ndarray; the project still serves it.
+#![allow(deprecated)]
+
+use std::fmt::Debug;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use burn::backend::NdArray;
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Flex, Shape, TensorData, TensorMetadata};
+
+use super::backend::{Group, RowSum};
+use super::csr::{Adjacency, Csr};
+use super::host::{
+    self, Read, edge_dots, edge_rows, row_attention, row_attention_backward, row_max,
+    row_max_backward, row_softmax, row_softmax_backward, row_sums, row_totals,
+};
+
+/// The computations the fused operations are made of, on one backend's own tensors: each
+/// output value is a serial sum (or maximum) in a fixed edge order, so results repeat bitwise.
+/// Implemented on the host for flex and ndarray, and as CubeCL kernels for the GPU backends
+/// (`wgpu`, `cuda` features).
+///
+/// `E` is the number of edges, `H` the heads; a grouping's rows are targets or sources
+/// ([`Group`]).
+pub trait KernelDevice: Backend {
+    /// Which edge won each output value of [`target_max`](KernelDevice::target_max), for its backward pass.
+    type Winners: Clone + Debug + Send + Sync + 'static;
+
+    /// `out[r, h, :] = Σ_{e in row r} w[e, h] · x[i_e, h, :]` (`w = 1` without weights);
+    /// rows past the grouping's are zero.
+    ///
+    /// # Shapes
+    /// - `x`: `[N or E, H·C]`, `w`: `[E, H]`; output `[spec.rows, H·C]`
+    fn row_sum(
+        x: &FloatTensor<Self>,
+        w: Option<&FloatTensor<Self>>,
+        adjacency: &Adjacency,
+        spec: RowSum,
+    ) -> FloatTensor<Self>;
+
+    /// Each edge's row of `g` at its grouping endpoint, weighted: `out[e, h, :] = w[e, h] ·
+    /// g[row of e, h, :]` — the gradient of a row sum that read per-edge rows.
+    ///
+    /// # Shapes
+    /// - `g`: `[spec.rows, H·C]`, `w`: `[E, H]`; output `[E, H·C]`
+    fn edge_rows(
+        g: &FloatTensor<Self>,
+        w: Option<&FloatTensor<Self>>,
+        adjacency: &Adjacency,
+        spec: RowSum,
+    ) -> FloatTensor<Self>;
+
+    /// `out[e, h] = ⟨g[row of e, h, :], x[i_e, h, :]⟩` — the gradient of a row sum's weights.
+    ///
+    /// # Shapes
+    /// - `g`: `[spec.rows, H·C]`, `x`: `[N or E, H·C]`; output `[E, H]`
+    fn edge_dots(
+        g: &FloatTensor<Self>,
+        x: &FloatTensor<Self>,
+        adjacency: &Adjacency,
+        spec: RowSum,
+    ) -> FloatTensor<Self>;
+
+    /// `out[r, h] = Σ_{e in row r} v[e, h]` for every row `r` of `group` (`rows` of them).
+    ///
+    /// # Shapes
+    /// - `v`: `[E, H]`; output `[rows, H]`
+    fn edge_totals(
+        v: &FloatTensor<Self>,
+        adjacency: &Adjacency,
+        group: Group,
+        rows: usize,
+    ) -> FloatTensor<Self>;
+
+    /// Softmax of the scores over each target's edges, per head, stabilised by the maximum.
+    ///
+    /// # Shapes
+    /// - `scores`: `[E, H]`; output `[E, H]`
+    fn target_softmax(scores: &FloatTensor<Self>, adjacency: &Adjacency) -> FloatTensor<Self>;
+
+    /// `∂s[e, h] = y[e, h] (g[e, h] − Σ_{e' at the same target} y[e', h] g[e', h])`.
+    ///
+    /// # Shapes
+    /// - `y`, `g`: `[E, H]`; output `[E, H]`
+    fn target_softmax_backward(
+        y: &FloatTensor<Self>,
+        g: &FloatTensor<Self>,
+        adjacency: &Adjacency,
+    ) -> FloatTensor<Self>;
+
+    /// GAT's coefficients `softmax_{j → i}(LeakyReLU(a_src[j] + a_dst[i]))`, per head.
+    ///
+    /// # Shapes
+    /// - `a_src`: `[N_s, H]`, `a_dst`: `[N, H]`; output `[E, H]`
+    fn target_attention(
+        a_src: &FloatTensor<Self>,
+        a_dst: &FloatTensor<Self>,
+        adjacency: &Adjacency,
+        slope: f32,
+    ) -> FloatTensor<Self>;
+
+    /// The gradient of [`target_attention`](KernelDevice::target_attention) at each edge's pre-activation
+    /// score `z`: `LeakyReLU'(z) · α (g − Σ_{same target} α g)`.
+    ///
+    /// # Shapes
+    /// - `a_src`: `[N_s, H]`, `a_dst`: `[N, H]`, `alpha`, `g`: `[E, H]`; output `[E, H]`
+    fn target_attention_backward(
+        a_src: &FloatTensor<Self>,
+        a_dst: &FloatTensor<Self>,
+        alpha: &FloatTensor<Self>,
+        g: &FloatTensor<Self>,
+        adjacency: &Adjacency,
+        slope: f32,
+    ) -> FloatTensor<Self>;
+
+    /// The element-wise maximum of per-edge rows at each target (0 without edges) and the
+    /// first edge attaining each.
+    ///
+    /// # Shapes
+    /// - `x`: `[E, F]`; output `[N, F]`
+    fn target_max(
+        x: &FloatTensor<Self>,
+        adjacency: &Adjacency,
+    ) -> (FloatTensor<Self>, Self::Winners);
+
+    /// The gradient of [`target_max`](KernelDevice::target_max): `g[i, c]` to the winner of `(i, c)`, zero
+    /// elsewhere.
+    ///
+    /// # Shapes
+    /// - `g`: `[N, F]`; output `[E, F]`
+    fn target_max_backward(
+        g: &FloatTensor<Self>,
+        winners: &Self::Winners,
+        adjacency: &Adjacency,
+    ) -> FloatTensor<Self>;
+
+    /// Inverted dropout keeping each value with probability `keep` by a counter-based mask of
+    /// `seed`: the same mask for the same seed, recomputed rather than stored.
+    fn dropout(x: &FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self>;
+}
+
+/// A concrete CPU backend whose float tensors can be read as host `f32` values.
+pub trait HostFloat: Backend {
+    /// Runs `f` on `x`'s values in row-major order.
+    fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R;
+
+    /// A tensor of `values` in row-major order, on `like`'s device.
+    fn from_values(
+        values: Vec<f32>,
+        shape: impl Into<Shape>,
+        like: &FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::float_from_data(TensorData::new(values, shape.into()), &like.device())
+    }
+}
+
+impl HostFloat for Flex {
+    fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R {
+        match x.as_slice::<f32>() {
+            Some(values) => f(values),
+            None => {
+                let x = x.to_contiguous();
+                f(x.as_slice::<f32>().expect("callers check the dtype is f32"))
+            }
+        }
+    }
+}
+
+impl HostFloat for NdArray {
+    fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R {
+        let data = ready(Self::float_into_data(x.clone())).expect("ndarray reads never fail");
+        f(data
+            .as_slice::<f32>()
+            .expect("callers check the dtype is f32"))
+    }
+}
+
+/// The value of a future that a CPU backend completes without waiting.
+fn ready<T>(future: impl Future<Output = T>) -> T {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// The grouping a row sum runs over.
+pub(crate) fn grouping(adjacency: &Adjacency, group: Group) -> &Csr {
+    match group {
+        Group::ByTarget => adjacency.by_target(),
+        Group::BySource => adjacency.by_source(),
+    }
+}
+
+/// The grouping endpoint of every edge (the row it is summed into) and the other one.
+pub(crate) fn endpoints(adjacency: &Adjacency, group: Group) -> (&[u32], &[u32]) {
+    match group {
+        Group::ByTarget => (adjacency.dst(), adjacency.src()),
+        Group::BySource => (adjacency.src(), adjacency.dst()),
+    }
+}
+
+/// `g`'s and `w`'s values (if any) handed to `f` together.
+fn with_weights<B: HostFloat, R>(
+    x: &FloatTensor<B>,
+    w: Option<&FloatTensor<B>>,
+    f: impl FnOnce(&[f32], Option<&[f32]>) -> R,
+) -> R {
+    B::with_values(x, |xv| match w {
+        None => f(xv, None),
+        Some(w) => B::with_values(w, |wv| f(xv, Some(wv))),
+    })
+}
+
+/// [`KernelDevice`] on host values, for a backend whose tensors the host reads.
+macro_rules! host_device {
+    ($backend:ty) => {
+        impl KernelDevice for $backend {
+            type Winners = Arc<Vec<u32>>;
+
+            fn row_sum(
+                x: &FloatTensor<Self>,
+                w: Option<&FloatTensor<Self>>,
+                adjacency: &Adjacency,
+                spec: RowSum,
+            ) -> FloatTensor<Self> {
+                let f = x.shape()[1];
+                let csr = grouping(adjacency, spec.group);
+                let out = with_weights::<Self, _>(x, w, |xv, wv| {
+                    row_sums(csr, spec.rows, xv, f, wv, spec.heads, spec.read)
+                });
+                Self::from_values(out, [spec.rows, f], x)
+            }
+
+            fn edge_rows(
+                g: &FloatTensor<Self>,
+                w: Option<&FloatTensor<Self>>,
+                adjacency: &Adjacency,
+                spec: RowSum,
+            ) -> FloatTensor<Self> {
+                let f = g.shape()[1];
+                let (rows, _) = endpoints(adjacency, spec.group);
+                let out =
+                    with_weights::<Self, _>(g, w, |gv, wv| edge_rows(rows, gv, f, wv, spec.heads));
+                Self::from_values(out, [adjacency.num_edges(), f], g)
+            }
+
+            fn edge_dots(
+                g: &FloatTensor<Self>,
+                x: &FloatTensor<Self>,
+                adjacency: &Adjacency,
+                spec: RowSum,
+            ) -> FloatTensor<Self> {
+                let f = g.shape()[1];
+                let (rows, other) = endpoints(adjacency, spec.group);
+                let read = (spec.read == Read::Other).then_some(other);
+                let out = Self::with_values(g, |gv| {
+                    Self::with_values(x, |xv| edge_dots(gv, rows, xv, read, f, spec.heads))
+                });
+                Self::from_values(out, [adjacency.num_edges(), spec.heads], g)
+            }
+
+            fn edge_totals(
+                v: &FloatTensor<Self>,
+                adjacency: &Adjacency,
+                group: Group,
+                rows: usize,
+            ) -> FloatTensor<Self> {
+                let heads = v.shape()[1];
+                let csr = grouping(adjacency, group);
+                let out = Self::with_values(v, |vv| row_totals(csr, rows, vv, heads));
+                Self::from_values(out, [rows, heads], v)
+            }
+
+            fn target_softmax(
+                scores: &FloatTensor<Self>,
+                adjacency: &Adjacency,
+            ) -> FloatTensor<Self> {
+                let heads = scores.shape()[1];
+                let out =
+                    Self::with_values(scores, |s| row_softmax(adjacency.by_target(), s, heads));
+                Self::from_values(out, [adjacency.num_edges(), heads], scores)
+            }
+
+            fn target_softmax_backward(
+                y: &FloatTensor<Self>,
+                g: &FloatTensor<Self>,
+                adjacency: &Adjacency,
+            ) -> FloatTensor<Self> {
+                let heads = y.shape()[1];
+                let out = Self::with_values(y, |yv| {
+                    Self::with_values(g, |gv| {
+                        row_softmax_backward(adjacency.by_target(), yv, gv, heads)
+                    })
+                });
+                Self::from_values(out, [adjacency.num_edges(), heads], g)
+            }
+
+            fn target_attention(
+                a_src: &FloatTensor<Self>,
+                a_dst: &FloatTensor<Self>,
+                adjacency: &Adjacency,
+                slope: f32,
+            ) -> FloatTensor<Self> {
+                let heads = a_src.shape()[1];
+                let out = Self::with_values(a_src, |s| {
+                    Self::with_values(a_dst, |d| {
+                        row_attention(adjacency.by_target(), s, d, heads, slope)
+                    })
+                });
+                Self::from_values(out, [adjacency.num_edges(), heads], a_src)
+            }
+
+            fn target_attention_backward(
+                a_src: &FloatTensor<Self>,
+                a_dst: &FloatTensor<Self>,
+                alpha: &FloatTensor<Self>,
+                g: &FloatTensor<Self>,
+                adjacency: &Adjacency,
+                slope: f32,
+            ) -> FloatTensor<Self> {
+                let heads = a_src.shape()[1];
+                let csr = adjacency.by_target();
+                let out = Self::with_values(a_src, |src| {
+                    Self::with_values(a_dst, |dst| {
+                        Self::with_values(alpha, |al| {
+                            Self::with_values(g, |gv| {
+                                row_attention_backward(csr, (src, dst), (al, gv), heads, slope)
+                            })
+                        })
+                    })
+                });
+                Self::from_values(out, [adjacency.num_edges(), heads], g)
+            }
+
+            fn target_max(
+                x: &FloatTensor<Self>,
+                adjacency: &Adjacency,
+            ) -> (FloatTensor<Self>, Self::Winners) {
+                let (f, rows) = (x.shape()[1], adjacency.by_target().rows());
+                let (out, winner) =
+                    Self::with_values(x, |v| row_max(adjacency.by_target(), rows, v, f));
+                (Self::from_values(out, [rows, f], x), Arc::new(winner))
+            }
+
+            fn target_max_backward(
+                g: &FloatTensor<Self>,
+                winners: &Self::Winners,
+                adjacency: &Adjacency,
+            ) -> FloatTensor<Self> {
+                let f = g.shape()[1];
+                let dx = Self::with_values(g, |gv| {
+                    row_max_backward(adjacency.by_target(), gv, winners, f)
+                });
+                Self::from_values(dx, [adjacency.num_edges(), f], g)
+            }
+
+            fn dropout(x: &FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
+                let out = Self::with_values(x, |v| host::dropout(v, seed, keep));
+                Self::from_values(out, x.shape(), x)
+            }
+        }
+    };
+}
+
+host_device!(Flex);
+host_device!(NdArray);
