@@ -187,8 +187,17 @@ impl SampledNodes {
         self.host.csr.bytes()
     }
 
-    /// Makes `jobs` in order in background threads, about [`PREFETCH`] ahead in all.
+    /// Makes `jobs` in order: in background threads, about [`PREFETCH`] ahead in all, or, when
+    /// the process has one thread (`--threads 1`), on the caller's thread as each is asked for —
+    /// a one-thread run then uses one core, as PyG's loader without workers does.
     fn stream(&self, jobs: Vec<Job>) -> Result<Batches<'static>, TrainError> {
+        if self.pool.current_num_threads() == 1 {
+            let (host, device) = (self.host.clone(), self.device.clone());
+            let made = jobs
+                .into_iter()
+                .map(move |job| host.make(job).and_then(|made| made.batch(&host, &device)));
+            return Ok(Box::new(made));
+        }
         // Two stages, each in its thread: sampling and gathering on the host, then the
         // batch's tensors on the device. A stage stops when its receiver is gone (the loop
         // stopped early).
@@ -575,6 +584,38 @@ mod tests {
         assert_eq!(counts[&SplitKind::Train], 120);
         assert_eq!(counts[&SplitKind::Val], 120);
         assert_eq!(counts[&SplitKind::Test], 960);
+    }
+
+    #[test]
+    fn one_thread_makes_the_batches_background_threads_make() {
+        // One thread: batches made on the caller's thread as asked for; two: made ahead in
+        // background threads. The same batches either way.
+        let ds = dataset();
+        let d = Device::flex();
+        let batches = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let data = SampledNodes::new(&ds, &sampling("5,5"), 100, false, &d)
+                    .unwrap()
+                    .with_seed(4);
+                assert_eq!(data.pool.current_num_threads(), threads);
+                let batches: Vec<Batch> =
+                    data.train_batches(1).unwrap().map(Result::unwrap).collect();
+                batches
+                    .into_iter()
+                    .map(|b| {
+                        let x = b.x.to_dense(&d).into_data().try_to_vec::<f32>().unwrap();
+                        (b.graph.host_src().to_vec(), b.graph.host_dst().to_vec(), x)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let inline = batches(1);
+        assert_eq!(inline.len(), 2);
+        assert_eq!(inline, batches(2));
     }
 
     #[test]
