@@ -415,17 +415,16 @@ pub fn dropout(x: &[f32], seed: u64, keep: f64) -> Vec<f32> {
         .enumerate()
         .for_each(|(chunk, (out, x))| {
             let first = (chunk * DROPOUT_CHUNK / 2) as u64;
+            // Branch-free (a kept value's bits under an all-ones mask, a dropped one's under
+            // zeros): a random keep/drop branch mispredicts about every other value.
+            let keep = |u: u64, v: f32| {
+                f32::from_bits((v * scale).to_bits() & (u32::from(u < threshold)).wrapping_neg())
+            };
             for (pair, (o, v)) in out.chunks_mut(2).zip(x.chunks(2)).enumerate() {
                 let bits = draw(seed, first + pair as u64);
-                for (half, (o, v)) in o.iter_mut().zip(v).enumerate() {
-                    let u = if half == 0 {
-                        bits >> 32
-                    } else {
-                        bits & 0xFFFF_FFFF
-                    };
-                    if u < threshold {
-                        *o = v * scale;
-                    }
+                o[0] = keep(bits >> 32, v[0]);
+                if let (Some(o), Some(&v)) = (o.get_mut(1), v.get(1)) {
+                    *o = keep(bits & 0xFFFF_FFFF, v);
                 }
             }
         });
