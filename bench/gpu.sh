@@ -3,7 +3,7 @@
 # 8 minutes): GCN, GAT and GraphSAGE training steps and inference on Erdős–Rényi graphs of
 # 10^5 to 10^8 edges (32 features), on Burn's wgpu and cuda backends and on PyG with CUDA, in
 # one sitting; writes docs/bench-gpu.json (every measurement, machine, versions), the markdown
-# table on stdout, and docs/bench-gpu.svg.
+# table on stdout, and docs/bench-gpu.svg; then runs the GPU kernels' tests on the GPU.
 #
 # Needs: a Rust toolchain with this workspace's crates (network or a filled cargo registry; the
 # `cuda` feature's build also fetches an LLVM bundle for CubeCL, so it needs network once), the
@@ -31,3 +31,8 @@ timeout 330 "$bench" --models gcn,gat,sage \
     --json "$OUT/bench-gpu.json" --svg "$OUT/bench-gpu.svg"
 timeout 130 "$bench" --models gcn --datasets er-10000000-10 "${common[@]}" \
     --json "$OUT/bench-gpu-1e8.json"
+
+# The GPU kernels on a real GPU (wgpu and cuda): every fused operation forward and backward
+# against Burn's portable path, and two runs bitwise equal (models/src/kernels/ops.rs tests).
+timeout 150 cargo test --release -p gnn-models --features wgpu,cuda --lib -- kernels::ops \
+    2>&1 | tee "$OUT/bench-gpu-kernel-tests.txt"

@@ -16,12 +16,16 @@ pub fn kernel_devices() -> Vec<Device> {
 }
 
 /// The GPU devices of this build: the default wgpu device with the `wgpu` feature (Mesa's
-/// software Vulkan on a machine without a GPU), else none.
+/// software Vulkan on a machine without a GPU) and CUDA device 0 with `cuda`.
 pub fn gpu_devices() -> Vec<Device> {
-    #[cfg(feature = "wgpu")]
-    return vec![Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)];
-    #[cfg(not(feature = "wgpu"))]
-    Vec::new()
+    [
+        #[cfg(feature = "wgpu")]
+        Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        #[cfg(feature = "cuda")]
+        Device::cuda(0),
+    ]
+    .into_iter()
+    .collect()
 }
 
 /// `n` deterministic pseudo-random values in `[-1, 1)` (distinct with high probability).

@@ -338,6 +338,47 @@ fn dropout_kernel<F: Float>(
     }
 }
 
+/// ELU: `x` for `x > 0`, `α (eˣ − 1)` otherwise.
+#[cube(launch)]
+fn elu_kernel<F: Float>(
+    x: &Tensor<F>,
+    out: &mut Tensor<F>,
+    len: usize,
+    alpha: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= len {
+        terminate!();
+    }
+    let v = x[ABSOLUTE_POS];
+    if v > F::new(0.0) {
+        out[ABSOLUTE_POS] = v;
+    } else {
+        out[ABSOLUTE_POS] = F::cast_from(alpha) * (v.exp() - F::new(1.0));
+    }
+}
+
+/// ELU's gradient from its output: `g` where `y > 0`, else `g (y + α)`.
+#[cube(launch)]
+fn elu_backward_kernel<F: Float>(
+    y: &Tensor<F>,
+    g: &Tensor<F>,
+    out: &mut Tensor<F>,
+    len: usize,
+    alpha: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= len {
+        terminate!();
+    }
+    let v = y[ABSOLUTE_POS];
+    if v > F::new(0.0) {
+        out[ABSOLUTE_POS] = g[ABSOLUTE_POS];
+    } else {
+        out[ABSOLUTE_POS] = g[ABSOLUTE_POS] * (v + F::cast_from(alpha));
+    }
+}
+
 /// One grouping of a graph's edges in a device's memory (`u32` values).
 #[derive(Debug)]
 struct DeviceCsr {
@@ -651,10 +692,48 @@ impl KernelDevice for CubeBackend {
         out
     }
 
+    fn elu(x: &CubeTensor, alpha: f32) -> CubeTensor {
+        let (x, out, len) = elementwise(x);
+        if len == 0 {
+            return out;
+        }
+        let (count, dim) = grid(&x, len);
+        elu_kernel::launch(
+            &x.client,
+            count,
+            dim,
+            x.clone().into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            len,
+            alpha,
+            dtype_to_storage_type(x.dtype),
+        );
+        out
+    }
+
+    fn elu_backward(y: &CubeTensor, g: &CubeTensor, alpha: f32) -> CubeTensor {
+        let (g, out, len) = elementwise(g);
+        if len == 0 {
+            return out;
+        }
+        let y = into_contiguous(y.clone());
+        let (count, dim) = grid(&g, len);
+        elu_backward_kernel::launch(
+            &g.client,
+            count,
+            dim,
+            y.into_tensor_arg(),
+            g.clone().into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            len,
+            alpha,
+            dtype_to_storage_type(g.dtype),
+        );
+        out
+    }
+
     fn dropout(x: &CubeTensor, seed: u64, keep: f64) -> CubeTensor {
-        let x = into_contiguous(x.clone());
-        let out = empty_like(&x, x.shape(), x.dtype);
-        let len = x.shape().num_elements();
+        let (x, out, len) = elementwise(x);
         if len == 0 {
             return out;
         }
@@ -676,6 +755,14 @@ impl KernelDevice for CubeBackend {
         );
         out
     }
+}
+
+/// An element-wise kernel's output for `x`: contiguous, of `x`'s shape, with the launch grid.
+fn elementwise(x: &CubeTensor) -> (CubeTensor, CubeTensor, usize) {
+    let x = into_contiguous(x.clone());
+    let out = empty_like(&x, x.shape(), x.dtype);
+    let len = x.shape().num_elements();
+    (x, out, len)
 }
 
 /// [`softmax_kernel`] over the targets' edges: of `scores` (`attention` off) or of GAT's

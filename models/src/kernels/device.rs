@@ -144,6 +144,13 @@ pub trait KernelDevice: Backend {
     /// Inverted dropout keeping each value with probability `keep` by a counter-based mask of
     /// `seed`: the same mask for the same seed, recomputed rather than stored.
     fn dropout(x: &FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self>;
+
+    /// `y = x` for `x > 0`, `α (eˣ − 1)` otherwise; any shape.
+    fn elu(x: &FloatTensor<Self>, alpha: f32) -> FloatTensor<Self>;
+
+    /// The gradient of [`elu`](KernelDevice::elu) from its output: `g` where `y > 0`, else
+    /// `g (y + α)` (`= g α eˣ`).
+    fn elu_backward(y: &FloatTensor<Self>, g: &FloatTensor<Self>, alpha: f32) -> FloatTensor<Self>;
 }
 
 /// A concrete CPU backend whose float tensors can be read as host `f32` values.
@@ -368,6 +375,22 @@ macro_rules! host_device {
             fn dropout(x: &FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {
                 let out = Self::with_values(x, |v| host::dropout(v, seed, keep));
                 Self::from_values(out, x.shape(), x)
+            }
+
+            fn elu(x: &FloatTensor<Self>, alpha: f32) -> FloatTensor<Self> {
+                let out = Self::with_values(x, |v| host::elu(v, alpha));
+                Self::from_values(out, x.shape(), x)
+            }
+
+            fn elu_backward(
+                y: &FloatTensor<Self>,
+                g: &FloatTensor<Self>,
+                alpha: f32,
+            ) -> FloatTensor<Self> {
+                let out = Self::with_values(y, |yv| {
+                    Self::with_values(g, |gv| host::elu_backward(yv, gv, alpha))
+                });
+                Self::from_values(out, g.shape(), g)
             }
         }
     };

@@ -400,8 +400,9 @@ fn draw(seed: u64, n: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Values per parallel task of [`dropout`] (even, so value pairs never straddle two tasks).
-const DROPOUT_CHUNK: usize = 1 << 14;
+/// Values per parallel task of the element-wise kernels ([`dropout`], [`elu`]; even, so
+/// dropout's value pairs never straddle two tasks).
+const CHUNK: usize = 1 << 14;
 
 /// Inverted dropout of `x` with the mask of `seed`: value `i` is kept, as `x[i] / keep`, when
 /// its 32 bits of draw `i / 2` of the seed's stream (the high half for even `i`) fall below
@@ -410,11 +411,11 @@ pub fn dropout(x: &[f32], seed: u64, keep: f64) -> Vec<f32> {
     let threshold = (keep * 4_294_967_296.0).round() as u64;
     let scale = (1.0 / keep) as f32;
     let mut out = vec![0.0f32; x.len()];
-    out.par_chunks_mut(DROPOUT_CHUNK)
-        .zip(x.par_chunks(DROPOUT_CHUNK))
+    out.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
         .enumerate()
         .for_each(|(chunk, (out, x))| {
-            let first = (chunk * DROPOUT_CHUNK / 2) as u64;
+            let first = (chunk * CHUNK / 2) as u64;
             // Branch-free (a kept value's bits under an all-ones mask, a dropped one's under
             // zeros): a random keep/drop branch mispredicts about every other value.
             let keep = |u: u64, v: f32| {
@@ -426,6 +427,32 @@ pub fn dropout(x: &[f32], seed: u64, keep: f64) -> Vec<f32> {
                 if let (Some(o), Some(&v)) = (o.get_mut(1), v.get(1)) {
                     *o = keep(bits & 0xFFFF_FFFF, v);
                 }
+            }
+        });
+    out
+}
+
+/// `y = x` for `x > 0`, `α (eˣ − 1)` otherwise, in parallel.
+pub fn elu(x: &[f32], alpha: f32) -> Vec<f32> {
+    let mut out = vec![0.0f32; x.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(out, x)| {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = if v > 0.0 { v } else { alpha * v.exp_m1() };
+            }
+        });
+    out
+}
+
+/// ELU's gradient from its output `y`: `g` where `y > 0`, else `g (y + α)`.
+pub fn elu_backward(y: &[f32], g: &[f32], alpha: f32) -> Vec<f32> {
+    let mut out = vec![0.0f32; g.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(y.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
+        .for_each(|(out, (y, g))| {
+            for (o, (&y, &g)) in out.iter_mut().zip(y.iter().zip(g)) {
+                *o = if y > 0.0 { g } else { g * (y + alpha) };
             }
         });
     out

@@ -116,6 +116,22 @@ pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(out)
 }
 
+/// ELU, `x` for `x > 0` and `α (eˣ − 1)` otherwise (Burn's
+/// [`elu`](burn::tensor::activation::elu)): one fused pass forward and one backward where the
+/// kernels serve the device ([`fused_on`], `f32`), Burn's composition elsewhere.
+///
+/// # Shapes
+/// - `x`: any; output: the same
+pub fn elu<const D: usize>(x: Tensor<D>, alpha: f64) -> Tensor<D> {
+    if !fused_on(&x.device()) || x.dtype() != DType::F32 {
+        return burn::tensor::activation::elu(x, alpha);
+    }
+    Tensor::from_dispatch(<Dispatch as GraphKernels>::elu(
+        x.into_dispatch(),
+        alpha as f32,
+    ))
+}
+
 /// GAT's attention coefficients fused: `softmax_{j → i}(LeakyReLU(a_src[j] + a_dst[i]))` per
 /// head, one pass over each target's edges; `Err` with the inputs where the kernels do not
 /// serve them or they do not fit the graph.
@@ -476,6 +492,30 @@ mod tests {
         assert_eq!(one, pool(1).install(run), "two runs");
         assert_eq!(one, pool(2).install(run), "1 and 2 threads");
         assert_eq!(one, pool(4).install(run), "1 and 4 threads");
+    }
+
+    #[test]
+    fn fused_elu_matches_burns_forward_and_backward() {
+        // Values on both sides of 0, and 0 itself (the negative branch, slope α there).
+        let mut v: Vec<f32> = seeded_values(300, 31).iter().map(|x| 4.0 * x).collect();
+        v[7] = 0.0;
+        for device in kernel_devices() {
+            let d = device.clone().autodiff();
+            let r = tensor2(&seeded_values(300, 32), [30, 10], &d);
+            let run = |fused: bool| {
+                let x = tensor2(&v, [30, 10], &d).require_grad();
+                let y = match fused {
+                    true => elu(x.clone(), 0.7),
+                    false => burn::tensor::activation::elu(x.clone(), 0.7),
+                };
+                let grads = (y.clone() * r.clone()).sum().backward();
+                (to_vec(y), to_vec(x.grad(&grads).unwrap()))
+            };
+            let ((y, g), (y_ref, g_ref)) = (run(true), run(false));
+            assert_close(&y, &y_ref, 1e-6, &format!("{device:?}: elu"));
+            assert_close(&g, &g_ref, 1e-6, &format!("{device:?}: ∂elu"));
+        }
+        check_gradient("elu", &seeded_values(24, 33), [4, 6], |x| elu(x, 1.0));
     }
 
     #[test]

@@ -3,7 +3,6 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
-use burn::tensor::activation::elu;
 use burn::tensor::{Device, Tensor};
 use serde_json::{Value, json};
 
@@ -107,7 +106,7 @@ pub(crate) fn two_attention_layers(
     conv2: impl FnOnce(Tensor<2>) -> (Tensor<2>, Attention),
 ) -> (Tensor<2>, [Attention; 2]) {
     let (h, a1) = conv1(x.dropout(dropout));
-    let (out, a2) = conv2(kernels::dropout(dropout, elu(h, 1.0)));
+    let (out, a2) = conv2(kernels::dropout(dropout, kernels::elu(h, 1.0)));
     (out, [a1, a2])
 }
 
@@ -141,7 +140,7 @@ impl GraphModel for Gat {
         let x_dst = x_src.clone().head(n_t, &block.device());
         let (y, _) = conv.forward_bipartite(x_src, x_dst, block)?;
         Ok(match l {
-            0 => kernels::dropout(&self.dropout, elu(y, 1.0)),
+            0 => kernels::dropout(&self.dropout, kernels::elu(y, 1.0)),
             _ => y,
         })
     }

@@ -13,7 +13,7 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear,
     LinearConfig,
 };
-use burn::tensor::activation::{elu, relu};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,7 @@ impl Act {
     fn apply(self, x: Tensor<2>) -> Tensor<2> {
         match self {
             Act::Relu => relu(x),
-            Act::Elu => elu(x, 1.0),
+            Act::Elu => kernels::elu(x, 1.0),
         }
     }
 }
