@@ -448,10 +448,10 @@ fn empty_like(like: &CubeTensor, shape: impl Into<Shape>, dtype: DType) -> CubeT
     )
 }
 
-/// How many threads of how many cubes cover `len` values.
-fn grid(like: &CubeTensor, len: usize) -> (CubeCount, CubeDim) {
+/// How many threads of how many cubes cover `len` values; `None` for none (nothing to launch).
+fn grid(like: &CubeTensor, len: usize) -> Option<(CubeCount, CubeDim)> {
     let dim = CubeDim::new(&like.client, len);
-    (calculate_cube_count_elemwise(&like.client, len, dim), dim)
+    (len > 0).then(|| (calculate_cube_count_elemwise(&like.client, len, dim), dim))
 }
 
 /// The storage types of a float tensor and of the groupings' indices.
@@ -480,9 +480,6 @@ impl KernelDevice for CubeBackend {
         let f = x.shape()[1];
         let out = empty_like(&x, [spec.rows, f], x.dtype);
         let len = spec.rows * f;
-        if len == 0 {
-            return out;
-        }
         let csr = device_csr(adjacency, spec.group, &x.device);
         let index = match spec.read {
             Read::Other => &csr.other,
@@ -490,7 +487,9 @@ impl KernelDevice for CubeBackend {
         };
         let weighted = w.is_some();
         let w = w.map_or_else(|| unused(&x), |w| into_contiguous(w.clone()));
-        let (count, dim) = grid(&x, len);
+        let Some((count, dim)) = grid(&x, len) else {
+            return out;
+        };
         row_sum_kernel::launch(
             &x.client,
             count,
@@ -522,13 +521,12 @@ impl KernelDevice for CubeBackend {
         let e = adjacency.num_edges();
         let out = empty_like(&g, [e, f], g.dtype);
         let len = e * f;
-        if len == 0 {
-            return out;
-        }
         let csr = device_csr(adjacency, spec.group, &g.device);
         let weighted = w.is_some();
         let w = w.map_or_else(|| unused(&g), |w| into_contiguous(w.clone()));
-        let (count, dim) = grid(&g, len);
+        let Some((count, dim)) = grid(&g, len) else {
+            return out;
+        };
         edge_rows_kernel::launch(
             &g.client,
             count,
@@ -556,11 +554,10 @@ impl KernelDevice for CubeBackend {
         let f = g.shape()[1];
         let len = adjacency.num_edges() * spec.heads;
         let out = empty_like(&g, [adjacency.num_edges(), spec.heads], g.dtype);
-        if len == 0 {
-            return out;
-        }
         let csr = device_csr(adjacency, spec.group, &g.device);
-        let (count, dim) = grid(&g, len);
+        let Some((count, dim)) = grid(&g, len) else {
+            return out;
+        };
         edge_dots_kernel::launch(
             &g.client,
             count,
@@ -639,11 +636,10 @@ impl KernelDevice for CubeBackend {
         let out = empty_like(&x, [rows, f], x.dtype);
         let winner = empty_like(&x, [rows, f], DType::U32);
         let len = rows * f;
-        if len == 0 {
-            return (out, winner);
-        }
         let csr = device_csr(adjacency, Group::ByTarget, &x.device);
-        let (count, dim) = grid(&x, len);
+        let Some((count, dim)) = grid(&x, len) else {
+            return (out, winner);
+        };
         max_kernel::launch(
             &x.client,
             count,
@@ -672,11 +668,10 @@ impl KernelDevice for CubeBackend {
         let e = adjacency.num_edges();
         let out = empty_like(&g, [e, f], g.dtype);
         let len = e * f;
-        if len == 0 {
-            return out;
-        }
         let csr = device_csr(adjacency, Group::ByTarget, &g.device);
-        let (count, dim) = grid(&g, len);
+        let Some((count, dim)) = grid(&g, len) else {
+            return out;
+        };
         max_backward_kernel::launch(
             &g.client,
             count,
@@ -694,10 +689,9 @@ impl KernelDevice for CubeBackend {
 
     fn elu(x: &CubeTensor, alpha: f32) -> CubeTensor {
         let (x, out, len) = elementwise(x);
-        if len == 0 {
+        let Some((count, dim)) = grid(&x, len) else {
             return out;
-        }
-        let (count, dim) = grid(&x, len);
+        };
         elu_kernel::launch(
             &x.client,
             count,
@@ -713,11 +707,10 @@ impl KernelDevice for CubeBackend {
 
     fn elu_backward(y: &CubeTensor, g: &CubeTensor, alpha: f32) -> CubeTensor {
         let (g, out, len) = elementwise(g);
-        if len == 0 {
-            return out;
-        }
         let y = into_contiguous(y.clone());
-        let (count, dim) = grid(&g, len);
+        let Some((count, dim)) = grid(&g, len) else {
+            return out;
+        };
         elu_backward_kernel::launch(
             &g.client,
             count,
@@ -734,12 +727,11 @@ impl KernelDevice for CubeBackend {
 
     fn dropout(x: &CubeTensor, seed: u64, keep: f64) -> CubeTensor {
         let (x, out, len) = elementwise(x);
-        if len == 0 {
-            return out;
-        }
         // Kept when a uniform 32-bit hash is below keep · 2^32.
         let threshold = (keep * 4_294_967_296.0).min(u32::MAX as f64) as u32;
-        let (count, dim) = grid(&x, len);
+        let Some((count, dim)) = grid(&x, len) else {
+            return out;
+        };
         dropout_kernel::launch(
             &x.client,
             count,
@@ -757,7 +749,7 @@ impl KernelDevice for CubeBackend {
     }
 }
 
-/// An element-wise kernel's output for `x`: contiguous, of `x`'s shape, with the launch grid.
+/// `x` contiguous, an output of its shape and its number of values: an element-wise kernel's.
 fn elementwise(x: &CubeTensor) -> (CubeTensor, CubeTensor, usize) {
     let x = into_contiguous(x.clone());
     let out = empty_like(&x, x.shape(), x.dtype);
@@ -777,11 +769,10 @@ fn softmax(
     let heads = scores.shape()[1];
     let out = empty_like(scores, [adjacency.num_edges(), heads], scores.dtype);
     let len = adjacency.by_target().rows() * heads;
-    if len == 0 || adjacency.num_edges() == 0 {
+    let Some((count, dim)) = grid(scores, len) else {
         return out;
-    }
+    };
     let csr = device_csr(adjacency, Group::ByTarget, &scores.device);
-    let (count, dim) = grid(scores, len);
     softmax_kernel::launch(
         &scores.client,
         count,
@@ -815,11 +806,10 @@ fn softmax_backward(
     let heads = y.shape()[1];
     let out = empty_like(&y, [adjacency.num_edges(), heads], y.dtype);
     let len = adjacency.by_target().rows() * heads;
-    if len == 0 || adjacency.num_edges() == 0 {
+    let Some((count, dim)) = grid(&y, len) else {
         return out;
-    }
+    };
     let csr = device_csr(adjacency, Group::ByTarget, &y.device);
-    let (count, dim) = grid(&y, len);
     softmax_backward_kernel::launch(
         &y.client,
         count,
