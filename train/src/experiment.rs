@@ -200,6 +200,13 @@ impl ExperimentSpec {
         if self.fit.patience == Some(0) {
             return bad("--patience must be at least 1".into());
         }
+        if let Some(c) = self.fit.clip_grad_norm
+            && !(c.is_finite() && c > 0.0)
+        {
+            return bad(format!(
+                "--clip-grad-norm must be a positive number, got {c}"
+            ));
+        }
         if self.fit.eval_every == 0 {
             return bad("--eval-every must be at least 1".into());
         }

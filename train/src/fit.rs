@@ -21,6 +21,7 @@ use crate::TrainError;
 use crate::data::{Batch, Objective, Scored, SplitKind, Targets, TrainData};
 use crate::link_data::{Ranked, rank};
 use crate::link_metrics::{RankingMetrics, average_precision, roc_auc};
+use crate::progress::{self, Stage};
 
 /// Tracks the best validation numbers seen: which epoch to keep, and when to stop.
 #[derive(Debug, Clone)]
@@ -423,7 +424,9 @@ pub fn evaluate(model: &dyn DynModel, data: &dyn TrainData) -> Result<Scores, Tr
                     }
                 }
                 Targets::Ranking(queries) => {
-                    let r = rank(model, &out, queries, |_, _| {})?;
+                    let r = rank(model, &out, queries, |done, total| {
+                        progress::report(Stage::Ranking { done, total })
+                    })?;
                     let tally = tallies
                         .entry(s.split())
                         .or_insert(Tally::Ranked(Ranked::default()));
@@ -460,12 +463,14 @@ pub fn optimizer(model: &dyn DynModel, cfg: &FitConfig) -> ModuleOptimizer {
     }
 }
 
-/// One model under optimisation: the model on the autodiff device, its Adam state and the
-/// learning rate. [`fit`] drives it; benchmarks time [`Trainer::step`] alone.
+/// One model under optimisation: the model on the autodiff device, its Adam state, the
+/// learning rate and the gradient-norm bound. [`fit`] drives it; benchmarks time
+/// [`Trainer::step`] alone.
 pub struct Trainer {
     model: Box<dyn DynModel>,
     optim: ModuleOptimizer,
     lr: f64,
+    clip_grad_norm: Option<f64>,
 }
 
 impl Trainer {
@@ -475,10 +480,12 @@ impl Trainer {
             optim: optimizer(model.as_ref(), cfg),
             model,
             lr: cfg.lr,
+            clip_grad_norm: cfg.clip_grad_norm,
         }
     }
 
-    /// One optimisation step on `batch` (forward with dropout, backward, Adam); returns the
+    /// One optimisation step on `batch` (forward with dropout, backward, the gradients scaled
+    /// to the norm bound if there is one, Adam); returns the
     /// batch's mean training loss (with the model's own penalty term, if it has one,
     /// [`GraphModel::forward_train`]), detached.
     pub fn step(&mut self, batch: &Batch) -> Result<Tensor<1>, TrainError> {
@@ -487,7 +494,10 @@ impl Trainer {
         if let Some(p) = penalty {
             loss = loss + p;
         }
-        let grads = self.model.gradients(loss.backward());
+        let mut grads = self.model.gradients(loss.backward());
+        if let Some(max) = self.clip_grad_norm {
+            grads = self.model.clip_grad_norm(grads, max);
+        }
         self.model = self.model.clone_box().step(&mut self.optim, self.lr, grads);
         Ok(loss.detach())
     }
@@ -499,6 +509,7 @@ impl Trainer {
             optim: optimizer(model.as_ref(), cfg).load_record(record),
             model,
             lr: cfg.lr,
+            clip_grad_norm: cfg.clip_grad_norm,
         }
     }
 

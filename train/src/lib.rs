@@ -76,6 +76,7 @@ pub mod link_metrics;
 pub mod model;
 pub mod output;
 pub mod plot;
+pub mod progress;
 pub mod sampled_data;
 pub mod saved;
 pub mod stats;

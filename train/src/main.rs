@@ -15,6 +15,7 @@ use gnn_train::commands::{
 use gnn_train::datasets::{self, AnyDataset, LoadOptions};
 use gnn_train::experiment::ExperimentReport;
 use gnn_train::fit::{LrDecay, Selection};
+use gnn_train::progress::Stage;
 use gnn_train::saved::{self, Preprocessing, SavedModel};
 use gnn_train::{Backend, TrainError, commands, output, stats};
 
@@ -315,6 +316,10 @@ struct TrainFlags {
     /// rgcn-distmult on fb15k-237: 500].
     #[arg(long)]
     eval_every: Option<usize>,
+    /// Scale each step's gradients together so their joint L2 norm is at most this (torch's
+    /// clip_grad_norm_; PyG's and DGL's R-GCN link examples use 1) [default: none].
+    #[arg(long, allow_negative_numbers = true)]
+    clip_grad_norm: Option<f64>,
     /// Link ranking: how a tie with the true answer ranks — mean (of optimistic and
     /// pessimistic), optimistic or pessimistic.
     #[arg(long, default_value = "mean")]
@@ -514,6 +519,7 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
         patience: f.patience,
         select_by: f.select_by,
         eval_every: f.eval_every,
+        clip_grad_norm: f.clip_grad_norm,
     };
     request.tie = f.tie;
     request.link_sampling = f
@@ -580,6 +586,12 @@ fn train(args: TrainArgs) -> Result<(), TrainError> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.set_prefix(format!("{} {}", plan.spec.model, plan.dataset.name()));
+        let ranking = bar.clone();
+        gnn_train::progress::observe(move |stage| match stage {
+            Stage::Ranking { done, total } => {
+                ranking.set_message(format!("evaluating: {done}/{total} facts ranked"))
+            }
+        });
         bar
     } else {
         indicatif::ProgressBar::hidden()
@@ -805,12 +817,34 @@ fn open_model(using: &UseArgs) -> Result<(SavedModel, AnyDataset), TrainError> {
     Ok((saved, dataset))
 }
 
+/// A bar on a terminal's stderr that follows a knowledge graph's filtered ranking (hidden
+/// when `ranks` is false or stderr is not a terminal).
+fn ranking_bar(ranks: bool) -> indicatif::ProgressBar {
+    if !ranks || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("ranking [{bar:30}] {pos}/{len} facts")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let shown = bar.clone();
+    gnn_train::progress::observe(move |stage| match stage {
+        Stage::Ranking { done, total } => {
+            shown.set_length(total as u64);
+            shown.set_position(done as u64);
+        }
+    });
+    bar
+}
+
 fn eval(args: EvalArgs) -> Result<(), TrainError> {
     if let Some(path) = &args.json {
         check_output_dir(path)?;
     }
     let (saved, dataset) = open_model(&args.using)?;
     let link_model = saved.model.entry().task() == Task::Link;
+    let bar = ranking_bar(matches!(dataset, AnyDataset::Knowledge(_)) && link_model);
     let metrics = match &dataset {
         _ if link_model => commands::eval_links(&saved, &dataset, args.using.backend)?,
         AnyDataset::Node(ds) => commands::eval(&saved, ds, args.using.backend)?,
@@ -822,6 +856,7 @@ fn eval(args: EvalArgs) -> Result<(), TrainError> {
             )));
         }
     };
+    bar.finish_and_clear();
     let metric = match &dataset {
         AnyDataset::Knowledge(_) => "mrr",
         _ if link_model => "auc",

@@ -335,6 +335,10 @@ fn bad_graph_and_file_invocations_give_one_line_and_fail() {
             "--eval-every must be at least 1",
         ),
         (
+            "train --model rgcn-distmult --dataset nations --clip-grad-norm 0 --root ROOT",
+            "--clip-grad-norm must be a positive number, got 0",
+        ),
+        (
             "train --model gae --dataset cora --sample-links 10 --graph-share 0 --root ROOT",
             "graph share in (0, 1]",
         ),

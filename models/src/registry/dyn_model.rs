@@ -84,6 +84,10 @@ pub trait DynModel: Send + Debug {
     /// The gradients of this model's parameters in `grads` (from a loss's `backward`).
     fn gradients(&self, grads: Gradients) -> GradientsParams;
 
+    /// `grads` scaled together so their joint L2 norm is at most `max_norm`
+    /// ([`clip_grad_norm`](super::clip_grad_norm)).
+    fn clip_grad_norm(&self, grads: GradientsParams, max_norm: f64) -> GradientsParams;
+
     /// One optimiser step with learning rate `lr`.
     fn step(
         self: Box<Self>,
@@ -190,6 +194,10 @@ impl<M: GraphModel> DynModel for M {
 
     fn gradients(&self, grads: Gradients) -> GradientsParams {
         GradientsParams::from_grads(grads, self)
+    }
+
+    fn clip_grad_norm(&self, grads: GradientsParams, max_norm: f64) -> GradientsParams {
+        super::clip_grad_norm(self, grads, max_norm)
     }
 
     fn step(

@@ -71,6 +71,10 @@ pub struct FitConfig {
     /// rarely. Selection and patience count evaluated epochs. 1 by default.
     #[serde(default = "every_epoch")]
     pub eval_every: usize,
+    /// Scale each step's gradients together so their joint L2 norm is at most this
+    /// ([`clip_grad_norm`](crate::registry::clip_grad_norm)); none by default.
+    #[serde(default)]
+    pub clip_grad_norm: Option<f64>,
 }
 
 fn every_epoch() -> usize {
@@ -111,6 +115,9 @@ impl FitConfig {
         if let Some(p) = self.patience {
             s.push_str(&format!(", patience {p}"));
         }
+        if let Some(c) = self.clip_grad_norm {
+            s.push_str(&format!(", gradient norm clipped at {c}"));
+        }
         if self.eval_every > 1 {
             s.push_str(&format!(", evaluate every {} epochs", self.eval_every));
         }
@@ -130,6 +137,7 @@ impl Default for FitConfig {
             selection: Selection::ValMetric,
             lr_decay: None,
             eval_every: 1,
+            clip_grad_norm: None,
         }
     }
 }

@@ -21,6 +21,7 @@ mod dyn_model;
 mod entry;
 mod error;
 mod fit_config;
+mod grad_norm;
 mod options;
 mod spec;
 
@@ -32,6 +33,7 @@ pub use dyn_model::DynModel;
 pub use entry::ModelEntry;
 pub use error::{SpecError, at_least_one, flag_name, probability};
 pub use fit_config::{FitConfig, LrDecay, Selection};
+pub use grad_norm::clip_grad_norm;
 pub use options::{ModelOptions, OptionDoc, apply_settings, options_from_json};
 pub use spec::{DataInfo, ModelSpec, Protocol, Task};
 

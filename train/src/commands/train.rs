@@ -39,6 +39,8 @@ pub struct FitOverrides {
     pub select_by: Option<Selection>,
     /// Epochs between evaluations.
     pub eval_every: Option<usize>,
+    /// Bound on each step's joint gradient norm.
+    pub clip_grad_norm: Option<f64>,
 }
 
 impl FitOverrides {
@@ -64,6 +66,9 @@ impl FitOverrides {
         }
         if let Some(v) = self.eval_every {
             fit.eval_every = v;
+        }
+        if self.clip_grad_norm.is_some() {
+            fit.clip_grad_norm = self.clip_grad_norm;
         }
     }
 }
