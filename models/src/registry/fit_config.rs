@@ -72,8 +72,10 @@ pub struct FitConfig {
     #[serde(default = "every_epoch")]
     pub eval_every: usize,
     /// Scale each step's gradients together so their joint L2 norm is at most this
-    /// ([`clip_grad_norm`](crate::registry::clip_grad_norm)); none by default.
-    #[serde(default)]
+    /// ([`clip_grad_norm`](crate::registry::clip_grad_norm)); none by default. Left out of
+    /// the JSON when none, so experiments, cards and checkpoints written before it read and
+    /// compare as they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_grad_norm: Option<f64>,
 }
 
@@ -161,6 +163,19 @@ mod tests {
         assert_eq!(cfg.lr_at(51), 0.005);
         assert_eq!(cfg.lr_at(101), 0.0025);
         assert_eq!(FitConfig::default().lr_at(1000), 0.01);
+    }
+
+    #[test]
+    fn an_unclipped_config_serialises_as_before_the_bound_existed() {
+        let json = serde_json::to_value(FitConfig::default()).unwrap();
+        assert!(json.get("clip_grad_norm").is_none(), "{json}");
+        let clipped = FitConfig {
+            clip_grad_norm: Some(1.0),
+            ..FitConfig::default()
+        };
+        let back: FitConfig =
+            serde_json::from_value(serde_json::to_value(&clipped).unwrap()).unwrap();
+        assert_eq!(back, clipped);
     }
 
     #[test]
