@@ -131,28 +131,14 @@ mod tests {
 
     /// The joint norm, read back on the host, over every parameter id once.
     fn norm(net: &Net, grads: &GradientsParams) -> f64 {
-        let ids = [net.a.weight.id, net.b.weight.id];
-        let biases = [&net.a.bias, &net.b.bias].map(|b| b.as_ref().unwrap().id);
-        let mut sq = 0.0f64;
-        for id in ids {
-            let g = grads
-                .get::<2>(id)
-                .unwrap()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap();
-            sq += g.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
-        }
-        for id in biases {
-            let g = grads
-                .get::<1>(id)
-                .unwrap()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap();
-            sq += g.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
-        }
-        sq.sqrt()
+        let host = |d: TensorData| d.try_to_vec::<f32>().unwrap();
+        let bias = |l: &Linear| l.bias.as_ref().unwrap().id;
+        let weights = [net.a.weight.id, net.b.weight.id].map(|id| grads.get::<2>(id));
+        let biases = [bias(&net.a), bias(&net.b)].map(|id| grads.get::<1>(id));
+        let weights = weights.map(|g| host(g.unwrap().into_data()));
+        let biases = biases.map(|g| host(g.unwrap().into_data()));
+        let squares = weights.into_iter().chain(biases).flatten();
+        squares.map(|v| f64::from(v).powi(2)).sum::<f64>().sqrt()
     }
 
     fn values(grads: &GradientsParams, net: &Net) -> Vec<f32> {
