@@ -111,7 +111,14 @@ impl Features {
         max_density: f64,
         device: &Device,
     ) -> Self {
-        if sparse_enough(&data, rows, cols, max_density) {
+        let sparse = sparse_enough(&data, rows, cols, max_density);
+        Self::owned(data, rows, cols, sparse, device)
+    }
+
+    /// Sparse (when `sparse`) or dense features from a row-major host matrix taken by value —
+    /// for batches whose form was decided once for the whole dataset ([`sparse_enough`]).
+    pub fn owned(data: Vec<f32>, rows: usize, cols: usize, sparse: bool, device: &Device) -> Self {
+        if sparse {
             Self::sparse(&data, rows, cols, device)
         } else {
             Features::Dense(Tensor::from_data(
@@ -246,10 +253,20 @@ impl Features {
     }
 }
 
-/// Whether at most `max_density` of the `rows × cols` entries of `data` are non-zero.
-fn sparse_enough(data: &[f32], rows: usize, cols: usize, max_density: f64) -> bool {
-    let nnz = data.iter().filter(|&&x| x != 0.0).count();
-    (nnz as f64) <= max_density * (rows * cols) as f64
+/// Whether at most `max_density` of the `rows × cols` entries of `data` are non-zero (the
+/// choice [`Features::auto`] makes). Counts in blocks and stops at the first block past the limit, so dense data is refused
+/// after about `max_density` of it is read.
+pub fn sparse_enough(data: &[f32], rows: usize, cols: usize, max_density: f64) -> bool {
+    let limit = max_density * (rows * cols) as f64;
+    let mut nnz = 0usize;
+    for block in data.chunks(1 << 12) {
+        // Branch-free, so the count vectorises.
+        nnz += block.iter().map(|&x| usize::from(x != 0.0)).sum::<usize>();
+        if nnz as f64 > limit {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -311,5 +328,22 @@ mod tests {
             "I W = W",
         );
         assert_eq!(to_vec(eye.to_dense(&device))[6], 1.0);
+    }
+
+    #[test]
+    fn the_density_test_counts_across_blocks_and_stops_past_the_limit() {
+        // 10 000 values over three counting blocks, 1 000 non-zero: a density of 0.1.
+        let mut x = vec![0.0f32; 10_000];
+        x.iter_mut().step_by(10).for_each(|v| *v = -2.0);
+        assert!(sparse_enough(&x, 100, 100, 0.1), "exactly at the limit");
+        assert!(!sparse_enough(&x, 100, 100, 0.0999));
+        x[9_999] = 1.0; // the last value of the last block tips it
+        assert!(!sparse_enough(&x, 100, 100, 0.1));
+        assert!(sparse_enough(&[], 0, 5, 0.1));
+        assert!(!sparse_enough(&[1.0; 9_000], 90, 100, 0.5), "dense");
+        assert!(matches!(
+            Features::auto_owned(x, 100, 100, 0.5, &Device::flex()),
+            Features::Sparse(_)
+        ));
     }
 }

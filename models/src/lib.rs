@@ -54,7 +54,7 @@ mod testing;
 pub mod trace;
 
 pub use bipartite::BipartiteGraph;
-pub use features::{Features, SparseFeatures};
+pub use features::{Features, SparseFeatures, sparse_enough};
 pub use graph::{BatchVector, EdgeTypes, Graph, GraphError, MemoKey};
 
 /// serde, for the code [`model_options!`] expands to in other crates.

@@ -17,8 +17,9 @@ use gnn_datasets::graph_set::Rng;
 use gnn_datasets::neighbor_sampler::Block;
 use gnn_datasets::transforms::row_scales;
 use gnn_datasets::{Csr, Fanout, Matrix, NeighborSampler, NodeDataset, Sample};
+use gnn_models::kernels::prefetch_row;
 use gnn_models::registry::DynModel;
-use gnn_models::{BipartiteGraph, Features, Graph};
+use gnn_models::{BipartiteGraph, Features, Graph, sparse_enough};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +84,10 @@ struct Host {
     /// With row normalisation, each row's factor ([`row_scales`]), applied as rows are
     /// gathered.
     scales: Option<Vec<f32>>,
+    /// Whether batches hold their features sparse: decided once for the whole matrix, as
+    /// full-batch training decides ([`node_features`](crate::data::node_features)), rather
+    /// than by a count over every batch.
+    sparse: bool,
     /// Class of each node (0 where unlabelled: never scored).
     labels: Vec<usize>,
     /// Relation of each edge, and the number of relations.
@@ -146,6 +151,12 @@ impl SampledNodes {
         let host = Host {
             csr,
             scales: normalize.then(|| row_scales(&dataset.features)),
+            sparse: sparse_enough(
+                dataset.features.data(),
+                dataset.num_nodes(),
+                dataset.num_features(),
+                SPARSE_MAX_DENSITY,
+            ),
             features: dataset.features.clone(),
             labels: dataset.labels.iter().map(|l| l.unwrap_or(0)).collect(),
             relations: dataset
@@ -300,23 +311,42 @@ impl Host {
 }
 
 /// Rows `nodes` of `m`, row-major `[nodes.len(), m.cols()]`, copied in parallel (each
-/// multiplied by its factor in `scales`, when given).
+/// multiplied by its factor in `scales`, when given). The rows are read in random order, so
+/// each is prefetched [`GATHER_AHEAD`] rows before it is copied; the output is written once
+/// (no zeroing first).
 fn gather(m: &Matrix, nodes: &[u32], scales: Option<&[f32]>) -> Vec<f32> {
-    let mut x = vec![0f32; nodes.len() * m.cols()];
-    if m.cols() > 0 {
-        x.par_chunks_mut(m.cols())
-            .zip(nodes.par_iter())
-            .for_each(|(row, &v)| {
-                let source = m.row(v as usize);
-                match scales.and_then(|s| s.get(v as usize)) {
-                    // One pass: copied and scaled.
-                    Some(&f) => row.iter_mut().zip(source).for_each(|(x, &y)| *x = y * f),
-                    None => row.copy_from_slice(source),
+    let f = m.cols();
+    let len = nodes.len() * f;
+    let mut x = Vec::with_capacity(len);
+    // Rows per parallel task: about 16 K values.
+    if let Some(rows) = (1usize << 14).checked_div(f) {
+        let rows = rows.max(1);
+        x.spare_capacity_mut()[..len]
+            .par_chunks_mut(rows * f)
+            .zip(nodes.par_chunks(rows))
+            .for_each(|(out, nodes)| {
+                for (i, (row, &v)) in out.chunks_mut(f).zip(nodes).enumerate() {
+                    if let Some(&ahead) = nodes.get(i + GATHER_AHEAD) {
+                        prefetch_row(m.data(), ahead as usize, f);
+                    }
+                    let source = m.row(v as usize);
+                    let pairs = row.iter_mut().zip(source);
+                    match scales.and_then(|s| s.get(v as usize)) {
+                        // One pass: copied and scaled.
+                        Some(&s) => pairs.for_each(|(x, &y)| _ = x.write(y * s)),
+                        None => pairs.for_each(|(x, &y)| _ = x.write(y)),
+                    }
                 }
             });
+        // SAFETY: the chunks cover `x[..len]` — `nodes.len()` rows of `f` values, each row
+        // zipped with its node — and every value of every row was written above.
+        unsafe { x.set_len(len) };
     }
     x
 }
+
+/// Rows ahead of the one being copied whose prefetch is asked for.
+const GATHER_AHEAD: usize = 4;
 
 impl Made {
     fn batch(self, host: &Host, device: &Device) -> Result<Batch, TrainError> {
@@ -329,11 +359,11 @@ impl Made {
         let blocks = (1..=s.layers())
             .map(|l| block_graph(s.block(l), device))
             .collect::<Result<Vec<_>, _>>()?;
-        let x = Features::auto_owned(
+        let x = Features::owned(
             self.x,
             s.num_nodes(),
             host.features.cols(),
-            SPARSE_MAX_DENSITY,
+            host.sparse,
             device,
         );
         let scored = host.scored(&s.nodes[..s.num_seeds()], self.parts, device)?;
@@ -481,11 +511,8 @@ impl SampledNodes {
                 let b = s.block(1);
                 let block = block_graph(b, device)?;
                 let x = gather(input, &s.nodes, scales);
-                let shape = [b.num_src, input.cols()];
-                let x = match l {
-                    0 => Features::auto_owned(x, shape[0], shape[1], SPARSE_MAX_DENSITY, device),
-                    _ => Features::Dense(Tensor::from_data(TensorData::new(x, shape), device)),
-                };
+                let sparse = l == 0 && host.sparse;
+                let x = Features::owned(x, b.num_src, input.cols(), sparse, device);
                 let y = model.forward_layer(l, x, &block)?;
                 width = y.dims()[1];
                 out.extend(host_rows(y)?);
@@ -554,6 +581,33 @@ mod tests {
         let config = entry.config(&o, &node_info(ds)).unwrap();
         device.seed(3);
         entry.init(&config, device).unwrap()
+    }
+
+    #[test]
+    fn gathered_rows_are_the_rows_scaled() {
+        // Enough rows for several parallel chunks (16 K values each), the last one partial.
+        let (rows, f) = (3000, 7);
+        let values: Vec<f32> = (0..rows * f).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let m = Matrix::new(rows, f, values).unwrap();
+        let scales: Vec<f32> = (0..rows).map(|i| 1.0 / (1 + i % 5) as f32).collect();
+        let mut rng = Rng::new(2);
+        let nodes: Vec<u32> = (0..5000)
+            .map(|_| (rng.next_u64() % rows as u64) as u32)
+            .collect();
+        for scales in [None, Some(&scales[..])] {
+            let x = gather(&m, &nodes, scales);
+            let expected: Vec<f32> = nodes
+                .iter()
+                .flat_map(|&v| {
+                    let s = scales.map_or(1.0, |s| s[v as usize]);
+                    m.row(v as usize).iter().map(move |&y| y * s)
+                })
+                .collect();
+            assert_eq!(x, expected);
+        }
+        assert!(gather(&m, &[], None).is_empty());
+        let empty = Matrix::new(4, 0, vec![]).unwrap();
+        assert!(gather(&empty, &[1, 2], None).is_empty());
     }
 
     #[test]

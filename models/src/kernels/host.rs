@@ -26,9 +26,10 @@ fn grain(f: usize) -> usize {
 /// is a cache miss unless asked for early.
 const PREFETCH: usize = 8;
 
-/// Asks the CPU to bring `x`'s row `i` (`f` values) into cache.
+/// Asks the CPU to bring `x`'s row `i` (`f` values) into cache: a hint for loops that read rows
+/// in random order (no effect off x86-64, nothing when the row is outside `x`).
 #[inline(always)]
-fn prefetch_row(x: &[f32], i: usize, f: usize) {
+pub fn prefetch_row(x: &[f32], i: usize, f: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

@@ -34,6 +34,6 @@ mod ops;
 pub use backend::{GraphKernels, Group, RowSum};
 pub use csr::{Adjacency, Csr};
 pub use device::{HostFloat, KernelDevice};
-pub use host::Read;
+pub use host::{Read, prefetch_row};
 pub(crate) use ops::{attention, max_at_targets, softmax_at_targets, sum_at_targets};
 pub use ops::{dropout, elu, fused_on};
