@@ -254,8 +254,8 @@ impl Features {
 }
 
 /// Whether at most `max_density` of the `rows × cols` entries of `data` are non-zero (the
-/// choice [`Features::auto`] makes). Counts in blocks and stops at the first block past the limit, so dense data is refused
-/// after about `max_density` of it is read.
+/// choice [`Features::auto`] makes). Counts in blocks and stops at the first block past the
+/// limit, so dense data is refused after about `max_density` of it is read.
 pub fn sparse_enough(data: &[f32], rows: usize, cols: usize, max_density: f64) -> bool {
     let limit = max_density * (rows * cols) as f64;
     let mut nnz = 0usize;
