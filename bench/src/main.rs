@@ -527,6 +527,15 @@ fn pyg_inputs(
     Ok(Some(pyg_args))
 }
 
+/// Runs a worker's measurement on its compute threads, as `gnn` runs its commands
+/// ([`run_on_pool`](gnn_train::threads::run_on_pool)).
+fn on_pool<T: Send>(
+    threads: usize,
+    work: impl FnOnce() -> Result<T, String> + Send,
+) -> Result<T, String> {
+    gnn_train::threads::run_on_pool(Some(threads), work).map_err(|e| e.to_string())?
+}
+
 fn main() -> ExitCode {
     // As the `gnn` program does, so that what is measured is what `gnn train` runs.
     gnn_train::allocator::keep_freed_buffers();
@@ -540,14 +549,16 @@ fn main() -> ExitCode {
             warmup,
             steps,
             root,
-        }) => worker::run(&WorkerArgs {
-            model,
-            dataset,
-            backend,
-            threads,
-            warmup,
-            steps,
-            root,
+        }) => on_pool(threads, || {
+            worker::run(&WorkerArgs {
+                model,
+                dataset,
+                backend,
+                threads,
+                warmup,
+                steps,
+                root,
+            })
         })
         .and_then(|m| {
             println!("{}", serde_json::to_string(&m).map_err(|e| e.to_string())?);
@@ -567,11 +578,12 @@ fn main() -> ExitCode {
         }
         Some(Sub::Scaling(args)) => scaling(args),
         Some(Sub::Sampled(args)) => sampled::run(&args),
-        Some(Sub::SampledWorker { args, threads_one }) => sampled::worker(&args, threads_one)
-            .and_then(|m| {
+        Some(Sub::SampledWorker { args, threads_one }) => {
+            on_pool(threads_one, || sampled::worker(&args, threads_one)).and_then(|m| {
                 println!("{}", serde_json::to_string(&m).map_err(|e| e.to_string())?);
                 Ok(())
-            }),
+            })
+        }
         None => run(cli.run),
     };
     match result {

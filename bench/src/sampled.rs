@@ -101,13 +101,9 @@ fn sampling(args: &SampledArgs) -> Result<NeighborSampling, String> {
     })
 }
 
-/// Measures one thread count in this process (the worker): the model and data exactly as
-/// `gnn train --sampler neighbor` builds them on flex.
+/// Measures one thread count in this process (the worker, run on a pool of `threads` compute
+/// threads): the model and data exactly as `gnn train --sampler neighbor` builds them on flex.
 pub fn worker(args: &SampledArgs, threads: usize) -> Result<SampledMeasurement, String> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global()
-        .map_err(|e| e.to_string())?;
     let setup = setup(args)?;
     let gnn_train::datasets::AnyDataset::Node(ds) = &setup.dataset else {
         return Err(format!("{} is not a node dataset", args.dataset));

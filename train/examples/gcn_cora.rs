@@ -7,9 +7,16 @@ use gnn_models::models::GcnConfig;
 use gnn_train::data::{NodeClassification, SplitKind};
 use gnn_train::experiment::train_one;
 use gnn_train::fit::FitConfig;
+use gnn_train::threads::run_on_pool;
 use gnn_train::{Backend, TrainError};
 
-fn main() -> Result<(), TrainError> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The work runs on a worker of the compute pool (every core; `Some(n)` for n threads), so
+    // each parallel operation of a step runs where it starts instead of waking a worker.
+    Ok(run_on_pool(None, train)??)
+}
+
+fn train() -> Result<(), TrainError> {
     // Data: Planetoid's Cora, public split, features as stored.
     let cora = planetoid::load("cora", &DataRoot::resolve(None))?;
     println!(

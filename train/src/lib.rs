@@ -80,6 +80,7 @@ pub mod progress;
 pub mod sampled_data;
 pub mod saved;
 pub mod stats;
+pub mod threads;
 pub mod trace_draw;
 pub mod trace_file;
 

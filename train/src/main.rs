@@ -1197,29 +1197,33 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(threads) = cli.threads {
-        let built = match threads {
-            0 => Err("must be at least 1".to_string()),
-            n => rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build_global()
-                .map_err(|e| e.to_string()),
-        };
-        if let Err(e) = built {
-            eprintln!("gnn: error: --threads {threads}: {e}");
+    if cli.threads == Some(0) {
+        eprintln!("gnn: error: --threads 0: must be at least 1");
+        return ExitCode::from(2);
+    }
+    let command = cli.command;
+    let run = || {
+        std::panic::catch_unwind(|| match command {
+            Command::Train(args) => train(*args),
+            Command::Eval(args) => eval(args),
+            Command::Predict(args) => predict(args),
+            Command::Export(args) => export(args),
+            Command::Import(args) => import(args),
+            Command::ExportData(args) => export_data(args),
+            Command::Models(args) => models(args),
+            Command::Trace(args) => trace(args),
+        })
+    };
+    let result = match gnn_train::threads::run_on_pool(cli.threads, run) {
+        Ok(result) => result,
+        Err(e) => {
+            let flag = cli
+                .threads
+                .map_or(String::new(), |n| format!("--threads {n}: "));
+            eprintln!("gnn: error: {flag}{e}");
             return ExitCode::from(2);
         }
-    }
-    let result = std::panic::catch_unwind(|| match cli.command {
-        Command::Train(args) => train(*args),
-        Command::Eval(args) => eval(args),
-        Command::Predict(args) => predict(args),
-        Command::Export(args) => export(args),
-        Command::Import(args) => import(args),
-        Command::ExportData(args) => export_data(args),
-        Command::Models(args) => models(args),
-        Command::Trace(args) => trace(args),
-    });
+    };
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
