@@ -64,22 +64,7 @@ enum Sub {
         threads_one: usize,
     },
     /// Measure one configuration in this process and print one JSON line (used internally).
-    Worker {
-        #[arg(long)]
-        model: String,
-        #[arg(long)]
-        dataset: String,
-        #[arg(long)]
-        backend: Backend,
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-        #[arg(long, default_value_t = 10)]
-        warmup: usize,
-        #[arg(long, default_value_t = 100)]
-        steps: usize,
-        #[arg(long)]
-        root: Option<PathBuf>,
-    },
+    Worker(WorkerArgs),
 }
 
 #[derive(Args, Debug)]
@@ -528,12 +513,14 @@ fn pyg_inputs(
 }
 
 /// Runs a worker's measurement on its compute threads, as `gnn` runs its commands
-/// ([`run_on_pool`](gnn_train::threads::run_on_pool)).
-fn on_pool<T: Send>(
+/// ([`run_on_pool`](gnn_train::threads::run_on_pool)), and prints it as one JSON line.
+fn measure_on_pool<T: serde::Serialize + Send>(
     threads: usize,
     work: impl FnOnce() -> Result<T, String> + Send,
-) -> Result<T, String> {
-    gnn_train::threads::run_on_pool(Some(threads), work).map_err(|e| e.to_string())?
+) -> Result<(), String> {
+    let m = gnn_train::threads::run_on_pool(Some(threads), work).map_err(|e| e.to_string())??;
+    println!("{}", serde_json::to_string(&m).map_err(|e| e.to_string())?);
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -541,29 +528,7 @@ fn main() -> ExitCode {
     gnn_train::allocator::keep_freed_buffers();
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Sub::Worker {
-            model,
-            dataset,
-            backend,
-            threads,
-            warmup,
-            steps,
-            root,
-        }) => on_pool(threads, || {
-            worker::run(&WorkerArgs {
-                model,
-                dataset,
-                backend,
-                threads,
-                warmup,
-                steps,
-                root,
-            })
-        })
-        .and_then(|m| {
-            println!("{}", serde_json::to_string(&m).map_err(|e| e.to_string())?);
-            Ok(())
-        }),
+        Some(Sub::Worker(args)) => measure_on_pool(args.threads, || worker::run(&args)),
         Some(Sub::ExportGraph { dataset, out, root }) => {
             worker::load_dataset(&dataset, root.as_deref()).and_then(|ds| {
                 let AnyDataset::Node(ds) = ds else {
@@ -579,10 +544,7 @@ fn main() -> ExitCode {
         Some(Sub::Scaling(args)) => scaling(args),
         Some(Sub::Sampled(args)) => sampled::run(&args),
         Some(Sub::SampledWorker { args, threads_one }) => {
-            on_pool(threads_one, || sampled::worker(&args, threads_one)).and_then(|m| {
-                println!("{}", serde_json::to_string(&m).map_err(|e| e.to_string())?);
-                Ok(())
-            })
+            measure_on_pool(threads_one, || sampled::worker(&args, threads_one))
         }
         None => run(cli.run),
     };

@@ -146,13 +146,28 @@ pub fn graph_json(ds: &NodeDataset) -> serde_json::Value {
 }
 
 /// Settings of one worker run.
+#[derive(clap::Args, Debug)]
 pub struct WorkerArgs {
+    /// Registered model name.
+    #[arg(long)]
     pub model: String,
+    /// Dataset name.
+    #[arg(long)]
     pub dataset: String,
+    /// Backend the model runs on.
+    #[arg(long)]
     pub backend: Backend,
+    /// Compute threads.
+    #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Untimed steps before measuring.
+    #[arg(long, default_value_t = 10)]
     pub warmup: usize,
+    /// Timed training steps and inference passes.
+    #[arg(long, default_value_t = 100)]
     pub steps: usize,
+    /// Data root.
+    #[arg(long)]
     pub root: Option<std::path::PathBuf>,
 }
 
