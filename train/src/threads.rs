@@ -17,7 +17,9 @@ const STACK: usize = 16 << 20;
 /// an operation runs in place and the other workers steal its parts; results do not change
 /// (the split of the work depends on the thread count, not on the thread that starts it).
 ///
-/// Process-wide, once: call it from a program's `main`, not from a library.
+/// Process-wide, once: call it from a program's `main`, not from a library, after
+/// [`keep_freed_buffers`](crate::allocator::keep_freed_buffers) — off the main thread glibc
+/// would otherwise map and unmap every buffer over 64 MiB.
 pub fn run_on_pool<R: Send>(
     threads: Option<usize>,
     work: impl FnOnce() -> R + Send,
