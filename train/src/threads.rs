@@ -6,7 +6,8 @@
 const STACK: usize = 16 << 20;
 
 /// Builds rayon's global pool — `threads` workers, or rayon's default (`$RAYON_NUM_THREADS`,
-/// else every core) when `None` — and runs `work` on one of its workers, returning its result
+/// else every core) when `None` (and, as rayon reads it, for `Some(0)`: a program that means
+/// 0 as an error checks it first, as `gnn --threads 0` does) — and runs `work` on one of its workers, returning its result
 /// (a panic in `work` resumes on the caller).
 ///
 /// Why on a worker: a parallel operation started outside the pool hands its job to a worker
