@@ -69,6 +69,13 @@ pub enum Targets {
         /// The scale of the mean.
         norm: f64,
     },
+    /// Knowledge-graph completion trained against every entity ("1-vs-all", training only):
+    /// each fact `(h, r, t)` asked as `(h, r, ?)` and `(?, r, t)`, every node scored as the
+    /// answer ([`GraphModel::score_candidates`](gnn_models::GraphModel::score_candidates)) and
+    /// the loss the softmax cross-entropy of the true answer,
+    /// `Σ_queries [log Σ_n exp s_n − s_answer]`: the ranking's own loss, unfiltered. Memory
+    /// `O(F · N)` for `F` facts.
+    OneVsAll(Box<Links>),
     /// Ranking (evaluation only): each fact's missing head and tail ranked against every node,
     /// the other known answers filtered out; metrics MRR and Hits@1/3/10.
     Ranking(Arc<RankingQueries>),
@@ -82,6 +89,7 @@ impl Targets {
             Targets::Values(t) => t.dims()[0],
             Targets::Links { pos, neg } => pos.len() + neg.len(),
             Targets::AllPairs { num_nodes, .. } => num_nodes * num_nodes,
+            Targets::OneVsAll(facts) => 2 * facts.len(),
             Targets::Ranking(q) => 2 * q.facts.len(),
         }
     }
@@ -197,6 +205,18 @@ impl Scored {
         }
     }
 
+    /// Facts whose heads and tails are each ranked against all `num_nodes` nodes as `split`
+    /// (training only; see [`Targets::OneVsAll`]).
+    pub fn one_vs_all(split: SplitKind, facts: Links, num_nodes: usize) -> Self {
+        Scored {
+            split,
+            rows: None,
+            targets: Targets::OneVsAll(Box::new(facts)),
+            rows_end: num_nodes,
+            width: 0,
+        }
+    }
+
     /// Ranking queries scored as `split` (evaluation only), over `num_nodes` candidates.
     pub fn ranking(split: SplitKind, queries: RankingQueries, num_nodes: usize) -> Self {
         Scored {
@@ -257,7 +277,10 @@ impl Scored {
             Targets::Classes(_) => (self.width <= width, "classes"),
             Targets::Values(_) => (self.width == width, "targets"),
             // Links index the output's rows (its nodes), whatever their width.
-            Targets::Links { .. } | Targets::AllPairs { .. } | Targets::Ranking(_) => (true, ""),
+            Targets::Links { .. }
+            | Targets::AllPairs { .. }
+            | Targets::OneVsAll(_)
+            | Targets::Ranking(_) => (true, ""),
         };
         if !fits {
             return Err(TrainError::Data(format!(

@@ -56,7 +56,8 @@ pub struct ExperimentSpec {
     /// Molecules (QM9): hydrogens as nodes instead of a per-atom count.
     #[serde(default)]
     pub explicit_h: bool,
-    /// Graph tasks: graphs per training mini-batch; node tasks with a sampler: seed nodes.
+    /// Graph tasks: graphs per training mini-batch; node tasks with a sampler: seed nodes;
+    /// knowledge graphs trained against every entity: facts per step.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     /// Prepare the features: on node datasets row-normalise them (`x_i / Σ_j x_ij`; the GCN
@@ -438,7 +439,7 @@ pub fn run_experiment(
 /// The link-prediction data of the run seeded `seed` on `device`: a node dataset's edges split
 /// 85 / 5 / 10 by that seed ([`random_link_split`]; features prepared as the spec says), or a
 /// knowledge graph with its own splits; sampled and with as many negatives per link as the
-/// spec says.
+/// spec says (every entity: in steps of `batch_size` facts).
 pub fn link_data(
     spec: &ExperimentSpec,
     dataset: &AnyDataset,
@@ -460,7 +461,8 @@ pub fn link_data(
         }
     };
     data.with_sampling(spec.link_sampling)?
-        .with_negatives(spec.negatives)
+        .with_negatives(spec.negatives)?
+        .with_batch_size(spec.batch_size)
 }
 
 fn run_links(

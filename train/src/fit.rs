@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::data::{Batch, Objective, Scored, SplitKind, Targets, TrainData};
-use crate::link_data::{Ranked, rank};
+use crate::link_data::{Ranked, candidate_scores, rank};
 use crate::link_metrics::{RankingMetrics, average_precision, roc_auc};
 use crate::progress::{self, Stage};
 
@@ -201,7 +201,10 @@ fn batch_sums(out: Tensor<2>, scored: &Scored) -> Option<Tensor<1>> {
             let per_row = abs.sum_dim(1).div_scalar(cols as f64).sum();
             Tensor::cat(vec![per_row.clone(), per_row], 0)
         }
-        Targets::Links { .. } | Targets::AllPairs { .. } | Targets::Ranking(_) => return None,
+        Targets::Links { .. }
+        | Targets::AllPairs { .. }
+        | Targets::OneVsAll(_)
+        | Targets::Ranking(_) => return None,
     })
 }
 
@@ -214,7 +217,8 @@ fn check_scored(out: &Tensor<2>, scored: &[Scored]) -> Result<(), TrainError> {
 /// for links): cross-entropy of the scored rows' logits against classes, the L1 distance to
 /// the values averaged over the `T` targets of a row, for links the reconstruction loss of
 /// the decoder's logits ([`recon_loss`]) times the number of links, or for all pairs the
-/// weighted sum over the `N²` pairs ([`Targets::AllPairs`]). Divided by
+/// weighted sum over the `N²` pairs ([`Targets::AllPairs`]), for facts ranked against every
+/// node the softmax cross-entropy of the true answers ([`Targets::OneVsAll`]). Divided by
 /// [`Targets::len`] it is the mean loss the loop (and the `Learner`) trains on. Ranking
 /// splits are scored in evaluation only: an error here.
 pub(crate) fn loss_sum(
@@ -255,6 +259,21 @@ pub(crate) fn loss_sum(
             let pos_part =
                 softplus(positives.clone().neg()).mul_scalar(*pos_weight) - softplus(positives);
             (everyone + pos_part.sum()).mul_scalar(*norm)
+        }
+        Targets::OneVsAll(facts) => {
+            // One direction: −Σ_k log softmax(S)[k, answer_k] over the `[F, N]` scores.
+            let nll = |missing, anchors: &Tensor<1, Int>, answers: &Tensor<1, Int>| {
+                let scores =
+                    candidate_scores(model, &out, anchors.clone(), facts.rel.clone(), missing)?;
+                Ok::<_, TrainError>(
+                    log_softmax(scores, 1)
+                        .gather(1, answers.clone().unsqueeze_dim(1))
+                        .sum()
+                        .neg(),
+                )
+            };
+            nll(Missing::Tail, &facts.src, &facts.dst)?
+                + nll(Missing::Head, &facts.dst, &facts.src)?
         }
         Targets::Ranking(_) => {
             return Err(TrainError::Data(format!(
@@ -436,7 +455,10 @@ pub fn evaluate(model: &dyn DynModel, data: &dyn TrainData) -> Result<Scores, Tr
                     }
                 }
                 // Training objectives only.
-                Targets::Classes(_) | Targets::Values(_) | Targets::AllPairs { .. } => {}
+                Targets::Classes(_)
+                | Targets::Values(_)
+                | Targets::AllPairs { .. }
+                | Targets::OneVsAll(_) => {}
             }
         }
     }

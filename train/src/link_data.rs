@@ -88,7 +88,13 @@ pub fn rank(
                 Missing::Tail => links.src.clone(),
                 Missing::Head => links.dst.clone(),
             };
-            let scores = candidate_scores(model, z, anchors, links.rel.clone(), missing)?;
+            let scores = host_scores(candidate_scores(
+                model,
+                z,
+                anchors,
+                links.rel.clone(),
+                missing,
+            )?)?;
             for (k, fact) in chunk.iter().enumerate() {
                 let row = &scores[k * n..(k + 1) * n];
                 let (answer, known) = match missing {
@@ -105,15 +111,15 @@ pub fn rank(
     Ok(out)
 }
 
-/// The decoder's scores of every node for `B` queries ([`DynModel::score_candidates`]) as
-/// host values, row-major `[B, N]`; a decoder that returns another shape is an error.
+/// The decoder's scores of every node for `B` queries ([`DynModel::score_candidates`]),
+/// `[B, N]`; a decoder that returns another shape is an error.
 pub(crate) fn candidate_scores(
     model: &dyn DynModel,
     z: &Tensor<2>,
     anchors: Tensor<1, Int>,
     rel: Option<Tensor<1, Int>>,
     missing: Missing,
-) -> Result<Vec<f32>, TrainError> {
+) -> Result<Tensor<2>, TrainError> {
     let want = [anchors.dims()[0], z.dims()[0]];
     let scores = model.score_candidates(z.clone(), anchors, rel, missing)?;
     if scores.dims() != want {
@@ -122,6 +128,11 @@ pub(crate) fn candidate_scores(
             scores.dims()
         )));
     }
+    Ok(scores)
+}
+
+/// Scores `[B, N]` as host values, row-major.
+pub(crate) fn host_scores(scores: Tensor<2>) -> Result<Vec<f32>, TrainError> {
     scores
         .into_data()
         .try_into_vec_as::<f32>()
@@ -166,12 +177,16 @@ pub enum LinkNegatives {
     /// This many fresh negatives per positive link each epoch (uniform pairs; for knowledge
     /// graphs corrupted heads or tails), scored by [`recon_loss`](gnn_models::link::recon_loss).
     Sampled(usize),
-    /// Every node pair (untyped graphs): Kipf & Welling's GAE objective, the training
-    /// adjacency with self-loops reconstructed in full, positives weighted by
+    /// Every candidate. On an untyped graph every node pair: Kipf & Welling's GAE objective,
+    /// the training adjacency with self-loops reconstructed in full, positives weighted by
     /// `w = (N² − E)/E` and the mean scaled by `N² / (2 (N² − E))` (`E`: the training edges in
     /// both directions), as the authors' code does
-    /// ([`Targets::AllPairs`](crate::data::Targets::AllPairs)).
-    AllPairs,
+    /// ([`Targets::AllPairs`](crate::data::Targets::AllPairs)). On a knowledge graph every
+    /// entity as the missing head and tail of each training fact, scored by the softmax
+    /// cross-entropy of the true answer ("1-vs-all", Lacroix et al. 2018; Ruffinelli et al.
+    /// 2020; [`Targets::OneVsAll`](crate::data::Targets::OneVsAll)), in steps of
+    /// [`with_batch_size`](LinkPrediction::with_batch_size) facts.
+    All,
 }
 
 /// [`LinkNegatives`] as JSON: `3` or `"all"`.
@@ -186,7 +201,7 @@ impl From<LinkNegatives> for NegativesJson {
     fn from(n: LinkNegatives) -> Self {
         match n {
             LinkNegatives::Sampled(k) => NegativesJson::Count(k),
-            LinkNegatives::AllPairs => NegativesJson::Name("all".into()),
+            LinkNegatives::All => NegativesJson::Name("all".into()),
         }
     }
 }
@@ -213,7 +228,7 @@ impl std::str::FromStr for LinkNegatives {
 
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "all" => Ok(LinkNegatives::AllPairs),
+            "all" => Ok(LinkNegatives::All),
             n => match n.parse::<usize>() {
                 Ok(k) if k > 0 => Ok(LinkNegatives::Sampled(k)),
                 _ => Err(format!(
@@ -223,6 +238,9 @@ impl std::str::FromStr for LinkNegatives {
         }
     }
 }
+
+/// Facts per step of 1-vs-all knowledge-graph training when none is given.
+pub const ONE_VS_ALL_BATCH_SIZE: usize = 1024;
 
 /// Training on a sample of the links each epoch: the R-GCN paper's sampled training graphs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -251,6 +269,8 @@ pub struct LinkPrediction {
     negatives: Negatives,
     per_link: LinkNegatives,
     sampling: Option<LinkSampling>,
+    /// Facts per step of 1-vs-all training.
+    batch_size: usize,
     seed: u64,
     eval: Vec<Scored>,
     objective: Objective,
@@ -311,6 +331,7 @@ impl LinkPrediction {
             num_relations: 0,
             per_link: LinkNegatives::default(),
             sampling: None,
+            batch_size: ONE_VS_ALL_BATCH_SIZE,
             negatives: Negatives::Uniform {
                 known: split.train_pos.iter().copied().collect(),
             },
@@ -354,6 +375,7 @@ impl LinkPrediction {
             num_relations: g.num_relations(),
             per_link: LinkNegatives::default(),
             sampling: None,
+            batch_size: ONE_VS_ALL_BATCH_SIZE,
             negatives: Negatives::Corrupt {
                 known: KnownFacts::new(&[&g.train]),
             },
@@ -391,26 +413,28 @@ impl LinkPrediction {
     }
 
     /// The negatives of training (one sampled per link by default; the R-GCN paper: 10; the
-    /// GAE paper: all pairs).
+    /// GAE paper: all pairs; knowledge graphs: all entities, 1-vs-all).
     pub fn with_negatives(mut self, negatives: LinkNegatives) -> Result<Self, TrainError> {
-        match negatives {
-            LinkNegatives::Sampled(0) => {
-                return Err(TrainError::Config("--negatives must be at least 1".into()));
-            }
-            LinkNegatives::AllPairs if self.typed => {
-                return Err(TrainError::Config(
-                    "--negatives all reconstructs an untyped adjacency; a knowledge graph's \
-                     negatives are sampled"
-                        .into(),
-                ));
-            }
-            _ => {}
+        if negatives == LinkNegatives::Sampled(0) {
+            return Err(TrainError::Config("--negatives must be at least 1".into()));
         }
         self.per_link = negatives;
         Ok(self)
     }
 
-    /// The random stream of `epoch` for `purpose` (0: negatives, 1: link sampling).
+    /// Facts per optimisation step when every entity is a negative ([`LinkNegatives::All`]
+    /// on a knowledge graph; [`ONE_VS_ALL_BATCH_SIZE`] by default): the encoder runs once per
+    /// step, and a step holds `2 · batch_size · N` scores.
+    pub fn with_batch_size(mut self, batch_size: usize) -> Result<Self, TrainError> {
+        if batch_size == 0 {
+            return Err(TrainError::Config("--batch-size must be at least 1".into()));
+        }
+        self.batch_size = batch_size;
+        Ok(self)
+    }
+
+    /// The random stream of `epoch` for `purpose` (0: negatives, 1: link sampling, 2: the
+    /// order of 1-vs-all steps).
     fn rng(&self, epoch: usize, purpose: u64) -> SplitMix64 {
         SplitMix64::new(
             self.seed
@@ -469,7 +493,7 @@ impl LinkPrediction {
 }
 
 /// The all-pairs reconstruction target of an untyped `graph` (its edges, both directions
-/// present, and a self-loop per node as the positives; [`LinkNegatives::AllPairs`]).
+/// present, and a self-loop per node as the positives; [`LinkNegatives::All`]).
 fn all_pairs(graph: &Graph) -> Scored {
     /// The memo key of the positives: the full training graph's are made once per run.
     #[derive(Debug, PartialEq)]
@@ -505,20 +529,32 @@ impl TrainData for LinkPrediction {
     fn train_batches(&self, epoch: usize) -> Result<Batches<'_>, TrainError> {
         let (positives, pos, graph) = self.epoch_links(epoch)?;
         let n = graph.num_nodes();
-        let scored = match self.per_link {
+        let batch = |scored| Batch {
+            x: self.x.clone(),
+            graph: graph.clone(),
+            blocks: None,
+            scored: vec![scored],
+        };
+        Ok(batches(match self.per_link {
             LinkNegatives::Sampled(_) => {
                 let negatives = self.negatives(&positives, epoch)?;
                 let neg = links_of(&negatives, self.typed, &graph.device());
-                Scored::links(SplitKind::Train, pos, neg, n)
+                vec![batch(Scored::links(SplitKind::Train, pos, neg, n))]
             }
-            LinkNegatives::AllPairs => all_pairs(&graph),
-        };
-        Ok(batches(vec![Batch {
-            x: self.x.clone(),
-            graph,
-            blocks: None,
-            scored: vec![scored],
-        }]))
+            LinkNegatives::All if !self.typed => vec![batch(all_pairs(&graph))],
+            // 1-vs-all: the epoch's facts in a seeded order, a step per batch of them.
+            LinkNegatives::All => {
+                let mut facts = positives.into_owned();
+                self.rng(epoch, 2).shuffle(&mut facts);
+                facts
+                    .chunks(self.batch_size)
+                    .map(|chunk| {
+                        let links = links_of(chunk, true, &graph.device());
+                        batch(Scored::one_vs_all(SplitKind::Train, links, n))
+                    })
+                    .collect()
+            }
+        }))
     }
 
     fn eval_batches(&self) -> Result<Batches<'_>, TrainError> {
@@ -534,13 +570,14 @@ impl TrainData for LinkPrediction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Targets;
     use gnn_models::models::GaeConfig;
 
     #[test]
     fn negatives_read_and_write_as_on_the_command_line() {
         for (n, json) in [
             (LinkNegatives::Sampled(10), "10"),
-            (LinkNegatives::AllPairs, "\"all\""),
+            (LinkNegatives::All, "\"all\""),
         ] {
             assert_eq!(serde_json::to_string(&n).unwrap(), json);
             assert_eq!(serde_json::from_str::<LinkNegatives>(json).unwrap(), n);
@@ -588,5 +625,100 @@ mod tests {
         let ce =
             (log_sum_exp(&[1.0, 3.0, 2.0, 1.0]) - 2.0) + (log_sum_exp(&[2.0, 6.0, 4.0, 2.0]) - 2.0);
         assert!((ranked.cross_entropy - ce).abs() < 1e-9);
+    }
+
+    /// 1-vs-all training's loss is the ranking's cross-entropy of the same facts: every node
+    /// a candidate, nothing filtered, both directions summed.
+    #[test]
+    fn one_vs_all_loss_is_the_unfiltered_ranking_cross_entropy() {
+        let d = Device::flex();
+        let model = GaeConfig::new(2).init(&d);
+        let z = Tensor::<2>::from_data([[1.0f32, 0.5], [3.0, -1.0], [2.0, 0.0], [-1.0, 2.0]], &d);
+        let fact = |h, t| Triple {
+            head: h,
+            relation: 0,
+            tail: t,
+        };
+        let facts = vec![fact(0, 2), fact(3, 1), fact(2, 2)];
+        let scored = Scored::one_vs_all(SplitKind::Train, links_of(&facts, false, &d), 4);
+        assert_eq!(scored.targets().len(), 6);
+        let loss = crate::fit::loss_sum(&model, z.clone(), &scored)
+            .unwrap()
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap()[0];
+        let queries = RankingQueries {
+            facts,
+            known: Arc::new(KnownFacts::default()),
+            typed: false,
+            tie: TieRule::Mean,
+        };
+        let ce = rank(&model, &z, &queries, |_, _| {}).unwrap().cross_entropy;
+        assert!((f64::from(loss) - ce).abs() < 1e-4, "{loss} vs {ce}");
+    }
+
+    /// A toy knowledge graph: 4 entities, 2 relations, 5 training facts.
+    fn toy_graph() -> KnowledgeGraph {
+        let train = b"a\tr\tb\nb\tr\tc\nc\ts\ta\na\ts\tc\nd\ts\ta\n";
+        kg::from_splits(
+            "toy",
+            [train, b"a\tr\tc\n", b"c\tr\td\n"],
+            std::path::Path::new("toy.tar.gz"),
+        )
+        .unwrap()
+    }
+
+    /// The facts each step of `epoch` scores, as `(head, relation, tail)`.
+    fn steps(data: &LinkPrediction, epoch: usize) -> Vec<Vec<(i64, i64, i64)>> {
+        let ids = |t: &Tensor<1, Int>| t.clone().into_data().try_into_vec_as::<i64>().unwrap();
+        data.train_batches(epoch)
+            .unwrap()
+            .map(|b| {
+                let b = b.unwrap();
+                assert_eq!(
+                    b.graph.num_edges(),
+                    10,
+                    "the full training graph, both ways"
+                );
+                let [scored] = b.scored.as_slice() else {
+                    panic!("one scored split a step")
+                };
+                let Targets::OneVsAll(l) = scored.targets() else {
+                    panic!("not 1-vs-all: {:?}", scored.targets())
+                };
+                let (h, t, r) = (ids(&l.src), ids(&l.dst), ids(l.rel.as_ref().unwrap()));
+                (0..h.len()).map(|k| (h[k], r[k], t[k])).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_vs_all_steps_cover_the_epochs_facts_once_in_a_seeded_order() {
+        let d = Device::flex();
+        let g = toy_graph();
+        let data = |seed| {
+            LinkPrediction::knowledge_graph(&g, TieRule::Mean, seed, &d)
+                .unwrap()
+                .with_negatives(LinkNegatives::All)
+                .unwrap()
+                .with_batch_size(2)
+                .unwrap()
+        };
+        let a = data(3);
+        let epoch1 = steps(&a, 1);
+        assert_eq!(epoch1.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+        let mut seen: Vec<_> = epoch1.concat();
+        seen.sort();
+        let mut want: Vec<_> = g
+            .train
+            .iter()
+            .map(|t| (t.head as i64, t.relation as i64, t.tail as i64))
+            .collect();
+        want.sort();
+        assert_eq!(seen, want, "every training fact once");
+        assert_eq!(steps(&data(3), 1), epoch1, "seeded");
+        let orders: HashSet<_> = (1..=6).map(|e| steps(&a, e).concat()).collect();
+        assert!(orders.len() > 1, "the order changes with the epoch");
+        assert!(a.clone().with_batch_size(0).is_err());
     }
 }

@@ -353,8 +353,10 @@ struct TrainFlags {
     /// hold the dataset's features if it does.
     #[arg(long)]
     features_file: Option<PathBuf>,
-    /// Link prediction: negatives per positive link each epoch, or `all` — every node pair,
-    /// the GAE paper's full adjacency reconstruction (untyped graphs; memory O(N²)).
+    /// Link prediction: negatives per positive link each epoch, or `all` — on a graph every
+    /// node pair, the GAE paper's full adjacency reconstruction (memory O(N²)); on a
+    /// knowledge graph every entity as each fact's head and tail, softmax cross-entropy
+    /// ("1-vs-all"), in steps of --batch-size facts.
     #[arg(long, default_value = "1")]
     negatives: gnn_train::link_data::LinkNegatives,
     /// Use the features as stored: not row-normalised (node datasets), continuous node
@@ -386,7 +388,8 @@ struct TrainFlags {
     #[arg(long)]
     no_val_fold: bool,
     /// Graph datasets: graphs per training mini-batch [default: 32]; with --sampler: seed
-    /// nodes per mini-batch [default: 1024].
+    /// nodes per mini-batch [default: 1024]; knowledge graphs with --negatives all: facts
+    /// per step [default: 1024].
     #[arg(long)]
     batch_size: Option<usize>,
     /// Save the first run's model (weights and model card) into this directory.

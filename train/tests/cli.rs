@@ -327,8 +327,8 @@ fn bad_graph_and_file_invocations_give_one_line_and_fail() {
             "at least 1 per link, or 'all'",
         ),
         (
-            "train --model rgcn-distmult --dataset nations --negatives all --root ROOT",
-            "a knowledge graph's negatives are sampled",
+            "train --model rgcn-distmult --dataset nations --negatives all --batch-size 0 --root ROOT",
+            "--batch-size must be at least 1",
         ),
         (
             "train --model rgcn-distmult --dataset nations --eval-every 0 --root ROOT",

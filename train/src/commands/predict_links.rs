@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::link_task;
 use crate::datasets::AnyDataset;
-use crate::link_data::{RANKING_BATCH_SCORES, candidate_scores};
+use crate::link_data::{RANKING_BATCH_SCORES, candidate_scores, host_scores};
 use crate::saved::SavedModel;
 use crate::{Backend, TrainError};
 
@@ -137,7 +137,13 @@ pub fn predict_links(
         let rels: Option<Vec<u32>> =
             name.map(|_| chunk.iter().filter_map(|q| q.relation).collect());
         let links = Links::from_ids(&heads, &heads, rels.as_deref(), &device);
-        let scores = candidate_scores(model, &z, links.src, links.rel, Missing::Tail)?;
+        let scores = host_scores(candidate_scores(
+            model,
+            &z,
+            links.src,
+            links.rel,
+            Missing::Tail,
+        )?)?;
         for (b, q) in chunk.iter().enumerate() {
             let row = &scores[b * n..(b + 1) * n];
             let mut order: Vec<u32> = (0..n as u32).collect();

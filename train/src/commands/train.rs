@@ -16,7 +16,7 @@ use crate::experiment::{
     ExperimentReport, ExperimentSpec, TrainedModel, model_config, node_data, run_experiment,
 };
 use crate::fit::{EpochRecord, FitConfig, LrDecay, Selection};
-use crate::link_data::{LinkNegatives, LinkSampling};
+use crate::link_data::{LinkNegatives, LinkSampling, ONE_VS_ALL_BATCH_SIZE};
 use crate::link_metrics::TieRule;
 use crate::sampled_data::{NeighborSampling, SAMPLED_BATCH_SIZE};
 use crate::saved::{self, ModelCard, Preprocessing, SavedModel};
@@ -204,6 +204,7 @@ pub fn plan(registry: &Registry, request: &TrainRequest) -> Result<TrainPlan, Tr
     match request.batch_size {
         Some(b) => spec.batch_size = b,
         None if spec.sampler.is_some() => spec.batch_size = SAMPLED_BATCH_SIZE,
+        None if request.negatives == LinkNegatives::All => spec.batch_size = ONE_VS_ALL_BATCH_SIZE,
         None => {}
     }
     spec.no_val_fold = request.no_val_fold;
