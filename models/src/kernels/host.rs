@@ -2,6 +2,8 @@
 //! across them. Every output value is computed by one serial loop in a fixed order, so the
 //! results are bitwise the same for every thread count and run.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use super::csr::Csr;
@@ -26,15 +28,26 @@ fn grain(f: usize) -> usize {
 /// is a cache miss unless asked for early.
 const PREFETCH: usize = 8;
 
+/// Input size, in bytes, above which a gather prefetches its rows: an input this small stays
+/// in the core's caches, where a prefetch is only instructions (about half the per-slot
+/// work when rows are 16 values wide).
+const PREFETCH_ABOVE: usize = 1 << 20;
+
 /// Asks the CPU to bring `x`'s row `i` (`f` values) into cache: a hint for loops that read rows
 /// in random order (no effect off x86-64, nothing when the row is outside `x`).
 #[inline(always)]
 pub fn prefetch_row(x: &[f32], i: usize, f: usize) {
+    prefetch_span(x, i * f, f);
+}
+
+/// [`prefetch_row`] for the `len` values of `x` from `start`.
+#[inline(always)]
+fn prefetch_span(x: &[f32], start: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // 16 floats per 64-byte line: the row's first and last lines cover short rows.
-        for at in [i * f, (i + 1) * f - 1] {
+        // 16 floats per 64-byte line: the span's first and last lines cover short spans.
+        for at in [start, start + len.max(1) - 1] {
             if let Some(v) = x.get(at) {
                 // SAFETY: a prefetch is a hint that never faults, and SSE is part of every
                 // x86-64 target; the pointer comes from a live slice element.
@@ -50,6 +63,172 @@ fn axpy(acc: &mut [f32], a: f32, x: &[f32]) {
     for (o, v) in acc.iter_mut().zip(x) {
         *o += a * v;
     }
+}
+
+/// Columns of a row summed at once, in registers ([`sum_columns`]).
+const BLOCK: usize = 16;
+
+/// `out[j] = Σ_{k ∈ slots} weight(k) · x[index[k] · f + col + j]` for the `width ≤ B` columns
+/// `j` from `col`, summed in registers in slot order — one add per slot and value, in the same
+/// order as a loop that adds each slot's row into `out` in memory, without that loop's store
+/// and reload of `out` for every slot. All `B` lanes are computed (past `width` they read the
+/// values that follow in `x`, or zeros at its end) and the first `width` kept, so the loops
+/// have a fixed length.
+#[inline(always)]
+fn sum_columns<const B: usize>(
+    out: &mut [f32],
+    x: &[f32],
+    (f, col): (usize, usize),
+    (index, slots): (&[u32], Range<usize>),
+    weight: impl Fn(usize) -> f32,
+    prefetch: Option<(&[u32], &[f32], usize)>,
+) {
+    let width = out.len();
+    let mut sum = [0.0f32; B];
+    let mut padded = [0.0f32; B];
+    for k in slots {
+        if let Some((edge, w, heads)) = prefetch
+            && let Some(&ahead) = index.get(k + PREFETCH)
+        {
+            prefetch_span(x, ahead as usize * f + col, width);
+            prefetch_row(w, edge[k + PREFETCH] as usize, heads);
+        }
+        let at = index[k] as usize * f + col;
+        let row: &[f32; B] = match x.get(at..at + B).and_then(|r| r.try_into().ok()) {
+            Some(row) => row,
+            None => {
+                padded[..width].copy_from_slice(&x[at..at + width]);
+                &padded
+            }
+        };
+        let a = weight(k);
+        for (s, v) in sum.iter_mut().zip(row) {
+            *s += a * v;
+        }
+    }
+    // Only fixed-index reads of `sum` above, so it stays in registers; `width` indexes a copy.
+    match <&mut [f32; B]>::try_from(&mut *out) {
+        Ok(out) => *out = sum,
+        Err(_) => {
+            let sum = sum;
+            out.copy_from_slice(&sum[..width]);
+        }
+    }
+}
+
+/// [`sum_columns`] of columns `col..col + out.len()` ([`BLOCK`] of them, or fewer for the
+/// last ones), `w[e]` the weight of edge `e` (1 without `w`).
+#[inline(always)]
+fn sum_block(
+    out: &mut [f32],
+    x: &[f32],
+    at: (usize, usize),
+    (index, edge): (&[u32], &[u32]),
+    slots: Range<usize>,
+    w: Option<&[f32]>,
+    prefetch: Option<(&[u32], &[f32], usize)>,
+) {
+    let slots = (index, slots);
+    let narrow = out.len() <= BLOCK / 2;
+    match w {
+        None if narrow => sum_columns::<{ BLOCK / 2 }>(out, x, at, slots, |_| 1.0, prefetch),
+        None => sum_columns::<BLOCK>(out, x, at, slots, |_| 1.0, prefetch),
+        Some(w) => {
+            let weight = |k: usize| w[edge[k] as usize];
+            if narrow {
+                sum_columns::<{ BLOCK / 2 }>(out, x, at, slots, weight, prefetch)
+            } else {
+                sum_columns::<BLOCK>(out, x, at, slots, weight, prefetch)
+            }
+        }
+    }
+}
+
+/// One CSR row's weighted sum into `acc` (zeros on entry; see [`row_sums`]). One weight per
+/// edge: [`BLOCK`] columns at a time in registers. Several heads: one pass over the slots, each
+/// slot's row added head by head into `acc` (the heads' weights differ per slot, and a head's
+/// columns are few).
+#[inline(always)]
+fn sum_row(
+    acc: &mut [f32],
+    x: &[f32],
+    (index, edge): (&[u32], &[u32]),
+    slots: Range<usize>,
+    (w, heads): (Option<&[f32]>, usize),
+    prefetch: bool,
+) {
+    let f = acc.len();
+    match w {
+        Some(w) if heads > 1 => {
+            let c = f / heads;
+            for k in slots {
+                if prefetch && let Some(&next) = index.get(k + PREFETCH) {
+                    prefetch_row(x, next as usize, f);
+                    prefetch_row(w, edge[k + PREFETCH] as usize, heads);
+                }
+                let (i, e) = (index[k] as usize, edge[k] as usize);
+                let xi = &x[i * f..(i + 1) * f];
+                let we = &w[e * heads..(e + 1) * heads];
+                for ((acc, xi), &a) in acc.chunks_exact_mut(c).zip(xi.chunks_exact(c)).zip(we) {
+                    axpy(acc, a, xi);
+                }
+            }
+        }
+        _ => {
+            let ahead = prefetch.then_some((edge, w.unwrap_or(&[]), heads));
+            for (b, out) in acc.chunks_mut(BLOCK).enumerate() {
+                sum_block(
+                    out,
+                    x,
+                    (f, b * BLOCK),
+                    (index, edge),
+                    slots.clone(),
+                    w,
+                    ahead,
+                );
+            }
+        }
+    }
+}
+
+/// Defines `fn $on(avx2: bool, args…)`, which runs `$body(args…)` compiled for AVX2 when
+/// `avx2` (the caller checked [`has_avx2`]: twice the SSE2 baseline's vector width for the loops
+/// `$body` inlines), else for the baseline. No fused multiply-add is enabled, so every lane
+/// computes what the baseline would: the results are bitwise the same either way.
+macro_rules! on_avx2 {
+    (fn $on:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+        #[inline(always)]
+        fn $on(avx2: bool, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                #[target_feature(enable = "avx2")]
+                fn wide($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                // SAFETY: the caller checked that the CPU has AVX2.
+                return unsafe { wide($($arg),*) };
+            }
+            let _ = avx2;
+            $body($($arg),*)
+        }
+    };
+}
+
+on_avx2!(fn sum_row_on = sum_row(
+    acc: &mut [f32],
+    x: &[f32],
+    slots_of: (&[u32], &[u32]),
+    slots: Range<usize>,
+    weights: (Option<&[f32]>, usize),
+    prefetch: bool,
+));
+
+/// Whether the CPU has AVX2 (never off x86-64).
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// The weighted sum of every CSR row, per head:
@@ -72,38 +251,20 @@ pub fn row_sums(
     if f == 0 {
         return out;
     }
-    let c = f / heads;
+    let index = match read {
+        Read::Other => csr.other(),
+        Read::Edge => csr.edge(),
+    };
+    let prefetch = std::mem::size_of_val(x) + w.map_or(0, std::mem::size_of_val) > PREFETCH_ABOVE;
+    let avx2 = has_avx2();
     let filled = csr.rows().min(rows) * f;
     out[..filled]
         .par_chunks_mut(f)
         .with_min_len(grain(f))
         .enumerate()
         .for_each(|(r, acc)| {
-            let index = match read {
-                Read::Other => csr.other(),
-                Read::Edge => csr.edge(),
-            };
-            for k in csr.row(r) {
-                if let Some(&ahead) = index.get(k + PREFETCH) {
-                    prefetch_row(x, ahead as usize, f);
-                    if let Some(w) = w {
-                        let e = csr.edge()[k + PREFETCH] as usize;
-                        prefetch_row(w, e, heads);
-                    }
-                }
-                let e = csr.edge()[k] as usize;
-                let i = index[k] as usize;
-                let xi = &x[i * f..(i + 1) * f];
-                match w {
-                    None => axpy(acc, 1.0, xi),
-                    Some(w) => {
-                        for h in 0..heads {
-                            let cols = h * c..(h + 1) * c;
-                            axpy(&mut acc[cols.clone()], w[e * heads + h], &xi[cols]);
-                        }
-                    }
-                }
-            }
+            let slots_of = (index, csr.edge());
+            sum_row_on(avx2, acc, x, slots_of, csr.row(r), (w, heads), prefetch)
         });
     out
 }
@@ -411,30 +572,49 @@ const CHUNK: usize = 1 << 14;
 pub fn dropout(x: &[f32], seed: u64, keep: f64) -> Vec<f32> {
     let threshold = (keep * 4_294_967_296.0).round() as u64;
     let scale = (1.0 / keep) as f32;
+    let avx2 = has_avx2();
     let mut out = vec![0.0f32; x.len()];
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
         .enumerate()
         .for_each(|(chunk, (out, x))| {
             let first = (chunk * CHUNK / 2) as u64;
-            // Branch-free (a kept value's bits under an all-ones mask, a dropped one's under
-            // zeros): a random keep/drop branch mispredicts about every other value.
-            let keep = |u: u64, v: f32| {
-                f32::from_bits((v * scale).to_bits() & (u32::from(u < threshold)).wrapping_neg())
-            };
-            let mut pairs = out.chunks_exact_mut(2);
-            for (pair, (o, v)) in (&mut pairs).zip(x.chunks_exact(2)).enumerate() {
-                let bits = draw(seed, first + pair as u64);
-                o[0] = keep(bits >> 32, v[0]);
-                o[1] = keep(bits & 0xFFFF_FFFF, v[1]);
-            }
-            // An odd last value: the high half of its pair's draw.
-            if let (Some(o), Some(&v)) = (pairs.into_remainder().first_mut(), x.last()) {
-                *o = keep(draw(seed, first + (x.len() / 2) as u64) >> 32, v);
-            }
+            dropout_chunk_on(avx2, out, x, first, (seed, threshold, scale));
         });
     out
 }
+
+/// [`dropout`] of one chunk, whose first value pair is draw `first` of the seed's stream.
+#[inline(always)]
+fn dropout_chunk(
+    out: &mut [f32],
+    x: &[f32],
+    first: u64,
+    (seed, threshold, scale): (u64, u64, f32),
+) {
+    // Branch-free (a kept value's bits under an all-ones mask, a dropped one's under zeros): a
+    // random keep/drop branch mispredicts about every other value.
+    let keep = |u: u64, v: f32| {
+        f32::from_bits((v * scale).to_bits() & (u32::from(u < threshold)).wrapping_neg())
+    };
+    let mut pairs = out.chunks_exact_mut(2);
+    for (pair, (o, v)) in (&mut pairs).zip(x.chunks_exact(2)).enumerate() {
+        let bits = draw(seed, first + pair as u64);
+        o[0] = keep(bits >> 32, v[0]);
+        o[1] = keep(bits & 0xFFFF_FFFF, v[1]);
+    }
+    // An odd last value: the high half of its pair's draw.
+    if let (Some(o), Some(&v)) = (pairs.into_remainder().first_mut(), x.last()) {
+        *o = keep(draw(seed, first + (x.len() / 2) as u64) >> 32, v);
+    }
+}
+
+on_avx2!(fn dropout_chunk_on = dropout_chunk(
+    out: &mut [f32],
+    x: &[f32],
+    first: u64,
+    mask: (u64, u64, f32),
+));
 
 /// `eˣ − 1` for `x ≤ 0` (a positive `x` is taken as 0: [`elu`] selects `x` itself there),
 /// within 2 ulp of libm's `expm1f`, branch-free so a loop of it vectorises (libm's
@@ -510,35 +690,81 @@ mod tests {
         (src, dst)
     }
 
+    /// [`row_sums`] as a loop over the edges in id order (the order each CSR row keeps).
+    #[allow(clippy::too_many_arguments)]
+    fn brute_row_sums(
+        (src, dst): (&[u32], &[u32]),
+        n: usize,
+        x: &[f32],
+        f: usize,
+        w: Option<&[f32]>,
+        heads: usize,
+        read: Read,
+    ) -> Vec<f32> {
+        let c = f / heads;
+        let mut want = vec![0.0f32; n * f];
+        for k in 0..src.len() {
+            let i = if read == Read::Edge {
+                k
+            } else {
+                src[k] as usize
+            };
+            for col in 0..f {
+                let a = w.map_or(1.0, |w| w[k * heads + col / c]);
+                want[dst[k] as usize * f + col] += a * x[i * f + col];
+            }
+        }
+        want
+    }
+
     #[test]
-    fn row_sums_match_brute_force_per_head() {
-        let (src, dst) = edges();
-        let (n, e, heads, c) = (6, src.len(), 2, 3);
-        let f = heads * c;
-        let csr = Csr::group(&dst, &src, n);
-        let x = seeded_values(n * f, 1);
-        let w = seeded_values(e * heads, 2);
-        for read in [Read::Other, Read::Edge] {
-            let rows_x = if read == Read::Edge { e } else { n };
-            let x = seeded_values(rows_x * f, 1 + read as u64);
-            let got = row_sums(&csr, n, &x, f, Some(&w), heads, read);
-            let mut want = vec![0.0f32; n * f];
-            for k in 0..e {
-                let i = if read == Read::Edge {
-                    k
-                } else {
-                    src[k] as usize
-                };
-                for col in 0..f {
-                    want[dst[k] as usize * f + col] += w[k * heads + col / c] * x[i * f + col];
+    fn row_sums_match_brute_force_bitwise_for_every_width_and_head_count() {
+        let (small_src, small_dst) = edges();
+        // 20,000 rows of 16 values (1.28 MB): inputs this large take the prefetching loops.
+        let big_n = 20_000;
+        let r = seeded_values(2 * 30_000, 5);
+        let pick = |v: f32| (((v + 1.0) * 0.5 * big_n as f32) as u32).min(big_n as u32 - 1);
+        let big_src: Vec<u32> = r[..30_000].iter().map(|&v| pick(v)).collect();
+        let mut big_dst: Vec<u32> = r[30_000..].iter().map(|&v| pick(v)).collect();
+        big_dst[..5_000].iter_mut().for_each(|d| *d = 7); // a hub
+        let cases = [
+            // (graph, nodes, heads, columns per head)
+            ((&small_src, &small_dst), 6, 2, 3),
+            ((&small_src, &small_dst), 6, 1, 1),
+            ((&small_src, &small_dst), 6, 1, 7),
+            ((&small_src, &small_dst), 6, 1, 8),
+            ((&small_src, &small_dst), 6, 1, 9),
+            ((&small_src, &small_dst), 6, 1, 16),
+            ((&small_src, &small_dst), 6, 1, 40),
+            ((&small_src, &small_dst), 6, 8, 8),
+            ((&big_src, &big_dst), big_n, 1, 16),
+            ((&big_src, &big_dst), big_n, 1, 21),
+            ((&big_src, &big_dst), big_n, 4, 5),
+        ];
+        for ((src, dst), n, heads, c) in cases {
+            let (e, f) = (src.len(), heads * c);
+            let csr = Csr::group(dst, src, n);
+            let w = seeded_values(e * heads, 2);
+            for read in [Read::Other, Read::Edge] {
+                let rows_x = if read == Read::Edge { e } else { n };
+                let x = seeded_values(rows_x * f, 1 + read as u64);
+                for w in [Some(&w[..]), None] {
+                    let got = row_sums(&csr, n, &x, f, w, heads, read);
+                    let want = brute_row_sums((src, dst), n, &x, f, w, heads, read);
+                    let what = format!(
+                        "{n} nodes, {heads} × {c}, {read:?}, weights {}",
+                        w.is_some()
+                    );
+                    assert_eq!(got.len(), want.len(), "{what}");
+                    for (a, b) in got.iter().zip(&want) {
+                        assert_eq!(a.to_bits(), b.to_bits(), "{what}: {a} vs {b}");
+                    }
+                    if n == 6 {
+                        assert!(got[5 * f..].iter().all(|&v| v == 0.0), "{what}: empty row");
+                    }
                 }
             }
-            for (a, b) in got.iter().zip(&want) {
-                assert!((a - b).abs() < 1e-5, "{read:?}: {a} vs {b}");
-            }
-            assert!(got[5 * f..].iter().all(|&v| v == 0.0), "empty row");
         }
-        let _ = x;
     }
 
     #[test]
