@@ -105,14 +105,12 @@ fn sampled_training_graphs_learn_and_differ_with_the_seed() {
 }
 
 #[test]
-fn clipping_the_gradient_norm_changes_the_steps_and_still_learns() {
+fn clipping_the_gradient_norm_still_learns() {
     let dataset = AnyDataset::Knowledge(kg::load("nations", &data_root()).unwrap());
     let mut spec = nations_sampled_spec();
-    let losses = |r: &ExperimentReport| -> Vec<f64> {
-        r.runs[0].history.iter().map(|e| e.step_loss).collect()
-    };
-    let free = run(&spec, &dataset);
-    // Below this small model's gradient norms (PyG's and DGL's examples bound FB15k-237's at 1).
+    // Below this small model's gradient norms (PyG's and DGL's examples bound FB15k-237's at
+    // 1). That clipping changes the steps, and only from the first update on, is checked
+    // bitwise in `repeatable.rs`: here other tests draw from the process-wide RNG meanwhile.
     spec.fit.clip_grad_norm = Some(1e-3);
     let clipped = run(&spec, &dataset);
     assert!(
@@ -120,8 +118,6 @@ fn clipping_the_gradient_norm_changes_the_steps_and_still_learns() {
         "test MRR {}",
         clipped.runs[0].test_metric
     );
-    assert_eq!(losses(&clipped)[0], losses(&free)[0]); // the first loss precedes any step
-    assert_ne!(losses(&clipped), losses(&free));
 }
 
 #[test]
