@@ -691,7 +691,6 @@ mod tests {
     }
 
     /// [`row_sums`] as a loop over the edges in id order (the order each CSR row keeps).
-    #[allow(clippy::too_many_arguments)]
     fn brute_row_sums(
         (src, dst): (&[u32], &[u32]),
         n: usize,
