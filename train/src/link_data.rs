@@ -463,13 +463,9 @@ impl LinkPrediction {
 
     /// The training links of `epoch` and the graph the encoder sees: all links on the full
     /// training graph, or a uniform sample whose first `graph_share` forms the graph.
-    fn epoch_links(&self, epoch: usize) -> Result<(Cow<'_, [Triple]>, Links, Graph), TrainError> {
+    fn epoch_links(&self, epoch: usize) -> Result<(Cow<'_, [Triple]>, Graph), TrainError> {
         let Some(s) = self.sampling else {
-            return Ok((
-                Cow::Borrowed(&self.train),
-                self.train_links.clone(),
-                self.graph.clone(),
-            ));
+            return Ok((Cow::Borrowed(&self.train), self.graph.clone()));
         };
         let mut rng = self.rng(epoch, 1);
         let mut order: Vec<usize> = (0..self.train.len()).collect();
@@ -487,8 +483,16 @@ impl LinkPrediction {
         if self.typed {
             graph = graph.with_edge_types(&types, 2 * self.num_relations)?;
         }
-        let links = links_of(&sample, self.typed, &device);
-        Ok((Cow::Owned(sample), links, graph))
+        Ok((Cow::Owned(sample), graph))
+    }
+
+    /// The links of an epoch's facts ([`epoch_links`](Self::epoch_links)) on the device: the
+    /// cached training links when the facts are all of them (no sampling).
+    fn positive_links(&self, facts: &[Triple]) -> Links {
+        match self.sampling {
+            None => self.train_links.clone(),
+            Some(_) => links_of(facts, self.typed, &self.graph.device()),
+        }
     }
 }
 
@@ -527,7 +531,7 @@ impl TrainData for LinkPrediction {
     }
 
     fn train_batches(&self, epoch: usize) -> Result<Batches<'_>, TrainError> {
-        let (positives, pos, graph) = self.epoch_links(epoch)?;
+        let (positives, graph) = self.epoch_links(epoch)?;
         let n = graph.num_nodes();
         let batch = |scored| Batch {
             x: self.x.clone(),
@@ -538,6 +542,7 @@ impl TrainData for LinkPrediction {
         Ok(batches(match self.per_link {
             LinkNegatives::Sampled(_) => {
                 let negatives = self.negatives(&positives, epoch)?;
+                let pos = self.positive_links(&positives);
                 let neg = links_of(&negatives, self.typed, &graph.device());
                 vec![batch(Scored::links(SplitKind::Train, pos, neg, n))]
             }
