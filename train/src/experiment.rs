@@ -57,7 +57,10 @@ pub struct ExperimentSpec {
     #[serde(default)]
     pub explicit_h: bool,
     /// Graph tasks: graphs per training mini-batch; node tasks with a sampler: seed nodes;
-    /// knowledge graphs trained against every entity: facts per step.
+    /// knowledge graphs trained against every entity: facts per step. 32 unless set; `gnn
+    /// train` sets [`SAMPLED_BATCH_SIZE`](crate::sampled_data::SAMPLED_BATCH_SIZE) and
+    /// [`ONE_VS_ALL_BATCH_SIZE`](crate::link_data::ONE_VS_ALL_BATCH_SIZE) for the latter two
+    /// when its `--batch-size` is not given.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     /// Prepare the features: on node datasets row-normalise them (`x_i / Σ_j x_ij`; the GCN
