@@ -646,33 +646,51 @@ fn expm1_nonpositive(x: f32) -> f32 {
 
 /// `y = x` for `x > 0`, `α (eˣ − 1)` otherwise (NaN stays NaN), in parallel.
 pub fn elu(x: &[f32], alpha: f32) -> Vec<f32> {
+    let avx2 = has_avx2();
     let mut out = vec![0.0f32; x.len()];
     out.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
-        .for_each(|(out, x)| {
-            for (o, &v) in out.iter_mut().zip(x) {
-                let neg = alpha * expm1_nonpositive(v);
-                *o = if v <= 0.0 { neg } else { v };
-            }
-        });
+        .for_each(|(out, x)| elu_chunk_on(avx2, out, x, alpha));
     out
 }
 
+/// [`elu`] of one chunk.
+#[inline(always)]
+fn elu_chunk(out: &mut [f32], x: &[f32], alpha: f32) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        let neg = alpha * expm1_nonpositive(v);
+        *o = if v <= 0.0 { neg } else { v };
+    }
+}
+
+on_avx2!(fn elu_chunk_on = elu_chunk(out: &mut [f32], x: &[f32], alpha: f32));
+
 /// ELU's gradient from its output `y`: `g` where `y > 0`, else `g (y + α)`.
 pub fn elu_backward(y: &[f32], g: &[f32], alpha: f32) -> Vec<f32> {
+    let avx2 = has_avx2();
     let mut out = vec![0.0f32; g.len()];
     out.par_chunks_mut(CHUNK)
         .zip(y.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
-        .for_each(|(out, (y, g))| {
-            for (o, (&y, &g)) in out.iter_mut().zip(y.iter().zip(g)) {
-                // Both sides computed, then selected: no branch on the sign (random in a
-                // network's activations, so mispredicted about every other value).
-                let neg = g * (y + alpha);
-                *o = if y > 0.0 { g } else { neg };
-            }
-        });
+        .for_each(|(out, (y, g))| elu_backward_chunk_on(avx2, out, (y, g), alpha));
     out
 }
+
+/// [`elu_backward`] of one chunk.
+#[inline(always)]
+fn elu_backward_chunk(out: &mut [f32], (y, g): (&[f32], &[f32]), alpha: f32) {
+    for (o, (&y, &g)) in out.iter_mut().zip(y.iter().zip(g)) {
+        // Both sides computed, then selected: no branch on the sign (random in a network's
+        // activations, so mispredicted about every other value).
+        let neg = g * (y + alpha);
+        *o = if y > 0.0 { g } else { neg };
+    }
+}
+
+on_avx2!(fn elu_backward_chunk_on = elu_backward_chunk(
+    out: &mut [f32],
+    yg: (&[f32], &[f32]),
+    alpha: f32,
+));
 
 #[cfg(test)]
 mod tests {
@@ -763,6 +781,48 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_avx2_copies_compute_the_baselines_bits() {
+        if !has_avx2() {
+            eprintln!("skipped: this CPU has no AVX2, so only the baseline copies run here");
+            return;
+        }
+        let x = seeded_values(10_007, 11);
+        let each = |f: &dyn Fn(bool, &mut [f32])| {
+            let (mut wide, mut base) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+            f(true, &mut wide);
+            f(false, &mut base);
+            let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&wide), bits(&base));
+        };
+        each(&|avx2, out| dropout_chunk_on(avx2, out, &x, 3, (7, 1 << 31, 2.0)));
+        // Down to −25, past the clamp, and a NaN.
+        let mut z: Vec<f32> = x.iter().map(|v| 25.0 * v - 12.0).collect();
+        z[5] = f32::NAN;
+        each(&|avx2, out| elu_chunk_on(avx2, out, &z, 1.5));
+        each(&|avx2, out| elu_backward_chunk_on(avx2, out, (&z, &x), 1.5));
+        let (src, dst) = edges();
+        let csr = Csr::group(&dst, &src, 6);
+        let w = seeded_values(src.len() * 2, 12);
+        for (f, heads) in [(21, 1), (6, 2)] {
+            each(&|avx2, out| {
+                for r in 0..6 {
+                    let acc = &mut out[r * f..(r + 1) * f];
+                    let slots_of = (csr.other(), csr.edge());
+                    sum_row_on(
+                        avx2,
+                        acc,
+                        &x,
+                        slots_of,
+                        csr.row(r),
+                        (Some(&w), heads),
+                        r % 2 == 0,
+                    );
+                }
+            });
         }
     }
 
