@@ -73,7 +73,8 @@ const BLOCK: usize = 16;
 /// order as a loop that adds each slot's row into `out` in memory, without that loop's store
 /// and reload of `out` for every slot. All `B` lanes are computed (past `width` they read the
 /// values that follow in `x`, or zeros at its end) and the first `width` kept, so the loops
-/// have a fixed length.
+/// have a fixed length. With `prefetch` (the slots' edge ids and the edges' weights), the rows
+/// and weights [`PREFETCH`] slots ahead are asked for early.
 #[inline(always)]
 fn sum_columns<const B: usize>(
     out: &mut [f32],
@@ -81,17 +82,17 @@ fn sum_columns<const B: usize>(
     (f, col): (usize, usize),
     (index, slots): (&[u32], Range<usize>),
     weight: impl Fn(usize) -> f32,
-    prefetch: Option<(&[u32], &[f32], usize)>,
+    prefetch: Option<(&[u32], &[f32])>,
 ) {
     let width = out.len();
     let mut sum = [0.0f32; B];
     let mut padded = [0.0f32; B];
     for k in slots {
-        if let Some((edge, w, heads)) = prefetch
+        if let Some((edge, w)) = prefetch
             && let Some(&ahead) = index.get(k + PREFETCH)
         {
             prefetch_span(x, ahead as usize * f + col, width);
-            prefetch_row(w, edge[k + PREFETCH] as usize, heads);
+            prefetch_row(w, edge[k + PREFETCH] as usize, 1);
         }
         let at = index[k] as usize * f + col;
         let row: &[f32; B] = match x.get(at..at + B).and_then(|r| r.try_into().ok()) {
@@ -117,30 +118,20 @@ fn sum_columns<const B: usize>(
 }
 
 /// [`sum_columns`] of columns `col..col + out.len()` ([`BLOCK`] of them, or fewer for the
-/// last ones), `w[e]` the weight of edge `e` (1 without `w`).
+/// last ones; 8 lanes for 8 or fewer).
 #[inline(always)]
 fn sum_block(
     out: &mut [f32],
     x: &[f32],
     at: (usize, usize),
-    (index, edge): (&[u32], &[u32]),
-    slots: Range<usize>,
-    w: Option<&[f32]>,
-    prefetch: Option<(&[u32], &[f32], usize)>,
+    slots: (&[u32], Range<usize>),
+    weight: impl Fn(usize) -> f32,
+    prefetch: Option<(&[u32], &[f32])>,
 ) {
-    let slots = (index, slots);
-    let narrow = out.len() <= BLOCK / 2;
-    match w {
-        None if narrow => sum_columns::<{ BLOCK / 2 }>(out, x, at, slots, |_| 1.0, prefetch),
-        None => sum_columns::<BLOCK>(out, x, at, slots, |_| 1.0, prefetch),
-        Some(w) => {
-            let weight = |k: usize| w[edge[k] as usize];
-            if narrow {
-                sum_columns::<{ BLOCK / 2 }>(out, x, at, slots, weight, prefetch)
-            } else {
-                sum_columns::<BLOCK>(out, x, at, slots, weight, prefetch)
-            }
-        }
+    if out.len() <= BLOCK / 2 {
+        sum_columns::<{ BLOCK / 2 }>(out, x, at, slots, weight, prefetch)
+    } else {
+        sum_columns::<BLOCK>(out, x, at, slots, weight, prefetch)
     }
 }
 
@@ -175,17 +166,13 @@ fn sum_row(
             }
         }
         _ => {
-            let ahead = prefetch.then_some((edge, w.unwrap_or(&[]), heads));
+            let ahead = prefetch.then_some((edge, w.unwrap_or(&[])));
             for (b, out) in acc.chunks_mut(BLOCK).enumerate() {
-                sum_block(
-                    out,
-                    x,
-                    (f, b * BLOCK),
-                    (index, edge),
-                    slots.clone(),
-                    w,
-                    ahead,
-                );
+                let (at, slots) = ((f, b * BLOCK), (index, slots.clone()));
+                match w {
+                    None => sum_block(out, x, at, slots, |_| 1.0, ahead),
+                    Some(w) => sum_block(out, x, at, slots, |k| w[edge[k] as usize], ahead),
+                }
             }
         }
     }
