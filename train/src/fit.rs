@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use burn::optim::record::OptimizerRecord;
 use burn::optim::{AdamConfig, ModuleOptimizer, decay::WeightDecayConfig};
-use burn::tensor::activation::{log_sigmoid, log_softmax};
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 use gnn_models::GraphModel;
+use gnn_models::kernels::softplus;
 use gnn_models::link::{Missing, recon_loss};
 use gnn_models::registry::DynModel;
 pub use gnn_models::registry::{FitConfig, LrDecay, Selection};
@@ -254,7 +255,6 @@ pub(crate) fn loss_sum(
             let logits = model.score_candidates(out.clone(), all, None, Missing::Tail)?;
             let positives = model.score_links(out, pos)?;
             // Σ_all softplus(s) + Σ_pos [w·softplus(−s) − softplus(s)], as a sum over pairs.
-            let softplus = |x: Tensor<1>| log_sigmoid(x.neg()).neg();
             let everyone = softplus(logits.reshape([n * n])).sum();
             let pos_part =
                 softplus(positives.clone().neg()).mul_scalar(*pos_weight) - softplus(positives);

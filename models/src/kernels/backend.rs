@@ -106,6 +106,10 @@ pub trait GraphKernels: Backend {
     /// ELU, `x` for `x > 0` and `α (eˣ − 1)` otherwise, in one pass (Burn's `elu` is five
     /// operations forward and more backward); any shape.
     fn elu(x: FloatTensor<Self>, alpha: f32) -> FloatTensor<Self>;
+
+    /// Softplus, `ln(1 + eˣ)`, in one parallel pass (Burn's `log_sigmoid(−x)` is several
+    /// operations, each on one thread on flex); any shape.
+    fn softplus(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// Every operation of a backend, from its [`KernelDevice`] computations.
@@ -158,6 +162,10 @@ macro_rules! device_kernels {
 
             fn elu(x: FloatTensor<Self>, alpha: f32) -> FloatTensor<Self> {
                 <Self as KernelDevice>::elu(&x, alpha)
+            }
+
+            fn softplus(x: FloatTensor<Self>) -> FloatTensor<Self> {
+                <Self as KernelDevice>::softplus(&x)
             }
         }
     };
@@ -297,6 +305,22 @@ impl<B: KernelDevice> Backward<B, 1> for EluBackward {
     }
 }
 
+/// The backward step of [`GraphKernels::softplus`]: it keeps the input.
+#[derive(Debug)]
+struct SoftplusBackward;
+
+impl<B: KernelDevice> Backward<B, 1> for SoftplusBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        if let Some(node) = node {
+            grads.register::<B>(node.id, B::softplus_backward(&ops.state, &g));
+        }
+    }
+}
+
 /// What the backward pass of [`GraphKernels::attention`] keeps: both inputs (to rebuild the
 /// scores' signs), the coefficients, the edges and the slope.
 #[derive(Debug, Clone)]
@@ -399,6 +423,12 @@ impl<B: KernelDevice + GraphKernels, C: CheckpointStrategy> GraphKernels for Aut
         let out = <B as KernelDevice>::elu(x.primitive(), alpha);
         let state = || (out.clone(), alpha);
         record::<B, C, _, 1>(EluBackward, [x.node()], out.clone(), state)
+    }
+
+    fn softplus(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let out = <B as KernelDevice>::softplus(x.primitive());
+        let state = || x.primitive().clone();
+        record::<B, C, _, 1>(SoftplusBackward, [x.node()], out, state)
     }
 
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {

@@ -358,6 +358,47 @@ fn elu_kernel<F: Float>(
     }
 }
 
+/// `ln(1 + eˣ)` as `max(x, 0) + ln(1 + e^{−|x|})`.
+#[cube(launch)]
+fn softplus_kernel<F: Float>(
+    x: &Tensor<F>,
+    out: &mut Tensor<F>,
+    len: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= len {
+        terminate!();
+    }
+    let v = x[ABSOLUTE_POS];
+    let tail = (F::new(1.0) + (F::new(0.0) - v.abs()).exp()).ln();
+    if v > F::new(0.0) {
+        out[ABSOLUTE_POS] = v + tail;
+    } else {
+        out[ABSOLUTE_POS] = tail;
+    }
+}
+
+/// Softplus's gradient from its input: `g σ(x)`, from `e^{−|x|}` on either side of 0.
+#[cube(launch)]
+fn softplus_backward_kernel<F: Float>(
+    x: &Tensor<F>,
+    g: &Tensor<F>,
+    out: &mut Tensor<F>,
+    len: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    if ABSOLUTE_POS >= len {
+        terminate!();
+    }
+    let v = x[ABSOLUTE_POS];
+    let e = (F::new(0.0) - v.abs()).exp();
+    if v >= F::new(0.0) {
+        out[ABSOLUTE_POS] = g[ABSOLUTE_POS] / (F::new(1.0) + e);
+    } else {
+        out[ABSOLUTE_POS] = g[ABSOLUTE_POS] * e / (F::new(1.0) + e);
+    }
+}
+
 /// ELU's gradient from its output: `g` where `y > 0`, else `g (y + α)`.
 #[cube(launch)]
 fn elu_backward_kernel<F: Float>(
@@ -701,6 +742,42 @@ impl KernelDevice for CubeBackend {
             len,
             alpha,
             dtype_to_storage_type(x.dtype),
+        );
+        out
+    }
+
+    fn softplus(x: &CubeTensor) -> CubeTensor {
+        let (x, out, len) = elementwise(x);
+        let Some((count, dim)) = grid(&x, len) else {
+            return out;
+        };
+        softplus_kernel::launch(
+            &x.client,
+            count,
+            dim,
+            x.clone().into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            len,
+            dtype_to_storage_type(x.dtype),
+        );
+        out
+    }
+
+    fn softplus_backward(x: &CubeTensor, g: &CubeTensor) -> CubeTensor {
+        let (g, out, len) = elementwise(g);
+        let x = into_contiguous(x.clone());
+        let Some((count, dim)) = grid(&g, len) else {
+            return out;
+        };
+        softplus_backward_kernel::launch(
+            &g.client,
+            count,
+            dim,
+            x.into_tensor_arg(),
+            g.clone().into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            len,
+            dtype_to_storage_type(g.dtype),
         );
         out
     }

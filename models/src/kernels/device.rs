@@ -151,6 +151,12 @@ pub trait KernelDevice: Backend {
     /// The gradient of [`elu`](KernelDevice::elu) from its output: `g` where `y > 0`, else
     /// `g (y + α)` (`= g α eˣ`).
     fn elu_backward(y: &FloatTensor<Self>, g: &FloatTensor<Self>, alpha: f32) -> FloatTensor<Self>;
+
+    /// `ln(1 + eˣ)`; any shape.
+    fn softplus(x: &FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The gradient of [`softplus`](KernelDevice::softplus) from its input: `g σ(x)`.
+    fn softplus_backward(x: &FloatTensor<Self>, g: &FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// A concrete CPU backend whose float tensors can be read as host `f32` values.
@@ -389,6 +395,21 @@ macro_rules! host_device {
             ) -> FloatTensor<Self> {
                 let out = Self::with_values(y, |yv| {
                     Self::with_values(g, |gv| host::elu_backward(yv, gv, alpha))
+                });
+                Self::from_values(out, g.shape(), g)
+            }
+
+            fn softplus(x: &FloatTensor<Self>) -> FloatTensor<Self> {
+                let out = Self::with_values(x, host::softplus);
+                Self::from_values(out, x.shape(), x)
+            }
+
+            fn softplus_backward(
+                x: &FloatTensor<Self>,
+                g: &FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                let out = Self::with_values(x, |xv| {
+                    Self::with_values(g, |gv| host::softplus_backward(xv, gv))
                 });
                 Self::from_values(out, g.shape(), g)
             }

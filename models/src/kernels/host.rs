@@ -679,6 +679,39 @@ on_avx2!(fn elu_backward_chunk_on = elu_backward_chunk(
     alpha: f32,
 ));
 
+/// `softplus(x) = ln(1 + eˣ)`, as `max(x, 0) + ln(1 + e^{−|x|})` (no overflow), in parallel.
+pub fn softplus(x: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0f32; x.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(out, x)| {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = v.max(0.0) + (-v.abs()).exp().ln_1p();
+            }
+        });
+    out
+}
+
+/// Softplus's gradient from its input: `g σ(x)`, `σ(x) = 1 / (1 + e^{−x})` computed from
+/// `e^{−|x|}` on either side of 0 (no overflow).
+pub fn softplus_backward(x: &[f32], g: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0f32; g.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
+        .for_each(|(out, (x, g))| {
+            for (o, (&x, &g)) in out.iter_mut().zip(x.iter().zip(g)) {
+                let e = (-x.abs()).exp();
+                let sigmoid = if x >= 0.0 {
+                    1.0 / (1.0 + e)
+                } else {
+                    e / (1.0 + e)
+                };
+                *o = g * sigmoid;
+            }
+        });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -132,6 +132,19 @@ pub fn elu<const D: usize>(x: Tensor<D>, alpha: f64) -> Tensor<D> {
     ))
 }
 
+/// Softplus, `ln(1 + eˣ)` (`−log σ(−x)`, Burn's `log_sigmoid(x.neg()).neg()`): one parallel
+/// pass forward and one backward where the kernels serve the device ([`fused_on`], `f32`),
+/// Burn's composition elsewhere.
+///
+/// # Shapes
+/// - `x`: any; output: the same
+pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !fused_on(&x.device()) || x.dtype() != DType::F32 {
+        return burn::tensor::activation::log_sigmoid(x.neg()).neg();
+    }
+    Tensor::from_dispatch(<Dispatch as GraphKernels>::softplus(x.into_dispatch()))
+}
+
 /// GAT's attention coefficients fused: `softmax_{j → i}(LeakyReLU(a_src[j] + a_dst[i]))` per
 /// head, one pass over each target's edges; `Err` with the inputs where the kernels do not
 /// serve them or they do not fit the graph.
@@ -516,6 +529,37 @@ mod tests {
             assert_close(&g, &g_ref, 1e-6, &format!("{device:?}: ∂elu"));
         }
         check_gradient("elu", &seeded_values(24, 33), [4, 6], |x| elu(x, 1.0));
+    }
+
+    #[test]
+    fn fused_softplus_matches_burns_forward_and_backward() {
+        // Both sides of 0, 0 itself, and magnitudes where e^x overflows or vanishes.
+        let mut v: Vec<f32> = seeded_values(300, 34).iter().map(|x| 8.0 * x).collect();
+        v[3] = 0.0;
+        v[4] = 95.0;
+        v[5] = -95.0;
+        for device in kernel_devices() {
+            let d = device.clone().autodiff();
+            let r = tensor2(&seeded_values(300, 35), [30, 10], &d);
+            let run = |fused: bool| {
+                let x = tensor2(&v, [30, 10], &d).require_grad();
+                let y = match fused {
+                    true => softplus(x.clone()),
+                    false => burn::tensor::activation::log_sigmoid(x.clone().neg()).neg(),
+                };
+                let grads = (y.clone() * r.clone()).sum().backward();
+                (to_vec(y), to_vec(x.grad(&grads).unwrap()))
+            };
+            let ((y, g), (y_ref, g_ref)) = (run(true), run(false));
+            assert_close(&y, &y_ref, 1e-6, &format!("{device:?}: softplus"));
+            assert_close(&g, &g_ref, 1e-6, &format!("{device:?}: ∂softplus"));
+            assert!(
+                y.iter().chain(&g).all(|v| v.is_finite()),
+                "{device:?}: finite"
+            );
+            assert_eq!(y[4], 95.0, "{device:?}: softplus(95)");
+        }
+        check_gradient("softplus", &seeded_values(24, 36), [4, 6], softplus);
     }
 
     #[test]
