@@ -634,11 +634,7 @@ fn expm1_nonpositive(x: f32) -> f32 {
 /// `y = x` for `x > 0`, `α (eˣ − 1)` otherwise (NaN stays NaN), in parallel.
 pub fn elu(x: &[f32], alpha: f32) -> Vec<f32> {
     let avx2 = has_avx2();
-    let mut out = vec![0.0f32; x.len()];
-    out.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(out, x)| elu_chunk_on(avx2, out, x, alpha));
-    out
+    map_chunks(x, |out, x| elu_chunk_on(avx2, out, x, alpha))
 }
 
 /// [`elu`] of one chunk.
@@ -655,11 +651,7 @@ on_avx2!(fn elu_chunk_on = elu_chunk(out: &mut [f32], x: &[f32], alpha: f32));
 /// ELU's gradient from its output `y`: `g` where `y > 0`, else `g (y + α)`.
 pub fn elu_backward(y: &[f32], g: &[f32], alpha: f32) -> Vec<f32> {
     let avx2 = has_avx2();
-    let mut out = vec![0.0f32; g.len()];
-    out.par_chunks_mut(CHUNK)
-        .zip(y.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
-        .for_each(|(out, (y, g))| elu_backward_chunk_on(avx2, out, (y, g), alpha));
-    out
+    map_chunk_pairs(y, g, |out, yg| elu_backward_chunk_on(avx2, out, yg, alpha))
 }
 
 /// [`elu_backward`] of one chunk.
@@ -681,34 +673,49 @@ on_avx2!(fn elu_backward_chunk_on = elu_backward_chunk(
 
 /// `softplus(x) = ln(1 + eˣ)`, as `max(x, 0) + ln(1 + e^{−|x|})` (no overflow), in parallel.
 pub fn softplus(x: &[f32]) -> Vec<f32> {
-    let mut out = vec![0.0f32; x.len()];
-    out.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(out, x)| {
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = v.max(0.0) + (-v.abs()).exp().ln_1p();
-            }
-        });
-    out
+    map_chunks(x, |out, x| {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = v.max(0.0) + (-v.abs()).exp().ln_1p();
+        }
+    })
 }
 
 /// Softplus's gradient from its input: `g σ(x)`, `σ(x) = 1 / (1 + e^{−x})` computed from
 /// `e^{−|x|}` on either side of 0 (no overflow).
 pub fn softplus_backward(x: &[f32], g: &[f32]) -> Vec<f32> {
-    let mut out = vec![0.0f32; g.len()];
+    map_chunk_pairs(x, g, |out, (x, g)| {
+        for (o, (&x, &g)) in out.iter_mut().zip(x.iter().zip(g)) {
+            let e = (-x.abs()).exp();
+            let sigmoid = if x >= 0.0 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            };
+            *o = g * sigmoid;
+        }
+    })
+}
+
+/// An element-wise map of `x` in parallel, [`CHUNK`] values a task: `chunk(out, x)` fills
+/// one chunk of the output from the same chunk of `x`.
+fn map_chunks(x: &[f32], chunk: impl Fn(&mut [f32], &[f32]) + Sync) -> Vec<f32> {
+    let mut out = vec![0.0f32; x.len()];
     out.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
-        .for_each(|(out, (x, g))| {
-            for (o, (&x, &g)) in out.iter_mut().zip(x.iter().zip(g)) {
-                let e = (-x.abs()).exp();
-                let sigmoid = if x >= 0.0 {
-                    1.0 / (1.0 + e)
-                } else {
-                    e / (1.0 + e)
-                };
-                *o = g * sigmoid;
-            }
-        });
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(out, x)| chunk(out, x));
+    out
+}
+
+/// [`map_chunks`] of two inputs of one length, chunk by chunk.
+fn map_chunk_pairs(
+    a: &[f32],
+    b: &[f32],
+    chunk: impl Fn(&mut [f32], (&[f32], &[f32])) + Sync,
+) -> Vec<f32> {
+    let mut out = vec![0.0f32; b.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+        .for_each(|(out, ab)| chunk(out, ab));
     out
 }
 
