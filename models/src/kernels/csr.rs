@@ -13,16 +13,17 @@ use rayon::prelude::*;
 /// `other[k]`; a row's slots are in increasing edge id, so a sum over a row adds in one fixed
 /// order — the same on every run and for every thread count.
 ///
-/// Built by a stable counting sort: `O(E + R)` time, `12 E + 8 (R + 1)` bytes.
+/// Built by a stable counting sort: `O(E + R)` time, `16 E + 8 (R + 1)` bytes.
 ///
 /// # Shapes
-/// - `offsets`: `[R + 1]`, row `r` is `offsets[r]..offsets[r + 1]`; `other`, `edge`: `[E]`;
-///   `slot`: `[E]`, the inverse of `edge`
+/// - `offsets`: `[R + 1]`, row `r` is `offsets[r]..offsets[r + 1]`; `other`, `edge`,
+///   `slot_row` (the row of each slot): `[E]`; `slot`: `[E]`, the inverse of `edge`
 #[derive(Debug, Clone, PartialEq)]
 pub struct Csr {
     offsets: Vec<usize>,
     other: Vec<u32>,
     edge: Vec<u32>,
+    slot_row: Vec<u32>,
     slot: Vec<u32>,
 }
 
@@ -43,11 +44,12 @@ impl Csr {
         }
         let mut next = offsets[..rows].to_vec();
         let (mut slot_other, mut slot_edge) = (vec![0u32; row.len()], vec![0u32; row.len()]);
-        let mut slot = vec![0u32; row.len()];
+        let (mut slot_row, mut slot) = (vec![0u32; row.len()], vec![0u32; row.len()]);
         for (e, (&r, &o)) in row.iter().zip(other).enumerate() {
             let k = &mut next[r as usize];
             slot_other[*k] = o;
             slot_edge[*k] = e as u32;
+            slot_row[*k] = r;
             slot[e] = *k as u32;
             *k += 1;
         }
@@ -55,6 +57,7 @@ impl Csr {
             offsets,
             other: slot_other,
             edge: slot_edge,
+            slot_row,
             slot,
         }
     }
@@ -77,6 +80,12 @@ impl Csr {
     /// The edge id of every slot, `[E]`.
     pub fn edge(&self) -> &[u32] {
         &self.edge
+    }
+
+    /// The row of every slot, `[E]` (`k ∈ row(slot_row[k])`): where a loop over many rows'
+    /// slots at once stores each slot's sum.
+    pub fn slot_row(&self) -> &[u32] {
+        &self.slot_row
     }
 
     /// The slot of every edge, `[E]` (`slot[edge[k]] = k`).
@@ -219,6 +228,7 @@ mod tests {
             for k in slots {
                 assert_eq!(csr.other()[k], src[csr.edge()[k] as usize]);
                 assert_eq!(csr.slot()[csr.edge()[k] as usize] as usize, k);
+                assert_eq!(csr.slot_row()[k] as usize, r);
             }
         }
         assert!(csr.row(1).is_empty());
