@@ -65,6 +65,12 @@ fn axpy(acc: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
+/// `v` if `keep`, else `+0`, without a branch: `v`'s bits under an all-ones mask or zeros.
+#[inline(always)]
+fn kept(v: f32, keep: bool) -> f32 {
+    f32::from_bits(v.to_bits() & u32::from(keep).wrapping_neg())
+}
+
 /// Columns of a row summed at once, in registers ([`sum_columns`]).
 const BLOCK: usize = 16;
 
@@ -217,14 +223,10 @@ fn sum_columns_flat<const B: usize>(
     for k in slots {
         g.add(&mut sum, k, weight(k), &mut padded);
         store(slot_row[k] as usize - first, &sum);
-        // All ones while the next slot is in the same row, else zeros: `sum` cleared by a mask.
-        let keep = if slot_row.get(k + 1) == Some(&slot_row[k]) {
-            u32::MAX
-        } else {
-            0
-        };
+        // Kept while the next slot is in the same row, else cleared — by a mask, not a branch.
+        let same_row = slot_row.get(k + 1) == Some(&slot_row[k]);
         for s in sum.iter_mut() {
-            *s = f32::from_bits(s.to_bits() & keep);
+            *s = kept(*s, same_row);
         }
     }
 }
@@ -743,11 +745,8 @@ fn dropout_chunk(
     first: u64,
     (seed, threshold, scale): (u64, u64, f32),
 ) {
-    // Branch-free (a kept value's bits under an all-ones mask, a dropped one's under zeros): a
-    // random keep/drop branch mispredicts about every other value.
-    let keep = |u: u64, v: f32| {
-        f32::from_bits((v * scale).to_bits() & (u32::from(u < threshold)).wrapping_neg())
-    };
+    // Branch-free ([`kept`]): a random keep/drop branch mispredicts about every other value.
+    let keep = |u: u64, v: f32| kept(v * scale, u < threshold);
     let mut pairs = out.chunks_exact_mut(2);
     for (pair, (o, v)) in (&mut pairs).zip(x.chunks_exact(2)).enumerate() {
         let bits = draw(seed, first + pair as u64);
