@@ -80,7 +80,9 @@ pub trait GraphKernels: Backend {
     ) -> FloatTensor<Self>;
 
     /// Inverted dropout keeping each value with probability `keep`, by the counter-based mask
-    /// of `seed` (a SplitMix64 stream, 32 bits per value); any shape.
+    /// of `seed` (a 32-bit hash of each value's index and the seed, the same on every
+    /// backend: the same seed drops the same values on the CPU and the GPU); any shape, at
+    /// most `2³²` values.
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self>;
 
     /// GAT's attention coefficients: the LeakyReLU (slope `slope`) of `a_src[j] + a_dst[i]`

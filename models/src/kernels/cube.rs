@@ -303,7 +303,8 @@ fn max_backward_kernel<F: Float, I: Int>(
     }
 }
 
-/// A 32-bit integer hash (two multiply-xorshift rounds).
+/// A 32-bit integer hash (two multiply-xorshift rounds; the host's `mix`, so the CPU and the
+/// GPU draw the same dropout masks).
 #[cube]
 fn mix(x: u32) -> u32 {
     let mut x = x;
@@ -804,8 +805,8 @@ impl KernelDevice for CubeBackend {
 
     fn dropout(x: &CubeTensor, seed: u64, keep: f64) -> CubeTensor {
         let (x, out, len) = elementwise(x);
-        // Kept when a uniform 32-bit hash is below keep · 2^32.
-        let threshold = (keep * 4_294_967_296.0).min(u32::MAX as f64) as u32;
+        // Kept when a uniform 32-bit hash is below keep · 2^32: the host's threshold and hash.
+        let threshold = super::host::keep_threshold(keep);
         let Some((count, dim)) = grid(&x, len) else {
             return out;
         };

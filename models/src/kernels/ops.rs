@@ -88,7 +88,8 @@ pub(crate) fn softmax_at_targets(scores: Tensor<2>, graph: &Graph) -> Result<Ten
 /// Burn's [`Dropout`] layer applied to `x` — inverted dropout, only while training (an
 /// autodiff device and the layer's training flag on) — with, where the kernels serve the
 /// device ([`fused_on`]), a counter-based mask seeded by one draw from the device's random
-/// stream ([`GraphKernels::seeded_dropout`]; SplitMix64 on the CPU, a 32-bit hash on the GPU):
+/// stream ([`GraphKernels::seeded_dropout`]; a 32-bit hash of each value's index and the seed,
+/// the same on the CPU and the GPU):
 /// the same distribution as the layer's one Bernoulli sample per value drawn from the device's
 /// generator (which took ~30 % of a GCN step on a 10^6-edge graph with dense features), at a
 /// fraction of its cost, spread over the cores, bitwise the same for every thread count, and
@@ -103,7 +104,8 @@ pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
     if !layer.training.is_enabled() || !device.is_autodiff() || layer.prob == 0.0 {
         return x;
     }
-    if !fused_on(&device) || x.dtype() != DType::F32 {
+    // The mask indexes values with 32 bits.
+    if !fused_on(&device) || x.dtype() != DType::F32 || x.shape().num_elements() > 1 << 32 {
         return layer.forward(x);
     }
     // Three 30-bit draws (the device's int type may be 32-bit) make a 64-bit seed.
@@ -601,6 +603,27 @@ mod tests {
     fn dropout_backward_reuses_the_forward_mask_and_follows_the_device_seed() {
         for device in kernel_devices() {
             dropout_case(device.autodiff());
+        }
+    }
+
+    #[test]
+    fn the_same_seed_drops_the_same_values_on_every_device() {
+        // The host's mask and the GPU kernel's are one hash: bitwise the same output.
+        let x = seeded_values(400 * 100, 51);
+        let masked = |device: &Device| {
+            let x = tensor2(&x, [400, 100], device).into_dispatch();
+            let seed = 0xDEAD_BEEF_0123_4567;
+            let out: Tensor<2> =
+                Tensor::from_dispatch(<Dispatch as GraphKernels>::seeded_dropout(x, seed, 0.35));
+            let values = out.into_data().try_to_vec::<f32>().unwrap();
+            values.into_iter().map(f32::to_bits).collect::<Vec<_>>()
+        };
+        let devices = kernel_devices();
+        let first = masked(&devices[0]);
+        let kept = first.iter().filter(|&&b| b != 0).count() as f64 / first.len() as f64;
+        assert!((kept - 0.35).abs() < 0.01, "kept {kept}");
+        for device in &devices[1..] {
+            assert_eq!(masked(device), first, "{device:?} against {:?}", devices[0]);
         }
     }
 
