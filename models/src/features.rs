@@ -182,7 +182,7 @@ impl Features {
     /// - `w`: `[F, F']`; output: `[N, F']`
     pub fn matmul(self, w: Tensor<2>) -> Tensor<2> {
         match self {
-            Features::Dense(x) => x.matmul(w),
+            Features::Dense(x) => kernels::matmul(x, w),
             Features::Sparse(s) => weighted_sum(w, &s.entries.reweighted(s.values)),
             Features::Identity { .. } => w,
         }

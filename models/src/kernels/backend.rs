@@ -1,6 +1,6 @@
-//! The fused operations (row sums, softmax, GAT attention, dropout) as a Burn backend
-//! extension: on each backend the [`KernelDevice`] computations, and their backward passes,
-//! written by hand, for the autodiff wrapper.
+//! The fused operations (row sums, softmax, GAT attention, dropout, a dense product's weight
+//! gradient) as a Burn backend extension: on each backend the [`KernelDevice`] computations,
+//! and their backward passes, written by hand, for the autodiff wrapper.
 
 // Burn deprecates ndarray; the project still serves it, and the extension macro names it.
 #![allow(deprecated)]
@@ -12,6 +12,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
 
@@ -112,6 +113,14 @@ pub trait GraphKernels: Backend {
     /// Softplus, `ln(1 + eˣ)`, in one parallel pass (Burn's `log_sigmoid(−x)` is several
     /// operations, each on one thread on flex); any shape.
     fn softplus(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The dense product `x W` (Burn's), whose weight gradient `xᵀ g` is the backend's
+    /// [`weight_grad`](KernelDevice::weight_grad): on the host, Burn's product over parts of
+    /// the rows in parallel, where one product over all rows runs on one thread.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, K]`, `w`: `[K, M]`; output `[N, M]`
+    fn matmul(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// Every operation of a backend, from its [`KernelDevice`] computations.
@@ -168,6 +177,10 @@ macro_rules! device_kernels {
 
             fn softplus(x: FloatTensor<Self>) -> FloatTensor<Self> {
                 <Self as KernelDevice>::softplus(&x)
+            }
+
+            fn matmul(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+                Self::float_matmul(x, w)
             }
         }
     };
@@ -323,6 +336,31 @@ impl<B: KernelDevice> Backward<B, 1> for SoftplusBackward {
     }
 }
 
+/// The backward step of [`GraphKernels::matmul`]: it keeps `x` for `∂W` and `W` for `∂x`, each
+/// only when the other is tracked.
+#[derive(Debug)]
+struct MatmulBackward;
+
+impl<B: KernelDevice> Backward<B, 2> for MatmulBackward {
+    type State = (Option<FloatTensor<B>>, Option<FloatTensor<B>>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        let (x, w) = ops.state;
+        if let Some(node) = node_w
+            && let Some(x) = &x
+        {
+            grads.register::<B>(node.id, B::weight_grad(x, &g));
+        }
+        if let Some(node) = node_x
+            && let Some(w) = w
+        {
+            grads.register::<B>(node.id, B::float_matmul(g, B::float_transpose(w)));
+        }
+    }
+}
+
 /// What the backward pass of [`GraphKernels::attention`] keeps: both inputs (to rebuild the
 /// scores' signs), the coefficients, the edges and the slope.
 #[derive(Debug, Clone)]
@@ -431,6 +469,18 @@ impl<B: KernelDevice + GraphKernels, C: CheckpointStrategy> GraphKernels for Aut
         let out = <B as KernelDevice>::softplus(x.primitive());
         let state = || x.primitive().clone();
         record::<B, C, _, 1>(SoftplusBackward, [x.node()], out, state)
+    }
+
+    fn matmul(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        let out = B::float_matmul(x.primitive().clone(), w.primitive().clone());
+        // Each input is kept only for the other's gradient.
+        let state = || {
+            let keep = |t: &FloatTensor<Self>, other: &FloatTensor<Self>| {
+                other.is_tracked().then(|| t.primitive().clone())
+            };
+            (keep(&x, &w), keep(&w, &x))
+        };
+        record::<B, C, _, 2>(MatmulBackward, [x.node(), w.node()], out, state)
     }
 
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {

@@ -36,4 +36,4 @@ pub use csr::{Adjacency, Csr};
 pub use device::{HostFloat, KernelDevice};
 pub use host::{Read, prefetch_row};
 pub(crate) use ops::{attention, max_at_targets, softmax_at_targets, sum_at_targets};
-pub use ops::{dropout, elu, fused_on, softplus};
+pub use ops::{dropout, elu, fused_on, matmul, softplus};

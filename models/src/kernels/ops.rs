@@ -147,6 +147,21 @@ pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as GraphKernels>::softplus(x.into_dispatch()))
 }
 
+/// `x W`: Burn's product, with the weight gradient `xᵀ g` computed by the kernels where they
+/// serve the device ([`fused_on`], `f32`): on the host, Burn's product over parts of the rows
+/// (fixed by their number) in parallel, added in order — one product over all the rows runs on
+/// one thread. Burn's product and gradient elsewhere.
+///
+/// # Shapes
+/// - `x`: `[N, K]`, `w`: `[K, M]`; output `[N, M]`
+pub fn matmul(x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
+    if !fused_on(&x.device()) || x.dtype() != DType::F32 || w.dtype() != DType::F32 {
+        return x.matmul(w);
+    }
+    let out = <Dispatch as GraphKernels>::matmul(x.into_dispatch(), w.into_dispatch());
+    Tensor::from_dispatch(out)
+}
+
 /// GAT's attention coefficients fused: `softmax_{j → i}(LeakyReLU(a_src[j] + a_dst[i]))` per
 /// head, one pass over each target's edges; `Err` with the inputs where the kernels do not
 /// serve them or they do not fit the graph.
@@ -562,6 +577,67 @@ mod tests {
             assert_eq!(y[4], 95.0, "{device:?}: softplus(95)");
         }
         check_gradient("softplus", &seeded_values(24, 36), [4, 6], softplus);
+    }
+
+    #[test]
+    fn fused_matmul_matches_burns_forward_and_backward() {
+        // 20,000 rows: the weight gradient is summed in three parts.
+        let (n, k, m) = (20_000, 9, 7);
+        let (xv, wv) = (seeded_values(n * k, 41), seeded_values(k * m, 42));
+        for device in kernel_devices() {
+            let d = device.clone().autodiff();
+            let r = tensor2(&seeded_values(n * m, 44), [n, m], &d);
+            let run = |fused: bool| {
+                let x = tensor2(&xv, [n, k], &d).require_grad();
+                let w = tensor2(&wv, [k, m], &d).require_grad();
+                let y = match fused {
+                    true => matmul(x.clone(), w.clone()),
+                    false => x.clone().matmul(w.clone()),
+                };
+                let grads = (y.clone() * r.clone()).sum().backward();
+                let (dx, dw) = (x.grad(&grads).unwrap(), w.grad(&grads).unwrap());
+                [to_vec(y), to_vec(dx), to_vec(dw)]
+            };
+            let (got, want) = (run(true), run(false));
+            for (what, (a, b)) in ["y", "∂x", "∂W"].iter().zip(got.iter().zip(&want)) {
+                assert_close(a, b, 1e-5, &format!("{device:?}: {what}"));
+            }
+        }
+        let w = seeded_values(4 * 3, 45);
+        check_gradient("matmul: ∂x", &seeded_values(5 * 4, 46), [5, 4], |x| {
+            let w = tensor2(&w, [4, 3], &x.device());
+            matmul(x, w)
+        });
+        let x = seeded_values(5 * 4, 47);
+        check_gradient("matmul: ∂W", &w, [4, 3], |w| {
+            matmul(tensor2(&x, [5, 4], &w.device()), w)
+        });
+    }
+
+    #[test]
+    fn the_weight_gradient_is_bitwise_equal_for_any_thread_count() {
+        let (n, k, m) = (50_000, 12, 16);
+        let (xv, gv) = (seeded_values(n * k, 48), seeded_values(n * m, 49));
+        let d = Device::flex().autodiff();
+        let run = || {
+            let x = tensor2(&xv, [n, k], &d);
+            let w = tensor2(&seeded_values(k * m, 50), [k, m], &d).require_grad();
+            let grads = (matmul(x, w.clone()) * tensor2(&gv, [n, m], &d))
+                .sum()
+                .backward();
+            let values = to_vec(w.grad(&grads).unwrap());
+            values.into_iter().map(f32::to_bits).collect::<Vec<_>>()
+        };
+        let pool = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+        };
+        let one = pool(1).install(run);
+        for threads in [2, 3] {
+            assert_eq!(one, pool(threads).install(run), "1 and {threads} threads");
+        }
     }
 
     #[test]
