@@ -195,7 +195,7 @@ impl Features {
     pub fn linear(self, lin: &Linear) -> Tensor<2> {
         let out = self.matmul(lin.weight.val());
         match &lin.bias {
-            Some(b) => out + b.val().unsqueeze_dim(0),
+            Some(b) => kernels::add_bias(out, b.val()),
             None => out,
         }
     }

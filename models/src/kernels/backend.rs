@@ -1,5 +1,5 @@
-//! The fused operations (row sums, softmax, GAT attention, dropout, a dense product's weight
-//! gradient) as a Burn backend extension: on each backend the [`KernelDevice`] computations,
+//! The fused operations (row sums, softmax, GAT attention, dropout, a dense layer's weight
+//! and bias gradients) as a Burn backend extension: on each backend the [`KernelDevice`] computations,
 //! and their backward passes, written by hand, for the autodiff wrapper.
 
 // Burn deprecates ndarray; the project still serves it, and the extension macro names it.
@@ -121,6 +121,14 @@ pub trait GraphKernels: Backend {
     /// # Shapes
     /// - `x`: `[N, K]`, `w`: `[K, M]`; output `[N, M]`
     fn matmul(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `y + b`, the bias added to every row, with the bias gradient `Σ_r g[r]` the backend's
+    /// [`bias_grad`](KernelDevice::bias_grad): both in parallel on the host, where Burn's
+    /// broadcast add and its reduction run on one thread.
+    ///
+    /// # Shapes
+    /// - `y`: `[N, M]`, `b`: `[M]`; output `[N, M]`
+    fn add_bias(y: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// Every operation of a backend, from its [`KernelDevice`] computations.
@@ -181,6 +189,10 @@ macro_rules! device_kernels {
 
             fn matmul(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
                 Self::float_matmul(x, w)
+            }
+
+            fn add_bias(y: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+                <Self as KernelDevice>::add_bias(&y, &b)
             }
         }
     };
@@ -361,6 +373,25 @@ impl<B: KernelDevice> Backward<B, 2> for MatmulBackward {
     }
 }
 
+/// The backward step of [`GraphKernels::add_bias`]: `∂y = g`, `∂b = Σ_r g[r]`.
+#[derive(Debug)]
+struct BiasBackward;
+
+impl<B: KernelDevice> Backward<B, 2> for BiasBackward {
+    type State = ();
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_y, node_b] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        if let Some(node) = node_b {
+            grads.register::<B>(node.id, B::bias_grad(&g));
+        }
+        if let Some(node) = node_y {
+            grads.register::<B>(node.id, g);
+        }
+    }
+}
+
 /// What the backward pass of [`GraphKernels::attention`] keeps: both inputs (to rebuild the
 /// scores' signs), the coefficients, the edges and the slope.
 #[derive(Debug, Clone)]
@@ -481,6 +512,11 @@ impl<B: KernelDevice + GraphKernels, C: CheckpointStrategy> GraphKernels for Aut
             (keep(&x, &w), keep(&w, &x))
         };
         record::<B, C, _, 2>(MatmulBackward, [x.node(), w.node()], out, state)
+    }
+
+    fn add_bias(y: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        let out = <B as KernelDevice>::add_bias(y.primitive(), b.primitive());
+        record::<B, C, _, 2>(BiasBackward, [y.node(), b.node()], out, || ())
     }
 
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {

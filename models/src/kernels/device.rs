@@ -171,6 +171,29 @@ pub trait KernelDevice: Backend {
     fn weight_grad(x: &FloatTensor<Self>, g: &FloatTensor<Self>) -> FloatTensor<Self> {
         Self::float_matmul(Self::float_transpose(x.clone()), g.clone())
     }
+
+    /// `Σ_r g[r]`, the bias gradient of `y + b`: Burn's sum; the host's over [`row_parts`] in
+    /// parallel, added in order.
+    ///
+    /// # Shapes
+    /// - `g`: `[N, M]`; output `[M]`
+    fn bias_grad(g: &FloatTensor<Self>) -> FloatTensor<Self> {
+        let m = g.shape()[1];
+        Self::float_reshape(Self::float_sum_dim(g.clone(), 0), Shape::new([m]))
+    }
+
+    /// `y + b` with the bias `b` added to every row: Burn's broadcast; the host's in parallel
+    /// ([`add_bias`](host::add_bias)).
+    ///
+    /// # Shapes
+    /// - `y`: `[N, M]`, `b`: `[M]`; output `[N, M]`
+    fn add_bias(y: &FloatTensor<Self>, b: &FloatTensor<Self>) -> FloatTensor<Self> {
+        let m = b.shape()[0];
+        Self::float_add(
+            y.clone(),
+            Self::float_reshape(b.clone(), Shape::new([1, m])),
+        )
+    }
 }
 
 /// Rows a part of a host [`weight_grad`](KernelDevice::weight_grad) covers at least.
@@ -188,6 +211,22 @@ fn row_parts(n: usize) -> Vec<Range<usize>> {
     (0..parts)
         .map(|p| (p * rows).min(n)..((p + 1) * rows).min(n))
         .collect()
+}
+
+/// `Σ_p part(rows_p)` over the [`row_parts`] of `n` rows: the parts in parallel, their results
+/// added in part order.
+fn sum_over_parts<B: Backend>(
+    n: usize,
+    part: impl Fn(&Range<usize>) -> FloatTensor<B> + Sync + Send,
+) -> FloatTensor<B> {
+    let parts: Vec<_> = row_parts(n).par_iter().map(part).collect();
+    let sum = parts.into_iter().reduce(B::float_add);
+    sum.expect("row_parts gives one part at least")
+}
+
+/// Rows `rows` of the 2-D tensor `t` (a view where the backend allows).
+fn rows_of<B: Backend>(t: &FloatTensor<B>, rows: &Range<usize>) -> FloatTensor<B> {
+    B::float_slice(t.clone(), &[rows.clone().into(), Slice::full()])
 }
 
 /// A concrete CPU backend whose float tensors can be read as host `f32` values.
@@ -446,15 +485,26 @@ macro_rules! host_device {
             }
 
             fn weight_grad(x: &FloatTensor<Self>, g: &FloatTensor<Self>) -> FloatTensor<Self> {
-                let part = |rows: &Range<usize>| {
-                    let rows = |t: &FloatTensor<Self>| {
-                        Self::float_slice(t.clone(), &[rows.clone().into(), Slice::full()])
-                    };
-                    Self::float_matmul(Self::float_transpose(rows(x)), rows(g))
-                };
-                let parts: Vec<_> = row_parts(x.shape()[0]).par_iter().map(part).collect();
-                let sum = parts.into_iter().reduce(Self::float_add);
-                sum.expect("row_parts gives one part at least")
+                sum_over_parts::<Self>(x.shape()[0], |rows| {
+                    Self::float_matmul(
+                        Self::float_transpose(rows_of::<Self>(x, rows)),
+                        rows_of::<Self>(g, rows),
+                    )
+                })
+            }
+
+            fn bias_grad(g: &FloatTensor<Self>) -> FloatTensor<Self> {
+                let m = g.shape()[1];
+                let sum = sum_over_parts::<Self>(g.shape()[0], |rows| {
+                    Self::float_sum_dim(rows_of::<Self>(g, rows), 0)
+                });
+                Self::float_reshape(sum, Shape::new([m]))
+            }
+
+            fn add_bias(y: &FloatTensor<Self>, b: &FloatTensor<Self>) -> FloatTensor<Self> {
+                let out =
+                    Self::with_values(y, |yv| Self::with_values(b, |bv| host::add_bias(yv, bv)));
+                Self::from_values(out, y.shape(), y)
             }
         }
     };

@@ -162,6 +162,20 @@ pub fn matmul(x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
     Tensor::from_dispatch(out)
 }
 
+/// `y + b` with the bias added to every row, and its gradient `Σ_r g[r]`, in parallel on the
+/// host where the kernels serve the device ([`fused_on`], `f32`) — Burn's broadcast add and
+/// its reduction run on one thread; Burn's broadcast elsewhere.
+///
+/// # Shapes
+/// - `y`: `[N, M]`, `b`: `[M]`; output `[N, M]`
+pub fn add_bias(y: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    if !fused_on(&y.device()) || y.dtype() != DType::F32 || b.dtype() != DType::F32 {
+        return y + b.unsqueeze_dim(0);
+    }
+    let out = <Dispatch as GraphKernels>::add_bias(y.into_dispatch(), b.into_dispatch());
+    Tensor::from_dispatch(out)
+}
+
 /// GAT's attention coefficients fused: `softmax_{j → i}(LeakyReLU(a_src[j] + a_dst[i]))` per
 /// head, one pass over each target's edges; `Err` with the inputs where the kernels do not
 /// serve them or they do not fit the graph.
@@ -580,26 +594,37 @@ mod tests {
     }
 
     #[test]
-    fn fused_matmul_matches_burns_forward_and_backward() {
-        // 20,000 rows: the weight gradient is summed in three parts.
+    fn fused_dense_layer_matches_burns_forward_and_backward() {
+        // 20,000 rows: the weight and bias gradients are summed in three parts.
         let (n, k, m) = (20_000, 9, 7);
-        let (xv, wv) = (seeded_values(n * k, 41), seeded_values(k * m, 42));
+        let (xv, wv, bv) = (
+            seeded_values(n * k, 41),
+            seeded_values(k * m, 42),
+            seeded_values(m, 43),
+        );
         for device in kernel_devices() {
             let d = device.clone().autodiff();
             let r = tensor2(&seeded_values(n * m, 44), [n, m], &d);
             let run = |fused: bool| {
                 let x = tensor2(&xv, [n, k], &d).require_grad();
                 let w = tensor2(&wv, [k, m], &d).require_grad();
+                let b = Tensor::<1>::from_data(TensorData::new(bv.clone(), [m]), &d).require_grad();
                 let y = match fused {
-                    true => matmul(x.clone(), w.clone()),
-                    false => x.clone().matmul(w.clone()),
+                    true => add_bias(matmul(x.clone(), w.clone()), b.clone()),
+                    false => x.clone().matmul(w.clone()) + b.clone().unsqueeze_dim(0),
                 };
                 let grads = (y.clone() * r.clone()).sum().backward();
                 let (dx, dw) = (x.grad(&grads).unwrap(), w.grad(&grads).unwrap());
-                [to_vec(y), to_vec(dx), to_vec(dw)]
+                let db = b.grad(&grads).unwrap().into_data();
+                [
+                    to_vec(y),
+                    to_vec(dx),
+                    to_vec(dw),
+                    db.try_to_vec::<f32>().unwrap(),
+                ]
             };
             let (got, want) = (run(true), run(false));
-            for (what, (a, b)) in ["y", "∂x", "∂W"].iter().zip(got.iter().zip(&want)) {
+            for (what, (a, b)) in ["y", "∂x", "∂W", "∂b"].iter().zip(got.iter().zip(&want)) {
                 assert_close(a, b, 1e-5, &format!("{device:?}: {what}"));
             }
         }
@@ -612,20 +637,29 @@ mod tests {
         check_gradient("matmul: ∂W", &w, [4, 3], |w| {
             matmul(tensor2(&x, [5, 4], &w.device()), w)
         });
+        check_gradient("bias: ∂b", &seeded_values(3, 48), [1, 3], |b| {
+            let y = tensor2(&seeded_values(6 * 3, 49), [6, 3], &b.device());
+            add_bias(y, b.reshape([3]))
+        });
+        check_gradient("bias: ∂y", &seeded_values(6 * 3, 49), [6, 3], |y| {
+            let b = Tensor::<1>::from_data(TensorData::new(seeded_values(3, 48), [3]), &y.device());
+            add_bias(y, b)
+        });
     }
 
     #[test]
-    fn the_weight_gradient_is_bitwise_equal_for_any_thread_count() {
+    fn dense_layer_gradients_are_bitwise_equal_for_any_thread_count() {
         let (n, k, m) = (50_000, 12, 16);
         let (xv, gv) = (seeded_values(n * k, 48), seeded_values(n * m, 49));
         let d = Device::flex().autodiff();
         let run = || {
             let x = tensor2(&xv, [n, k], &d);
             let w = tensor2(&seeded_values(k * m, 50), [k, m], &d).require_grad();
-            let grads = (matmul(x, w.clone()) * tensor2(&gv, [n, m], &d))
-                .sum()
-                .backward();
-            let values = to_vec(w.grad(&grads).unwrap());
+            let b = Tensor::<1>::zeros([m], &d).require_grad();
+            let y = add_bias(matmul(x, w.clone()), b.clone());
+            let grads = (y * tensor2(&gv, [n, m], &d)).sum().backward();
+            let mut values = to_vec(w.grad(&grads).unwrap());
+            values.extend(b.grad(&grads).unwrap().into_data().iter::<f32>());
             values.into_iter().map(f32::to_bits).collect::<Vec<_>>()
         };
         let pool = |threads| {

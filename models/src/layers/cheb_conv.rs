@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::interop::{
     Import, PygParams, StateDict, export_bias, export_linear, import_bias, import_linear,
 };
+use crate::kernels;
 use crate::message_passing::{gather_rows, propagate_weighted, remove_self_loops, segment_sum};
 use crate::{Features, Graph};
 
@@ -208,7 +209,7 @@ impl ChebConv {
         let out = terms.fold(first, |acc, t| Some(acc.map_or(t.clone(), |a| a + t)));
         let out = out.unwrap_or_else(|| Tensor::zeros([graph.num_nodes(), 0], &graph.device()));
         match &self.bias {
-            Some(b) => out + b.val().unsqueeze_dim(0),
+            Some(b) => kernels::add_bias(out, b.val()),
             None => out,
         }
     }

@@ -235,7 +235,7 @@ pub(crate) fn finish_heads(
         out.mean_dim(1).reshape([n, c])
     };
     match bias {
-        Some(b) => out + b.val().unsqueeze_dim(0),
+        Some(b) => kernels::add_bias(out, b.val()),
         None => out,
     }
 }

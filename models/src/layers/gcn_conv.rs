@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::interop::{
     Import, PygParams, StateDict, export_bias, export_linear, import_bias, import_linear,
 };
+use crate::kernels;
 use crate::message_passing::{gcn_norm, propagate_weighted};
 use crate::{Features, Graph};
 
@@ -113,7 +114,7 @@ impl GcnConv {
         let graph = self.normalized_graph(graph);
         let out = propagate_weighted(x.into().linear(&self.lin), &graph);
         match &self.bias {
-            Some(b) => out + b.val().unsqueeze_dim(0),
+            Some(b) => kernels::add_bias(out, b.val()),
             None => out,
         }
     }

@@ -11,6 +11,7 @@ use crate::interop::{
     HostTensor, Import, PygParams, StateDict, export_linear, export_param, import_linear,
     import_param,
 };
+use crate::kernels;
 use crate::message_passing::{Aggregation, EdgeInputs, MessagePassing, aggregate_sources};
 use crate::{Features, Graph, GraphError};
 
@@ -116,7 +117,7 @@ impl GinConv {
         let h = x.matmul(self.nn0.weight.val());
         let z = self.own(h.clone()) + aggregate_sources(h, graph, Aggregation::Sum);
         let z = match &self.nn0.bias {
-            Some(b) => z + b.val().unsqueeze_dim(0),
+            Some(b) => kernels::add_bias(z, b.val()),
             None => z,
         };
         Ok(self.nn2.forward(relu(z)))

@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor};
 use crate::interop::{
     Import, PygParams, StateDict, export_bias, export_linear, import_bias, import_linear,
 };
+use crate::kernels;
 use crate::message_passing::{Aggregation, aggregate, gather_src};
 use crate::{Graph, GraphError};
 
@@ -115,7 +116,7 @@ impl NnConv {
             out = out + lin.forward(x);
         }
         match &self.bias {
-            Some(b) => out + b.val().unsqueeze_dim(0),
+            Some(b) => kernels::add_bias(out, b.val()),
             None => out,
         }
     }

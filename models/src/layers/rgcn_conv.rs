@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::interop::{
     HostTensor, Import, PygParams, StateDict, export_bias, export_param, import_bias, import_param,
 };
+use crate::kernels;
 use crate::message_passing::{Aggregation, aggregate, propagate_weighted};
 use crate::{Features, Graph, GraphError};
 
@@ -326,7 +327,7 @@ impl RgcnConv {
             out = out + x.matmul(root.val());
         }
         match &self.bias {
-            Some(b) => out + b.val().unsqueeze_dim(0),
+            Some(b) => kernels::add_bias(out, b.val()),
             None => out,
         }
     }

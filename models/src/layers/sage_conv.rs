@@ -7,6 +7,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::interop::{Import, PygParams, StateDict, export_linear, import_linear};
+use crate::kernels;
 use crate::message_passing::{Aggregation, aggregate_sources};
 use crate::{BipartiteGraph, Features, Graph};
 
@@ -135,7 +136,7 @@ impl SageConv {
             (None, true) if !dense || before <= after => {
                 let out = neighbourhood(x_src.matmul(self.lin_l.weight.val()));
                 match &self.lin_l.bias {
-                    Some(b) => out + b.val().unsqueeze_dim(0),
+                    Some(b) => kernels::add_bias(out, b.val()),
                     None => out,
                 }
             }
