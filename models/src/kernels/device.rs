@@ -162,9 +162,10 @@ pub trait KernelDevice: Backend {
     fn softplus_backward(x: &FloatTensor<Self>, g: &FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// `xᵀ g`, the weight gradient of `y = x W`: Burn's product of the transpose. The host's
-    /// runs it over [`row_parts`] of the rows in parallel and adds the parts in order (one
-    /// product over 10^5 rows into a `[K, M]` output runs on one thread: the largest serial
-    /// part of a two-thread GCN step on a graph of that size with dense features).
+    /// runs it over parts of the rows (at most 16 of at least 8,192 rows, by their number
+    /// alone) in parallel and adds the parts in order: one product over 10^5 rows into a
+    /// `[K, M]` output runs on one thread, the largest serial part of a two-thread GCN step on
+    /// a graph of that size with dense features.
     ///
     /// # Shapes
     /// - `x`: `[N, K]`, `g`: `[N, M]`; output `[K, M]`
@@ -172,8 +173,8 @@ pub trait KernelDevice: Backend {
         Self::float_matmul(Self::float_transpose(x.clone()), g.clone())
     }
 
-    /// `Σ_r g[r]`, the bias gradient of `y + b`: Burn's sum; the host's over [`row_parts`] in
-    /// parallel, added in order.
+    /// `Σ_r g[r]`, the bias gradient of `y + b`: Burn's sum; the host's over the same parts of
+    /// the rows as [`weight_grad`](KernelDevice::weight_grad)'s, in parallel, added in order.
     ///
     /// # Shapes
     /// - `g`: `[N, M]`; output `[M]`
@@ -182,8 +183,8 @@ pub trait KernelDevice: Backend {
         Self::float_reshape(Self::float_sum_dim(g.clone(), 0), Shape::new([m]))
     }
 
-    /// `y + b` with the bias `b` added to every row: Burn's broadcast; the host's in parallel
-    /// ([`add_bias`](host::add_bias)).
+    /// `y + b` with the bias `b` added to every row: Burn's broadcast; the host's in parallel,
+    /// written once into fresh memory.
     ///
     /// # Shapes
     /// - `y`: `[N, M]`, `b`: `[M]`; output `[N, M]`
