@@ -192,7 +192,7 @@ macro_rules! device_kernels {
             }
 
             fn add_bias(y: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
-                <Self as KernelDevice>::add_bias(&y, &b)
+                <Self as KernelDevice>::add_bias(y, &b)
             }
         }
     };
@@ -515,8 +515,10 @@ impl<B: KernelDevice + GraphKernels, C: CheckpointStrategy> GraphKernels for Aut
     }
 
     fn add_bias(y: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
-        let out = <B as KernelDevice>::add_bias(y.primitive(), b.primitive());
-        record::<B, C, _, 2>(BiasBackward, [y.node(), b.node()], out, || ())
+        // The backward pass keeps nothing, so `y`'s buffer can become the output.
+        let nodes = [y.node(), b.node()];
+        let out = <B as KernelDevice>::add_bias(y.into_primitive(), b.primitive());
+        record::<B, C, _, 2>(BiasBackward, nodes, out, || ())
     }
 
     fn seeded_dropout(x: FloatTensor<Self>, seed: u64, keep: f64) -> FloatTensor<Self> {

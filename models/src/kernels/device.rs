@@ -184,16 +184,13 @@ pub trait KernelDevice: Backend {
     }
 
     /// `y + b` with the bias `b` added to every row: Burn's broadcast; the host's in parallel,
-    /// written once into fresh memory.
+    /// in `y`'s own buffer where `y` holds it alone ([`HostFloat::update_values`]).
     ///
     /// # Shapes
     /// - `y`: `[N, M]`, `b`: `[M]`; output `[N, M]`
-    fn add_bias(y: &FloatTensor<Self>, b: &FloatTensor<Self>) -> FloatTensor<Self> {
+    fn add_bias(y: FloatTensor<Self>, b: &FloatTensor<Self>) -> FloatTensor<Self> {
         let m = b.shape()[0];
-        Self::float_add(
-            y.clone(),
-            Self::float_reshape(b.clone(), Shape::new([1, m])),
-        )
+        Self::float_add(y, Self::float_reshape(b.clone(), Shape::new([1, m])))
     }
 }
 
@@ -235,6 +232,15 @@ pub trait HostFloat: Backend {
     /// Runs `f` on `x`'s values in row-major order.
     fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R;
 
+    /// `x` with its values (row-major) changed in place by `f`, where `x` holds them alone in
+    /// one contiguous buffer (flex); else `x` back, untouched (the default).
+    fn update_values(
+        x: FloatTensor<Self>,
+        _f: impl FnOnce(&mut [f32]),
+    ) -> Result<FloatTensor<Self>, FloatTensor<Self>> {
+        Err(x)
+    }
+
     /// A tensor of `values` in row-major order, on `like`'s device.
     fn from_values(
         values: Vec<f32>,
@@ -246,6 +252,21 @@ pub trait HostFloat: Backend {
 }
 
 impl HostFloat for Flex {
+    fn update_values(
+        mut x: FloatTensor<Self>,
+        f: impl FnOnce(&mut [f32]),
+    ) -> Result<FloatTensor<Self>, FloatTensor<Self>> {
+        let n = x.shape().num_elements();
+        let whole = x.layout().is_contiguous() && x.layout().start_offset() == 0;
+        match x.try_storage_mut::<f32>().filter(|v| whole && v.len() >= n) {
+            Some(values) => {
+                f(&mut values[..n]);
+                Ok(x)
+            }
+            None => Err(x),
+        }
+    }
+
     fn with_values<R>(x: &FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R {
         match x.as_slice::<f32>() {
             Some(values) => f(values),
@@ -502,10 +523,14 @@ macro_rules! host_device {
                 Self::float_reshape(sum, Shape::new([m]))
             }
 
-            fn add_bias(y: &FloatTensor<Self>, b: &FloatTensor<Self>) -> FloatTensor<Self> {
-                let out =
-                    Self::with_values(y, |yv| Self::with_values(b, |bv| host::add_bias(yv, bv)));
-                Self::from_values(out, y.shape(), y)
+            fn add_bias(y: FloatTensor<Self>, b: &FloatTensor<Self>) -> FloatTensor<Self> {
+                Self::with_values(b, |bv| {
+                    Self::update_values(y, |yv| host::add_bias(yv, bv)).unwrap_or_else(|y| {
+                        let mut out = Self::with_values(&y, <[f32]>::to_vec);
+                        host::add_bias(&mut out, bv);
+                        Self::from_values(out, y.shape(), &y)
+                    })
+                })
             }
         }
     };
