@@ -162,10 +162,10 @@ pub trait KernelDevice: Backend {
     fn softplus_backward(x: &FloatTensor<Self>, g: &FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// `xᵀ g`, the weight gradient of `y = x W`: Burn's product of the transpose. The host's
-    /// runs it over parts of the rows (at most 16 of at least 8,192 rows, by their number
-    /// alone) in parallel and adds the parts in order: one product over 10^5 rows into a
-    /// `[K, M]` output runs on one thread, the largest serial part of a two-thread GCN step on
-    /// a graph of that size with dense features.
+    /// runs it, for outputs of at most 64 · 64 values, over parts of the rows (at most 16 of at
+    /// least 8,192 rows, by their number alone) in parallel and adds the parts in order: one
+    /// product over 10^5 rows into so small an output runs on one thread, the largest serial
+    /// part of a two-thread GCN step on a graph of that size with dense features.
     ///
     /// # Shapes
     /// - `x`: `[N, K]`, `g`: `[N, M]`; output `[K, M]`
@@ -193,6 +193,12 @@ pub trait KernelDevice: Backend {
         Self::float_add(y, Self::float_reshape(b.clone(), Shape::new([1, m])))
     }
 }
+
+/// Output values (`K · M`) up to which a host [`weight_grad`](KernelDevice::weight_grad) is
+/// summed over parts of the rows: Burn's product splits a larger output between the threads
+/// itself, and parts only add their copies and sums there (a sampled SAGE epoch at two threads
+/// was slower with `[128, 256]` gradients in parts).
+const SPLIT_UP_TO: usize = 64 * 64;
 
 /// Rows a part of a host [`weight_grad`](KernelDevice::weight_grad) covers at least.
 const PART_ROWS: usize = 8192;
@@ -507,6 +513,10 @@ macro_rules! host_device {
             }
 
             fn weight_grad(x: &FloatTensor<Self>, g: &FloatTensor<Self>) -> FloatTensor<Self> {
+                if x.shape()[1] * g.shape()[1] > SPLIT_UP_TO {
+                    let xt = Self::float_transpose(x.clone());
+                    return Self::float_matmul(xt, g.clone());
+                }
                 sum_over_parts::<Self>(x.shape()[0], |rows| {
                     Self::float_matmul(
                         Self::float_transpose(rows_of::<Self>(x, rows)),
