@@ -28,6 +28,14 @@ pub fn gpu_devices() -> Vec<Device> {
     .collect()
 }
 
+/// A rayon pool of `threads` threads, for tests that compare results across thread counts.
+pub fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+}
+
 /// `n` deterministic pseudo-random values in `[-1, 1)` (distinct with high probability).
 pub fn seeded_values(n: usize, seed: u64) -> Vec<f32> {
     let mut state = seed

@@ -1,6 +1,6 @@
 //! The fused operations (row sums, softmax, GAT attention, dropout, a dense layer's weight
-//! and bias gradients) as a Burn backend extension: on each backend the [`KernelDevice`] computations,
-//! and their backward passes, written by hand, for the autodiff wrapper.
+//! and bias gradients) as a Burn backend extension: on each backend the [`KernelDevice`]
+//! computations, and their backward passes, written by hand, for the autodiff wrapper.
 
 // Burn deprecates ndarray; the project still serves it, and the extension macro names it.
 #![allow(deprecated)]
@@ -115,8 +115,9 @@ pub trait GraphKernels: Backend {
     fn softplus(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// The dense product `x W` (Burn's), whose weight gradient `xᵀ g` is the backend's
-    /// [`weight_grad`](KernelDevice::weight_grad): on the host, Burn's product over parts of
-    /// the rows in parallel, where one product over all rows runs on one thread.
+    /// [`weight_grad`](KernelDevice::weight_grad): on the host, for small outputs, Burn's
+    /// product over parts of the rows in parallel, where one product over all rows runs on one
+    /// thread.
     ///
     /// # Shapes
     /// - `x`: `[N, K]`, `w`: `[K, M]`; output `[N, M]`

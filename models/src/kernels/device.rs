@@ -170,7 +170,7 @@ pub trait KernelDevice: Backend {
     /// # Shapes
     /// - `x`: `[N, K]`, `g`: `[N, M]`; output `[K, M]`
     fn weight_grad(x: &FloatTensor<Self>, g: &FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::float_matmul(Self::float_transpose(x.clone()), g.clone())
+        transposed_product::<Self>(x, g)
     }
 
     /// `Σ_r g[r]`, the bias gradient of `y + b`: Burn's sum; the host's over the same parts of
@@ -226,6 +226,11 @@ fn sum_over_parts<B: Backend>(
     let parts: Vec<_> = row_parts(n).par_iter().map(part).collect();
     let sum = parts.into_iter().reduce(B::float_add);
     sum.expect("row_parts gives one part at least")
+}
+
+/// Burn's `xᵀ g`.
+fn transposed_product<B: Backend>(x: &FloatTensor<B>, g: &FloatTensor<B>) -> FloatTensor<B> {
+    B::float_matmul(B::float_transpose(x.clone()), g.clone())
 }
 
 /// Rows `rows` of the 2-D tensor `t` (a view where the backend allows).
@@ -514,14 +519,10 @@ macro_rules! host_device {
 
             fn weight_grad(x: &FloatTensor<Self>, g: &FloatTensor<Self>) -> FloatTensor<Self> {
                 if x.shape()[1] * g.shape()[1] > SPLIT_UP_TO {
-                    let xt = Self::float_transpose(x.clone());
-                    return Self::float_matmul(xt, g.clone());
+                    return transposed_product::<Self>(x, g);
                 }
                 sum_over_parts::<Self>(x.shape()[0], |rows| {
-                    Self::float_matmul(
-                        Self::float_transpose(rows_of::<Self>(x, rows)),
-                        rows_of::<Self>(g, rows),
-                    )
+                    transposed_product::<Self>(&rows_of::<Self>(x, rows), &rows_of::<Self>(g, rows))
                 })
             }
 

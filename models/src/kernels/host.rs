@@ -923,7 +923,7 @@ fn map_chunk_pairs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::seeded_values;
+    use crate::testing::{pool, seeded_values};
 
     /// A graph with repeated edges, an empty row and a hub.
     fn edges() -> (Vec<u32>, Vec<u32>) {
@@ -1172,13 +1172,8 @@ mod tests {
         let csr = Csr::group(&dst, &src, n);
         let x = seeded_values(n * f, 5);
         let w = seeded_values(e, 7);
-        let run = |threads| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| row_sums(&csr, n, &x, f, Some(&w), 1, Read::Other))
-        };
+        let run =
+            |threads| pool(threads).install(|| row_sums(&csr, n, &x, f, Some(&w), 1, Read::Other));
         let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
         let one = bits(run(1));
         for threads in [2, 3, 8] {

@@ -148,9 +148,10 @@ pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 }
 
 /// `x W`: Burn's product, with the weight gradient `xᵀ g` computed by the kernels where they
-/// serve the device ([`fused_on`], `f32`): on the host, Burn's product over parts of the rows
-/// (fixed by their number) in parallel, added in order — one product over all the rows runs on
-/// one thread. Burn's product and gradient elsewhere.
+/// serve the device ([`fused_on`], `f32`): on the host, for outputs of at most 64 · 64 values,
+/// Burn's product over parts of the rows (fixed by their number) in parallel, added in order —
+/// one product over all the rows into so small an output runs on one thread. Burn's product and
+/// gradient elsewhere.
 ///
 /// # Shapes
 /// - `x`: `[N, K]`, `w`: `[K, M]`; output `[N, M]`
@@ -526,12 +527,6 @@ mod tests {
             };
             (bits(out), bits(x.grad(&grads).unwrap()))
         };
-        let pool = |threads| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-        };
         let one = pool(1).install(run);
         assert_eq!(one, pool(1).install(run), "two runs");
         assert_eq!(one, pool(2).install(run), "1 and 2 threads");
@@ -608,7 +603,7 @@ mod tests {
             let run = |fused: bool| {
                 let x = tensor2(&xv, [n, k], &d).require_grad();
                 let w = tensor2(&wv, [k, m], &d).require_grad();
-                let b = Tensor::<1>::from_data(TensorData::new(bv.clone(), [m]), &d).require_grad();
+                let b = tensor1(&bv, &d).require_grad();
                 let y = match fused {
                     true => add_bias(matmul(x.clone(), w.clone()), b.clone()),
                     false => x.clone().matmul(w.clone()) + b.clone().unsqueeze_dim(0),
@@ -642,7 +637,7 @@ mod tests {
             add_bias(y, b.reshape([3]))
         });
         check_gradient("bias: ∂y", &seeded_values(6 * 3, 49), [6, 3], |y| {
-            let b = Tensor::<1>::from_data(TensorData::new(seeded_values(3, 48), [3]), &y.device());
+            let b = tensor1(&seeded_values(3, 48), &y.device());
             add_bias(y, b)
         });
     }
@@ -661,12 +656,6 @@ mod tests {
             let mut values = to_vec(w.grad(&grads).unwrap());
             values.extend(b.grad(&grads).unwrap().into_data().iter::<f32>());
             values.into_iter().map(f32::to_bits).collect::<Vec<_>>()
-        };
-        let pool = |threads| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
         };
         let one = pool(1).install(run);
         for threads in [2, 3] {
