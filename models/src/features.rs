@@ -194,10 +194,7 @@ impl Features {
     /// - output: `[N, F']`
     pub fn linear(self, lin: &Linear) -> Tensor<2> {
         let out = self.matmul(lin.weight.val());
-        match &lin.bias {
-            Some(b) => kernels::add_bias(out, b.val()),
-            None => out,
-        }
+        kernels::plus_bias(out, lin.bias.as_ref())
     }
 
     /// The first `n` rows (`n ≤ N`): a bipartite layer's target features, which in a sampled

@@ -36,4 +36,4 @@ pub use csr::{Adjacency, Csr};
 pub use device::{HostFloat, KernelDevice};
 pub use host::{Read, prefetch_row};
 pub use ops::{add_bias, dropout, elu, fused_on, matmul, softplus};
-pub(crate) use ops::{attention, max_at_targets, softmax_at_targets, sum_at_targets};
+pub(crate) use ops::{attention, max_at_targets, plus_bias, softmax_at_targets, sum_at_targets};

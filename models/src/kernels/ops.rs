@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use burn::backend::Dispatch;
+use burn::module::Param;
 use burn::nn::Dropout;
 use burn::tensor::{DType, Device, Distribution, Int, Tensor};
 use burn_dispatch::DispatchDevice;
@@ -175,6 +176,17 @@ pub fn add_bias(y: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
     }
     let out = <Dispatch as GraphKernels>::add_bias(y.into_dispatch(), b.into_dispatch());
     Tensor::from_dispatch(out)
+}
+
+/// [`add_bias`] of a layer's optional bias parameter: `y + b`, or `y` for a layer without one.
+///
+/// # Shapes
+/// - `y`: `[N, M]`, `bias`: `[M]`; output `[N, M]`
+pub(crate) fn plus_bias(y: Tensor<2>, bias: Option<&Param<Tensor<1>>>) -> Tensor<2> {
+    match bias {
+        Some(b) => add_bias(y, b.val()),
+        None => y,
+    }
 }
 
 /// GAT's attention coefficients fused: `softmax_{j → i}(LeakyReLU(a_src[j] + a_dst[i]))` per

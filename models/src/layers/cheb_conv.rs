@@ -208,10 +208,7 @@ impl ChebConv {
         let first = terms.next();
         let out = terms.fold(first, |acc, t| Some(acc.map_or(t.clone(), |a| a + t)));
         let out = out.unwrap_or_else(|| Tensor::zeros([graph.num_nodes(), 0], &graph.device()));
-        match &self.bias {
-            Some(b) => kernels::add_bias(out, b.val()),
-            None => out,
-        }
+        kernels::plus_bias(out, self.bias.as_ref())
     }
 }
 

@@ -234,10 +234,7 @@ pub(crate) fn finish_heads(
     } else {
         out.mean_dim(1).reshape([n, c])
     };
-    match bias {
-        Some(b) => kernels::add_bias(out, b.val()),
-        None => out,
-    }
+    kernels::plus_bias(out, bias)
 }
 
 impl PygParams for GatConv {

@@ -113,10 +113,7 @@ impl GcnConv {
     pub fn forward(&self, x: impl Into<Features>, graph: &Graph) -> Tensor<2> {
         let graph = self.normalized_graph(graph);
         let out = propagate_weighted(x.into().linear(&self.lin), &graph);
-        match &self.bias {
-            Some(b) => kernels::add_bias(out, b.val()),
-            None => out,
-        }
+        kernels::plus_bias(out, self.bias.as_ref())
     }
 }
 

@@ -116,10 +116,7 @@ impl GinConv {
         }
         let h = x.matmul(self.nn0.weight.val());
         let z = self.own(h.clone()) + aggregate_sources(h, graph, Aggregation::Sum);
-        let z = match &self.nn0.bias {
-            Some(b) => kernels::add_bias(z, b.val()),
-            None => z,
-        };
+        let z = kernels::plus_bias(z, self.nn0.bias.as_ref());
         Ok(self.nn2.forward(relu(z)))
     }
 

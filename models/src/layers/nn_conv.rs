@@ -115,10 +115,7 @@ impl NnConv {
         if let Some(lin) = &self.lin {
             out = out + lin.forward(x);
         }
-        match &self.bias {
-            Some(b) => kernels::add_bias(out, b.val()),
-            None => out,
-        }
+        kernels::plus_bias(out, self.bias.as_ref())
     }
 }
 

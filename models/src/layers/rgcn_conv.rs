@@ -326,10 +326,7 @@ impl RgcnConv {
         if let Some(root) = &self.root {
             out = out + x.matmul(root.val());
         }
-        match &self.bias {
-            Some(b) => kernels::add_bias(out, b.val()),
-            None => out,
-        }
+        kernels::plus_bias(out, self.bias.as_ref())
     }
 
     /// The messages computed relation by relation (see the type's documentation), for graphs

@@ -135,10 +135,7 @@ impl SageConv {
         let neighbours = match (&self.lin, linear) {
             (None, true) if !dense || before <= after => {
                 let out = neighbourhood(x_src.matmul(self.lin_l.weight.val()));
-                match &self.lin_l.bias {
-                    Some(b) => kernels::add_bias(out, b.val()),
-                    None => out,
-                }
+                kernels::plus_bias(out, self.lin_l.bias.as_ref())
             }
             (projection, _) => {
                 let xs = match projection {
