@@ -18,10 +18,14 @@ use rayon::prelude::*;
 /// # Shapes
 /// - `offsets`: `[R + 1]`, row `r` is `offsets[r]..offsets[r + 1]`; `other`, `edge`,
 ///   `slot_row` (the row of each slot): `[E]`; `slot`: `[E]`, the inverse of `edge`
+///
+/// Every slot `k` of a row is `< E`, every `edge[k] < E` and every `other[k] < other_end`:
+/// loops over rows rely on it (the fused kernels read without bounds checks).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Csr {
     offsets: Vec<usize>,
     other: Vec<u32>,
+    other_end: usize,
     edge: Vec<u32>,
     slot_row: Vec<u32>,
     slot: Vec<u32>,
@@ -55,6 +59,7 @@ impl Csr {
         }
         Csr {
             offsets,
+            other_end: other.iter().max().map_or(0, |&o| o as usize + 1),
             other: slot_other,
             edge: slot_edge,
             slot_row,
@@ -75,6 +80,11 @@ impl Csr {
     /// The other endpoint of every slot, `[E]`.
     pub fn other(&self) -> &[u32] {
         &self.other
+    }
+
+    /// One past the largest other endpoint (0 without edges): every `other[k]` is below it.
+    pub fn other_end(&self) -> usize {
+        self.other_end
     }
 
     /// The edge id of every slot, `[E]`.
@@ -232,6 +242,8 @@ mod tests {
             }
         }
         assert!(csr.row(1).is_empty());
+        assert_eq!(csr.other_end(), 4);
+        assert_eq!(Csr::group(&[], &[], 3).other_end(), 0);
     }
 
     #[test]
@@ -244,5 +256,6 @@ mod tests {
         assert_eq!(&by_source.edge()[by_source.row(4)], &[0, 2]);
         assert_eq!(&by_source.other()[by_source.row(4)], &[0, 1]);
         assert!(by_source.row(0).is_empty());
+        assert_eq!(by_source.other_end(), 2);
     }
 }

@@ -98,30 +98,69 @@ fn add_row<const B: usize>(
 }
 
 /// What a loop over CSR slots reads: columns `col..col + width` of the row `index[k]` of `x`
-/// (`f` values a row) for slot `k`, and with `prefetch` (the slots' edge ids and the edges'
+/// (`f` values a row) for slot `k`, whose edge is `edge[k]`, and with `prefetch` (the edges'
 /// weights) the row and weight [`PREFETCH`] slots ahead, asked for early.
 #[derive(Clone, Copy)]
 struct Gather<'a> {
     x: &'a [f32],
     f: usize,
     index: &'a [u32],
+    /// One past the largest `index[k]` (0 without slots).
+    index_end: usize,
+    edge: &'a [u32],
     cols: (usize, usize),
-    prefetch: Option<(&'a [u32], &'a [f32])>,
+    prefetch: Option<&'a [f32]>,
 }
 
 impl Gather<'_> {
-    /// `sum += a · (slot k's input row)` over `B` lanes ([`add_row`]).
+    /// Slots `slots` as `(k, index[k], edge[k])`, read from subslices so the loop over them
+    /// checks no bounds per slot.
     #[inline(always)]
-    fn add<const B: usize>(&self, sum: &mut [f32; B], k: usize, a: f32, padded: &mut [f32; B]) {
+    fn slots(&self, slots: Range<usize>) -> impl Iterator<Item = (usize, u32, usize)> {
+        let (index, edge) = (&self.index[slots.clone()], &self.edge[slots.clone()]);
+        slots
+            .zip(index.iter().zip(edge))
+            .map(|(k, (&i, &e))| (k, i, e as usize))
+    }
+
+    /// Whether every slot's `B` lanes lie inside `x` (`(index_end − 1) · f + col + B ≤
+    /// |x|`), so [`Gather::add`] reads them without a bounds check or padding: true unless
+    /// the lanes past a row's last column reach past `x`'s end.
+    #[inline(always)]
+    fn inside<const B: usize>(&self) -> bool {
+        self.index_end == 0 || (self.index_end - 1) * self.f + self.cols.0 + B <= self.x.len()
+    }
+
+    /// `sum += a · x[i]` over `B` lanes for slot `k`, whose input row is `i = index[k]`
+    /// ([`add_row`]).
+    #[inline(always)]
+    fn add<const B: usize, const INSIDE: bool>(
+        &self,
+        sum: &mut [f32; B],
+        (k, i): (usize, u32),
+        a: f32,
+        padded: &mut [f32; B],
+    ) {
         let (col, width) = self.cols;
-        if let Some((edge, w)) = self.prefetch
+        if let Some(w) = self.prefetch
             && let Some(&ahead) = self.index.get(k + PREFETCH)
         {
             prefetch_span(self.x, ahead as usize * self.f + col, width);
-            prefetch_row(w, edge[k + PREFETCH] as usize, 1);
+            prefetch_row(w, self.edge[k + PREFETCH] as usize, 1);
         }
-        let at = self.index[k] as usize * self.f + col;
-        add_row(sum, a, self.x, (at, width), padded);
+        let i = i as usize;
+        let at = i * self.f + col;
+        if INSIDE {
+            debug_assert!(self.inside::<B>() && i < self.index_end);
+            // SAFETY: `i < index_end` (`row_sums` takes `index_end` from the CSR, whose
+            // indices are all below it), so `at + B ≤ (index_end − 1) · f + col + B ≤ |x|`.
+            let row = unsafe { &*self.x.as_ptr().add(at).cast::<[f32; B]>() };
+            for (s, v) in sum.iter_mut().zip(row) {
+                *s += a * v;
+            }
+        } else {
+            add_row(sum, a, self.x, (at, width), padded);
+        }
     }
 }
 
@@ -137,11 +176,25 @@ fn sum_columns<const B: usize>(
     slots: Range<usize>,
     weight: impl Fn(usize) -> f32,
 ) {
-    let mut sum = [0.0f32; B];
-    let mut padded = [0.0f32; B];
-    for k in slots {
-        g.add(&mut sum, k, weight(k), &mut padded);
+    /// The sum in registers, each slot's row read without a bounds check when `INSIDE`.
+    #[inline(always)]
+    fn sum<const B: usize, const INSIDE: bool>(
+        g: Gather<'_>,
+        slots: Range<usize>,
+        weight: impl Fn(usize) -> f32,
+    ) -> [f32; B] {
+        let mut sum = [0.0f32; B];
+        let mut padded = [0.0f32; B];
+        for (k, i, e) in g.slots(slots) {
+            g.add::<B, INSIDE>(&mut sum, (k, i), weight(e), &mut padded);
+        }
+        sum
     }
+    let sum = if g.inside::<B>() {
+        sum::<B, true>(g, slots, weight)
+    } else {
+        sum::<B, false>(g, slots, weight)
+    };
     // Only fixed-index reads of `sum` above, so it stays in registers; the width indexes a copy.
     match <&mut [f32; B]>::try_from(&mut *out) {
         Ok(out) => *out = sum,
@@ -217,15 +270,33 @@ fn sum_columns_flat<const B: usize>(
     g: Gather<'_>,
     (slot_row, first, slots): (&[u32], usize, Range<usize>),
     weight: impl Fn(usize) -> f32,
+    store: impl FnMut(usize, &[f32; B]),
+) {
+    if g.inside::<B>() {
+        flat::<B, true>(g, (slot_row, first, slots), weight, store)
+    } else {
+        flat::<B, false>(g, (slot_row, first, slots), weight, store)
+    }
+}
+
+/// [`sum_columns_flat`]'s loop, each slot's row read without a bounds check when `INSIDE`
+/// ([`Gather::add`]).
+#[inline(always)]
+fn flat<const B: usize, const INSIDE: bool>(
+    g: Gather<'_>,
+    (slot_row, first, slots): (&[u32], usize, Range<usize>),
+    weight: impl Fn(usize) -> f32,
     mut store: impl FnMut(usize, &[f32; B]),
 ) {
     let mut sum = [0.0f32; B];
     let mut padded = [0.0f32; B];
-    for k in slots {
-        g.add(&mut sum, k, weight(k), &mut padded);
-        store(slot_row[k] as usize - first, &sum);
+    let rows = &slot_row[slots.clone()];
+    for (j, ((k, i, e), &row)) in g.slots(slots).zip(rows).enumerate() {
+        g.add::<B, INSIDE>(&mut sum, (k, i), weight(e), &mut padded);
+        store(row as usize - first, &sum);
         // Kept while the next slot is in the same row, else cleared — by a mask, not a branch.
-        let same_row = slot_row.get(k + 1) == Some(&slot_row[k]);
+        // (The slot after the run's last is in a later row.)
+        let same_row = rows.get(j + 1) == Some(&row);
         for s in sum.iter_mut() {
             *s = kept(*s, same_row);
         }
@@ -282,7 +353,7 @@ fn sum_run(
     out: &mut [f32],
     (f, first): (usize, usize),
     x: &[f32],
-    (csr, index): (&Csr, &[u32]),
+    (csr, index, index_end): (&Csr, &[u32], usize),
     (w, heads): (Option<&[f32]>, usize),
     prefetch: bool,
 ) {
@@ -302,36 +373,65 @@ fn sum_run(
                 );
             }
         }
-        _ => {
-            let prefetch = prefetch.then_some((edge, w.unwrap_or(&[])));
-            let gather = |col: usize| {
-                let cols = (col, (f - col).min(BLOCK));
-                Gather {
-                    x,
-                    f,
-                    index,
-                    cols,
-                    prefetch,
-                }
-            };
-            if slots.len() <= FLAT_UP_TO * rows {
-                for col in (0..f).step_by(BLOCK) {
-                    let rows = (csr.slot_row(), first, slots.clone());
-                    match w {
-                        None => sum_block_flat(out, gather(col), rows, |_| 1.0),
-                        Some(w) => sum_block_flat(out, gather(col), rows, |k| w[edge[k] as usize]),
-                    }
-                }
-            } else {
-                for (r, acc) in (first..).zip(out.chunks_mut(f)) {
-                    for (col, acc) in (0..).step_by(BLOCK).zip(acc.chunks_mut(BLOCK)) {
-                        match w {
-                            None => sum_block(acc, gather(col), csr.row(r), |_| 1.0),
-                            Some(w) => {
-                                sum_block(acc, gather(col), csr.row(r), |k| w[edge[k] as usize])
-                            }
-                        }
-                    }
+        _ if prefetch => sum_run_columns(
+            out,
+            (f, first, slots),
+            x,
+            (csr, index, index_end),
+            w,
+            Some(w.unwrap_or(&[])),
+        ),
+        _ => sum_run_columns(out, (f, first, slots), x, (csr, index, index_end), w, None),
+    }
+}
+
+/// [`sum_run`] without a weight per head: [`BLOCK`] columns at a time, short rows in one loop
+/// over all their slots, longer ones row by row. `prefetch` is a constant at each call, so
+/// each loop is compiled with or without prefetching rather than testing it every slot.
+#[inline(always)]
+fn sum_run_columns(
+    out: &mut [f32],
+    (f, first, slots): (usize, usize, Range<usize>),
+    x: &[f32],
+    (csr, index, index_end): (&Csr, &[u32], usize),
+    w: Option<&[f32]>,
+    prefetch: Option<&[f32]>,
+) {
+    let rows = out.len() / f;
+    let edge = csr.edge();
+    let gather = |col: usize| {
+        let cols = (col, (f - col).min(BLOCK));
+        Gather {
+            x,
+            f,
+            index,
+            index_end,
+            edge,
+            cols,
+            prefetch,
+        }
+    };
+    // Edge ids are below `E ≤ |w|` (checked by `row_sums`).
+    let weight = |w: &[f32], e: usize| {
+        debug_assert!(e < w.len());
+        // SAFETY: a CSR's edge ids are below its edge count, and `row_sums` checked
+        // that `w` holds a weight for each.
+        unsafe { *w.get_unchecked(e) }
+    };
+    if slots.len() <= FLAT_UP_TO * rows {
+        for col in (0..f).step_by(BLOCK) {
+            let rows = (csr.slot_row(), first, slots.clone());
+            match w {
+                None => sum_block_flat(out, gather(col), rows, |_| 1.0),
+                Some(w) => sum_block_flat(out, gather(col), rows, |e| weight(w, e)),
+            }
+        }
+    } else {
+        for (r, acc) in (first..).zip(out.chunks_mut(f)) {
+            for (col, acc) in (0..).step_by(BLOCK).zip(acc.chunks_mut(BLOCK)) {
+                match w {
+                    None => sum_block(acc, gather(col), csr.row(r), |_| 1.0),
+                    Some(w) => sum_block(acc, gather(col), csr.row(r), |e| weight(w, e)),
                 }
             }
         }
@@ -365,7 +465,7 @@ on_avx2!(fn sum_run_on = sum_run(
     out: &mut [f32],
     at: (usize, usize),
     x: &[f32],
-    slots_of: (&Csr, &[u32]),
+    slots_of: (&Csr, &[u32], usize),
     weights: (Option<&[f32]>, usize),
     prefetch: bool,
 ));
@@ -398,10 +498,20 @@ pub fn row_sums(
     if f == 0 {
         return out;
     }
-    let index = match read {
-        Read::Other => csr.other(),
-        Read::Edge => csr.edge(),
+    let (index, index_end) = match read {
+        Read::Other => (csr.other(), csr.other_end()),
+        Read::Edge => (csr.edge(), csr.edge().len()),
     };
+    assert!(
+        index_end * f <= x.len(),
+        "row_sums: x has fewer rows than the CSR reads"
+    );
+    if let Some(w) = w {
+        assert!(
+            w.len() >= csr.edge().len() * heads,
+            "row_sums: a weight per edge and head"
+        );
+    }
     let prefetch = std::mem::size_of_val(x) + w.map_or(0, std::mem::size_of_val) > PREFETCH_ABOVE;
     let avx2 = has_avx2();
     let filled = csr.rows().min(rows) * f;
@@ -415,7 +525,7 @@ pub fn row_sums(
                 run,
                 (f, b * RUN),
                 x,
-                (csr, index),
+                (csr, index, index_end),
                 (w, heads),
                 prefetch,
             )
@@ -1047,7 +1157,7 @@ mod tests {
             for ((first, rows), prefetch) in [((0, 6), false), ((2, 1), true), ((0, 6), true)] {
                 each(&|avx2, out| {
                     let run = &mut out[first * f..(first + rows) * f];
-                    let slots_of = (&csr, csr.other());
+                    let slots_of = (&csr, csr.other(), csr.other_end());
                     sum_run_on(
                         avx2,
                         run,
