@@ -198,10 +198,7 @@ fn sum_columns<const B: usize>(
     // Only fixed-index reads of `sum` above, so it stays in registers; the width indexes a copy.
     match <&mut [f32; B]>::try_from(&mut *out) {
         Ok(out) => *out = sum,
-        Err(_) => {
-            let sum = sum;
-            out.copy_from_slice(&sum[..out.len()]);
-        }
+        Err(_) => out.copy_from_slice(&sum[..out.len()]),
     }
 }
 
