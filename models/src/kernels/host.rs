@@ -312,13 +312,24 @@ fn sum_lanes_flat<const B: usize>(
     weight: impl Fn(usize) -> f32,
 ) {
     let (f, (col, width)) = (g.f, g.cols);
+    // A run's slots are in its rows (`slot_row[k] = r` for every slot `k` of row `r`: `Csr`),
+    // so each store's `r` is below the run's row count, `|out| / f ≤ RUN`.
     if width == B {
+        let end = out.len();
+        let out = out.as_mut_ptr();
         sum_columns_flat::<B>(g, rows, weight, |r, sum| {
-            out[r * f + col..r * f + col + B].copy_from_slice(sum)
+            let at = r * f + col;
+            debug_assert!(at + B <= end);
+            // SAFETY: `r < |out| / f` (above) and `col + B = col + width ≤ f`.
+            unsafe { out.add(at).cast::<[f32; B]>().write_unaligned(*sum) }
         });
     } else {
         let mut buffer = [[0.0f32; B]; RUN];
-        sum_columns_flat::<B>(g, rows, weight, |r, sum| buffer[r] = *sum);
+        sum_columns_flat::<B>(g, rows, weight, |r, sum| {
+            debug_assert!(r < RUN);
+            // SAFETY: `r < |out| / f ≤ RUN` (above).
+            unsafe { *buffer.get_unchecked_mut(r) = *sum }
+        });
         for (r, lanes) in out.chunks_mut(f).zip(&buffer) {
             r[col..col + width].copy_from_slice(&lanes[..width]);
         }
