@@ -19,8 +19,9 @@ use rayon::prelude::*;
 /// - `offsets`: `[R + 1]`, row `r` is `offsets[r]..offsets[r + 1]`; `other`, `edge`,
 ///   `slot_row` (the row of each slot): `[E]`; `slot`: `[E]`, the inverse of `edge`
 ///
-/// Every slot `k` of a row is `< E`, every `edge[k] < E` and every `other[k] < other_end`:
-/// loops over rows rely on it (the fused kernels read without bounds checks).
+/// Every slot `k` of a row `r` is `< E` with `slot_row[k] = r`, every `edge[k] < E` and every
+/// `other[k] < other_end`: the fused kernels' loops over rows rely on it to read and store
+/// without bounds checks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Csr {
     offsets: Vec<usize>,
