@@ -59,7 +59,7 @@ fn prefetch_span(x: &[f32], start: usize, len: usize) {
 }
 
 /// `acc += a · x`, element-wise.
-#[inline]
+#[inline(always)]
 fn axpy(acc: &mut [f32], a: f32, x: &[f32]) {
     for (o, v) in acc.iter_mut().zip(x) {
         *o += a * v;
@@ -92,9 +92,7 @@ fn add_row<const B: usize>(
             padded
         }
     };
-    for (s, v) in sum.iter_mut().zip(row) {
-        *s += a * v;
-    }
+    axpy(sum, a, row);
 }
 
 /// What a loop over CSR slots reads: columns `col..col + width` of the row `index[k]` of `x`
@@ -155,9 +153,7 @@ impl Gather<'_> {
             // SAFETY: `i < index_end` (`row_sums` takes `index_end` from the CSR, whose
             // indices are all below it), so `at + B ≤ (index_end − 1) · f + col + B ≤ |x|`.
             let row = unsafe { &*self.x.as_ptr().add(at).cast::<[f32; B]>() };
-            for (s, v) in sum.iter_mut().zip(row) {
-                *s += a * v;
-            }
+            axpy(sum, a, row);
         } else {
             add_row(sum, a, self.x, (at, width), padded);
         }
